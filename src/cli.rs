@@ -1,0 +1,117 @@
+//! The command line, and nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Examples:
+  hopline open samples/payments-incident        ingest a bundle and open the TUI
+  hopline ingest ./incident-bundle --report     index files, list every bad line
+  hopline timeline req_4c1d9e2a7b30             one event across every service
+  hopline findings --fail-on duplicate_side_effect,partial_write
+  hopline export evt_9b2e61f0c4d7 -o postmortem.md
+
+Exit status: 0 ok; 1 error; 2 bad usage; 3 nothing found (no index, unknown
+ID, nothing ingested); 4 `findings --fail-on` matched.
+
+The index lives in the cache directory keyed by the bundle's absolute path
+(override with --index or HOPLINE_INDEX); read commands use the index of the
+bundle named with --bundle, else the one ingested last.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hopline",
+    version,
+    about = "Follow one business event across services, idempotency rows and task events",
+    long_about = "hopline ingests an incident's evidence — JSON and logfmt logs from every \
+service, idempotency-table dumps, Celery task events — into a local index, follows one \
+event across every ID it carried (request id -> event id -> idempotency key -> task id), \
+and shows its service hops and state mutations in true order, with the findings that \
+explain the incident (double charges, reused keys, partial writes, retry storms).",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Index directory (default: per bundle, in the cache directory)
+    #[arg(long, global = true, env = "HOPLINE_INDEX", value_name = "DIR")]
+    pub index: Option<PathBuf>,
+    /// Use the index of this bundle (as given to `ingest`)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub bundle: Option<PathBuf>,
+    /// hopline.toml to use (default: the one at the bundle root, if any)
+    #[arg(long, global = true, env = "HOPLINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Never colour output (also: NO_COLOR set to anything)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest a bundle (if needed) and open the triage TUI on it
+    Open {
+        /// Bundle directories or files
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Read files and directories into the index; re-running adds only what is new
+    Ingest {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// List every malformed line as path:line: reason
+        #[arg(long)]
+        report: bool,
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// One event's footprint in true order: every record reachable from ID
+    Timeline {
+        /// Any ID the event carried: request id, event id, idempotency key, task id
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Anomalies over the whole index, most severe first
+    Findings {
+        /// Only findings of this kind (e.g. duplicate_side_effect)
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+        /// Exit with status 4 when any finding of these kinds exists
+        #[arg(long, value_name = "KIND[,KIND]", value_delimiter = ',')]
+        fail_on: Vec<String>,
+        /// One JSON object per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every event in the index with its time span, services and findings
+    Events {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a markdown postmortem of one event
+    Export {
+        id: String,
+        /// Output file (default: standard output)
+        #[arg(short, long, value_name = "FILE.md")]
+        output: Option<PathBuf>,
+        /// Keep secrets and personal data in the output
+        #[arg(long)]
+        no_redact: bool,
+    },
+    /// Show what each file would be read as, and why
+    Sniff {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,341 @@
+//! One function per subcommand: resolve the index and config, call the
+//! stages, print. Errors carry context up to `main`, which prints one line.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use hopline::config::Config;
+use hopline::correlate::footprint;
+use hopline::detect::{FindingKind, analyse, event_findings};
+use hopline::index::{RecordIndex, location};
+use hopline::ingest::{self, IngestReport, all_records};
+use hopline::parse::sniff::sniff;
+use hopline::present::{export, text, tui};
+use hopline::sources;
+
+use crate::cli::{Cli, Command, Global};
+
+/// Exit 3: there is nothing to show (no index, unknown ID, nothing read).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct NothingFound {
+    message: String,
+    hint: Option<String>,
+}
+
+fn nothing(message: impl Into<String>, hint: Option<&str>) -> anyhow::Error {
+    NothingFound {
+        message: message.into(),
+        hint: hint.map(str::to_string),
+    }
+    .into()
+}
+
+pub fn exit_code_for(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<NothingFound>().is_some() {
+        3
+    } else {
+        1
+    }
+}
+
+pub fn hint_for(e: &anyhow::Error) -> Option<String> {
+    e.downcast_ref::<NothingFound>()
+        .and_then(|n| n.hint.clone())
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Open { paths } => open(g, paths),
+        Command::Ingest {
+            paths,
+            report,
+            json,
+        } => ingest_cmd(g, paths, *report, *json),
+        Command::Timeline { id, json } => timeline(g, id, *json),
+        Command::Findings {
+            kind,
+            fail_on,
+            json,
+        } => findings(g, kind.as_deref(), fail_on, *json),
+        Command::Events { json } => events(g, *json),
+        Command::Export {
+            id,
+            output,
+            no_redact,
+        } => export_cmd(g, id, output.as_deref(), !*no_redact),
+        Command::Sniff { paths, json } => sniff_cmd(paths, *json),
+    }
+}
+
+fn color_enabled(g: &Global) -> bool {
+    !g.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The index for ingesting `roots`: --index, else the bundle's cache entry.
+fn index_dir_for_ingest(g: &Global, roots: &[PathBuf]) -> PathBuf {
+    g.index
+        .clone()
+        .unwrap_or_else(|| location::index_dir_for(roots))
+}
+
+/// The index a read command uses: --index, --bundle, else the last one.
+fn index_for_read(g: &Global) -> Result<RecordIndex> {
+    let dir = if let Some(dir) = &g.index {
+        dir.clone()
+    } else if let Some(bundle) = &g.bundle {
+        location::index_dir_for(std::slice::from_ref(bundle))
+    } else if let Some(last) = location::last_used() {
+        last
+    } else {
+        return Err(nothing(
+            "no index to read",
+            Some("run `hopline ingest PATH` first, or pass --index DIR"),
+        ));
+    };
+    if !dir.join("meta.json").is_file() {
+        return Err(nothing(
+            format!("no index at {}", dir.display()),
+            Some("run `hopline ingest PATH` first, or pass --index DIR"),
+        ));
+    }
+    RecordIndex::open_existing(&dir)
+        .with_context(|| format!("opening the index at {}", dir.display()))
+}
+
+/// --config, else `hopline.toml` at one of the index's bundle roots.
+fn config_for(g: &Global, index: Option<&RecordIndex>, roots: &[PathBuf]) -> Result<Config> {
+    let mut all_roots: Vec<PathBuf> = roots.iter().filter(|r| r.is_dir()).cloned().collect();
+    if let Some(index) = index {
+        all_roots.extend(index.manifest()?.roots.iter().map(PathBuf::from));
+    }
+    Ok(Config::for_bundle(g.config.as_deref(), &all_roots)?)
+}
+
+fn progress_bar(total: u64) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} {msg} ETA {eta}",
+        )
+        .expect("progress template"),
+    );
+    Some(bar)
+}
+
+fn do_ingest(index: &RecordIndex, roots: &[PathBuf], config: &Config) -> Result<IngestReport> {
+    let mut bar: Option<ProgressBar> = None;
+    let started = std::time::Instant::now();
+    let report = ingest::ingest(index, roots, config, &mut |p| {
+        let b = bar
+            .get_or_insert_with(|| progress_bar(p.bytes_total).unwrap_or_else(ProgressBar::hidden));
+        b.set_position(p.bytes_done);
+        let secs = started.elapsed().as_secs_f64().max(1e-3);
+        b.set_message(format!(
+            "{} records ({:.0}/s)",
+            p.records,
+            p.records as f64 / secs
+        ));
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(report)
+}
+
+fn ingest_cmd(g: &Global, paths: &[PathBuf], list: bool, json: bool) -> Result<ExitCode> {
+    let dir = index_dir_for_ingest(g, paths);
+    let index = RecordIndex::open_or_create(&dir)?;
+    let config = config_for(g, None, paths)?;
+    let report = do_ingest(&index, paths, &config)?;
+    location::remember_last(&dir);
+    if json {
+        let mut v = serde_json::to_value(&report)?;
+        v["index"] = serde_json::Value::String(dir.display().to_string());
+        if list {
+            v["malformed"] = report
+                .malformed
+                .iter()
+                .map(|(s, why)| serde_json::json!({"path": s.path, "line": s.line, "reason": why.to_string()}))
+                .collect();
+        }
+        println!("{v}");
+    } else {
+        print!("{}", text::ingest_summary(&report, &dir, list));
+    }
+    let read_anything = report.records_total > 0;
+    if !read_anything {
+        return Err(nothing(
+            "nothing could be ingested: no file held a record hopline can read",
+            Some("`hopline sniff PATH` shows what each file was taken for and why"),
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open(g: &Global, paths: &[PathBuf]) -> Result<ExitCode> {
+    for p in paths {
+        if !p.exists() {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    if !std::io::stdout().is_terminal() {
+        bail!("`open` needs a terminal; use `ingest`, `timeline` or `findings` in scripts");
+    }
+    let dir = index_dir_for_ingest(g, paths);
+    let index = RecordIndex::open_or_create(&dir)?;
+    let config = config_for(g, None, paths)?;
+    location::remember_last(&dir);
+    let label = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    tui::run(index, paths.to_vec(), config, label, color_enabled(g))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn timeline(g: &Global, id: &str, json: bool) -> Result<ExitCode> {
+    let index = index_for_read(g)?;
+    let config = config_for(g, Some(&index), &[])?;
+    let fp = footprint(&index, id, config.hub_limit)?;
+    if fp.records.is_empty() {
+        return Err(nothing(
+            format!("no record carries the ID {id:?}"),
+            Some("`hopline events` lists the events in the index"),
+        ));
+    }
+    let found = event_findings(&fp.records, &config);
+    if json {
+        println!("{}", text::timeline_json(&fp, &found));
+    } else {
+        let width = terminal_width();
+        print!("{}", text::timeline_table(&fp, &found, width));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn terminal_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or(Some(120))
+}
+
+fn findings(g: &Global, kind: Option<&str>, fail_on: &[String], json: bool) -> Result<ExitCode> {
+    let parse_kind = |k: &str| {
+        FindingKind::parse(k.trim()).with_context(|| {
+            let all: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!("unknown finding kind {k:?}; kinds are {}", all.join(", "))
+        })
+    };
+    let kind = kind.map(parse_kind).transpose()?;
+    let fail_on: Vec<FindingKind> = fail_on
+        .iter()
+        .map(|k| parse_kind(k))
+        .collect::<Result<_>>()?;
+    let index = index_for_read(g)?;
+    let config = config_for(g, Some(&index), &[])?;
+    let analysis = analyse(all_records(&index)?, &config);
+    let shown: Vec<_> = analysis
+        .findings
+        .iter()
+        .filter(|f| kind.is_none_or(|k| f.kind == k))
+        .cloned()
+        .collect();
+    if json {
+        print!("{}", text::findings_jsonl(&shown));
+    } else {
+        print!("{}", text::findings_table(&shown));
+    }
+    if analysis.findings.iter().any(|f| fail_on.contains(&f.kind)) {
+        return Ok(ExitCode::from(4));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn events(g: &Global, json: bool) -> Result<ExitCode> {
+    let index = index_for_read(g)?;
+    let config = config_for(g, Some(&index), &[])?;
+    let analysis = analyse(all_records(&index)?, &config);
+    if json {
+        print!("{}", text::events_jsonl(&analysis));
+    } else {
+        print!("{}", text::events_table(&analysis));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export_cmd(g: &Global, id: &str, output: Option<&Path>, redact: bool) -> Result<ExitCode> {
+    let index = index_for_read(g)?;
+    let config = config_for(g, Some(&index), &[])?;
+    let fp = footprint(&index, id, config.hub_limit)?;
+    if fp.records.is_empty() {
+        return Err(nothing(format!("no record carries the ID {id:?}"), None));
+    }
+    let found = event_findings(&fp.records, &config);
+    let reproduce = format!("hopline timeline {id} --index {}", index.dir().display());
+    let md = export::postmortem(&export::ExportInput {
+        footprint: &fp,
+        findings: &found,
+        reproduce,
+        redact,
+    });
+    match output {
+        Some(path) => {
+            std::fs::write(path, &md).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "wrote {} ({} records, {} findings)",
+                path.display(),
+                fp.records.len(),
+                found.len()
+            );
+        }
+        None => std::io::stdout().write_all(md.as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sniff_cmd(paths: &[PathBuf], json: bool) -> Result<ExitCode> {
+    let found = sources::discover(paths);
+    for f in &found.files {
+        let head = sources::open(f).and_then(|(_, r)| sources::peek(r, 16 << 10));
+        let (dialect, why) = match head {
+            Ok((head, _)) => {
+                let s = sniff(&head);
+                (s.dialect.as_str(), s.why)
+            }
+            Err(e) => ("unreadable", e.to_string()),
+        };
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"path": f.rel, "dialect": dialect, "why": why})
+            );
+        } else {
+            println!("{}  {dialect}  {why}", f.rel);
+        }
+    }
+    for u in &found.unreadable {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"path": u.path, "dialect": "unreadable", "why": u.why})
+            );
+        } else {
+            println!("{}  unreadable  {}", u.path, u.why);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,340 @@
+//! `hopline.toml`: what sniffing cannot guess. Typed, validated once at load,
+//! and every error names the offending key so a user at 3 a.m. can fix it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use serde::Deserialize;
+
+pub const FILE_NAME: &str = "hopline.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path}: key `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// The file as written. Unknown keys are errors: a typo must not silently
+/// turn a rule off.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    hub_limit: Option<u64>,
+    #[serde(default)]
+    ids: RawIds,
+    #[serde(default)]
+    mutations: Vec<RawMutation>,
+    #[serde(default)]
+    thresholds: RawThresholds,
+}
+
+// No deny_unknown_fields here: serde cannot combine it with `flatten`, and
+// every other key under [ids] is a kind name anyway.
+#[derive(Debug, Default, Deserialize)]
+struct RawIds {
+    #[serde(default)]
+    patterns: BTreeMap<String, String>,
+    #[serde(flatten)]
+    fields: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMutation {
+    name: String,
+    pattern: String,
+    #[serde(default)]
+    once: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThresholds {
+    retry_storm: Option<usize>,
+}
+
+/// A regex over message text whose group `id` is an ID of kind `kind`.
+#[derive(Debug, Clone)]
+pub struct IdPattern {
+    pub kind: String,
+    pub regex: Regex,
+}
+
+/// A message pattern that marks a record as a state mutation. `once` effects
+/// must happen at most once per event (a charge, a ledger write); others,
+/// like an idempotency row moving through its states, repeat by design.
+#[derive(Debug, Clone)]
+pub struct MutationRule {
+    pub name: String,
+    pub regex: Regex,
+    pub once: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Normalised field name (see [`normalise_field`]) -> ID kind.
+    pub id_fields: BTreeMap<String, String>,
+    pub id_patterns: Vec<IdPattern>,
+    pub mutations: Vec<MutationRule>,
+    /// IDs carried by more records than this are hubs and are not followed.
+    pub hub_limit: u64,
+    pub retry_storm: usize,
+    pub origin: Option<PathBuf>,
+}
+
+/// `requestId`, `request_id`, `Request-ID` and `request.id` are one field.
+pub fn normalise_field(name: &str) -> String {
+    name.chars()
+        .filter(|c| !matches!(c, '_' | '-' | '.'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+const DEFAULT_ID_FIELDS: &[(&str, &[&str])] = &[
+    (
+        "request",
+        &[
+            "request_id",
+            "reqId",
+            "req_id",
+            "x_request_id",
+            "http.request.id",
+        ],
+    ),
+    ("event", &["event_id", "evt_id", "message_id"]),
+    ("idem", &["idem_key", "idempotency_key"]),
+    ("task", &["task_id", "celery_task_id", "job_id"]),
+    ("trace", &["trace_id", "trace.id", "otel_trace_id"]),
+    ("correlation", &["correlation_id"]),
+];
+
+const DEFAULT_ID_PATTERNS: &[(&str, &str)] = &[
+    // Celery's own worker lines: `Task billing.charge[3f2a…] received`.
+    (
+        "task",
+        r"\bTask [\w.:]+\[(?P<id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\]",
+    ),
+    // `TraceID: 4bf9…`, `trace_id=4bf9…` inside free text.
+    (
+        "trace",
+        r"(?i)\btrace[ _-]?id\b[\s:=]+(?P<id>[0-9a-f]{16,32})\b",
+    ),
+    ("order", r"\bOrderId: (?P<id>[\w-]+)"),
+];
+
+const DEFAULT_MUTATIONS: &[(&str, &str, bool)] = &[
+    (
+        "charge",
+        r"(?i)\bcharge (created|captured|succeeded)\b",
+        true,
+    ),
+    ("refund", r"(?i)\brefund (created|issued)\b", true),
+    (
+        "ledger_write",
+        r"(?i)\bledger (entry )?(written|posted)\b",
+        true,
+    ),
+    (
+        "idem_status",
+        r"(?i)\bidempotency (key|row) (reserved|completed|failed|released)\b",
+        false,
+    ),
+    (
+        "row_write",
+        r"(?i)\b(row|record|order) (inserted|updated|deleted)\b",
+        false,
+    ),
+];
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut id_fields = BTreeMap::new();
+        for (kind, fields) in DEFAULT_ID_FIELDS {
+            for f in *fields {
+                id_fields.insert(normalise_field(f), kind.to_string());
+            }
+        }
+        let id_patterns = DEFAULT_ID_PATTERNS
+            .iter()
+            .map(|(kind, re)| IdPattern {
+                kind: kind.to_string(),
+                regex: Regex::new(re).expect("default ID pattern compiles"),
+            })
+            .collect();
+        let mutations = DEFAULT_MUTATIONS
+            .iter()
+            .map(|(name, re, once)| MutationRule {
+                name: name.to_string(),
+                regex: Regex::new(re).expect("default mutation pattern compiles"),
+                once: *once,
+            })
+            .collect();
+        Config {
+            id_fields,
+            id_patterns,
+            mutations,
+            hub_limit: 1000,
+            retry_storm: 5,
+            origin: None,
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path`, or the defaults when `path` is None.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_toml(&text, path)
+    }
+
+    /// `hopline.toml` at the bundle root when there is one.
+    pub fn for_bundle(
+        explicit: Option<&Path>,
+        bundle_roots: &[PathBuf],
+    ) -> Result<Config, ConfigError> {
+        if explicit.is_some() {
+            return Config::load(explicit);
+        }
+        let found = bundle_roots
+            .iter()
+            .map(|root| root.join(FILE_NAME))
+            .find(|p| p.is_file());
+        Config::load(found.as_deref())
+    }
+
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        let invalid = |key: String, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            message,
+        };
+        let mut config = Config::default();
+        config.origin = Some(path.to_path_buf());
+        if let Some(limit) = raw.hub_limit {
+            if limit < 2 {
+                return Err(invalid("hub_limit".into(), "must be at least 2".into()));
+            }
+            config.hub_limit = limit;
+        }
+        if let Some(n) = raw.thresholds.retry_storm {
+            if n < 2 {
+                return Err(invalid(
+                    "thresholds.retry_storm".into(),
+                    "must be at least 2".into(),
+                ));
+            }
+            config.retry_storm = n;
+        }
+        for (kind, fields) in raw.ids.fields {
+            for f in fields {
+                if f.trim().is_empty() {
+                    return Err(invalid(format!("ids.{kind}"), "empty field name".into()));
+                }
+                config.id_fields.insert(normalise_field(&f), kind.clone());
+            }
+        }
+        for (kind, pattern) in raw.ids.patterns {
+            let key = format!("ids.patterns.{kind}");
+            let regex = Regex::new(&pattern).map_err(|e| invalid(key.clone(), e.to_string()))?;
+            if !regex.capture_names().any(|n| n == Some("id")) {
+                return Err(invalid(
+                    key,
+                    "pattern needs a named group `(?P<id>...)`".into(),
+                ));
+            }
+            config.id_patterns.push(IdPattern { kind, regex });
+        }
+        for (i, m) in raw.mutations.into_iter().enumerate() {
+            let regex = Regex::new(&m.pattern)
+                .map_err(|e| invalid(format!("mutations[{i}].pattern"), e.to_string()))?;
+            config.mutations.push(MutationRule {
+                name: m.name,
+                regex,
+                once: m.once,
+            });
+        }
+        Ok(config)
+    }
+
+    /// The ID kind of a field name, if it is an ID field.
+    pub fn id_kind(&self, field: &str) -> Option<&str> {
+        self.id_fields
+            .get(&normalise_field(field))
+            .map(String::as_str)
+    }
+
+    /// The first mutation rule matching a message.
+    pub fn mutation(&self, message: &str) -> Option<&MutationRule> {
+        self.mutations.iter().find(|m| m.regex.is_match(message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("hopline.toml"))
+    }
+
+    #[test]
+    fn defaults_know_common_id_spellings() {
+        let c = Config::default();
+        for f in [
+            "reqId",
+            "request_id",
+            "requestId",
+            "Request-ID",
+            "idempotency_key",
+            "task_id",
+        ] {
+            assert!(c.id_kind(f).is_some(), "{f}");
+        }
+        assert_eq!(c.id_kind("amount"), None);
+    }
+
+    #[test]
+    fn extra_fields_and_patterns_load() {
+        let c = load(
+            "hub_limit = 50\n[ids]\nevent = [\"evt\"]\n[ids.patterns]\norder = 'OrderNo (?P<id>\\d+)'\n",
+        )
+        .unwrap();
+        assert_eq!(c.id_kind("evt"), Some("event"));
+        assert_eq!(c.hub_limit, 50);
+        assert!(c.id_patterns.iter().any(|p| p.regex.is_match("OrderNo 12")));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = load("[ids.patterns]\norder = '(unclosed'\n").unwrap_err();
+        assert!(e.to_string().contains("ids.patterns.order"), "{e}");
+        let e = load("[ids.patterns]\norder = 'no group'\n").unwrap_err();
+        assert!(e.to_string().contains("named group"), "{e}");
+        let e = load("hub_limt = 5\n").unwrap_err();
+        assert!(e.to_string().contains("hub_limt"), "{e}");
+        let e = load("[[mutations]]\nname = 'x'\npattern = '('\n").unwrap_err();
+        assert!(e.to_string().contains("mutations[0].pattern"), "{e}");
+    }
+}

@@ -1,0 +1,26 @@
+//! One event's footprint: every record reachable from an ID through the IDs
+//! records share, in true order. Reaches stored records only through
+//! [`RecordStore`] — kept this narrow so a team's own log store can answer
+//! the same two questions at fleet scale.
+
+pub mod events;
+pub mod footprint;
+
+use crate::record::Record;
+
+pub use events::{EventSummary, Events, group_events};
+pub use footprint::{Footprint, HubSkip, footprint};
+
+/// The two questions correlation asks of stored records.
+pub trait RecordStore {
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// Every record carrying any of these ID values.
+    fn records_carrying(&self, ids: &[String]) -> Result<Vec<Record>, Self::Error>;
+    /// How many records carry this ID value.
+    fn carriers(&self, id: &str) -> Result<u64, Self::Error>;
+}
+
+/// True order: time, then file and line for records of the same instant.
+pub fn sort_true_order(records: &mut [Record]) {
+    records.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+}

@@ -1,0 +1,58 @@
+//! What the index knows about each source: its identity and how far it was
+//! read. This is what makes ingest idempotent and incremental.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::parse::Dialect;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    #[serde(default)]
+    pub schema: String,
+    /// Absolute bundle roots as ingested, so `open` and follow mode can find
+    /// the files again.
+    #[serde(default)]
+    pub roots: Vec<String>,
+    /// Keyed by the path relative to its bundle root.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceState {
+    pub dialect: Dialect,
+    pub size: u64,
+    pub mtime_ns: u128,
+    /// Hash of the first bytes: a file replaced by another of the same size
+    /// must not pass as unchanged.
+    pub head_hash: u64,
+    pub head_len: u64,
+    /// Bytes consumed (decoded bytes for a compressed file).
+    pub offset: u64,
+    /// The 1-based number the next line will get.
+    pub next_line: u64,
+    pub records: u64,
+    pub malformed: u64,
+}
+
+impl Manifest {
+    pub fn from_json(s: &str) -> Result<Manifest, String> {
+        serde_json::from_str(s).map_err(|e| e.to_string())
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("manifest serialises")
+    }
+}
+
+/// FNV-1a: stable across Rust versions, unlike std's hasher.
+pub fn head_hash(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}

@@ -1,0 +1,303 @@
+//! The local tantivy index: the only module that imports tantivy. One
+//! document per record; correlation IDs are indexed raw so one term lookup
+//! finds every record carrying an ID; the whole record is stored as JSON so
+//! what the tool shows is exactly what was parsed. The per-source manifest
+//! (how far each file was read) rides in the commit payload, so it is
+//! committed atomically with the documents it describes: a `kill -9` leaves
+//! either the old commit or the new one, never a manifest that lies.
+
+pub mod location;
+pub mod manifest;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use tantivy::collector::{Count, DocSetCollector};
+use tantivy::query::{AllQuery, TermQuery, TermSetQuery};
+use tantivy::schema::{Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::correlate::RecordStore;
+use crate::record::Record;
+
+pub use manifest::{Manifest, SourceState};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("index at {path}: {source}")]
+    Tantivy {
+        path: PathBuf,
+        source: tantivy::TantivyError,
+    },
+    #[error("index at {path} has a manifest this version cannot read: {why}")]
+    Manifest { path: PathBuf, why: String },
+    #[error("index at {path} was made by another hopline schema; remove it and ingest again")]
+    Schema { path: PathBuf },
+    #[error("cannot create {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("stored record is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// Typed handles to every field; the rest of the code never spells a field
+/// name.
+#[derive(Debug, Clone, Copy)]
+struct Fields {
+    /// Every correlation ID value, raw (multi-valued).
+    id: Field,
+    /// `path` of the source, raw: how a replaced file's records are deleted.
+    path: Field,
+    service: Field,
+    ts: Field,
+    message: Field,
+    /// The whole record as JSON.
+    record: Field,
+}
+
+const SCHEMA_VERSION: &str = "hopline-1";
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let fields = Fields {
+        id: b.add_text_field("id", STRING),
+        path: b.add_text_field("path", STRING),
+        service: b.add_text_field("service", STRING),
+        ts: b.add_i64_field("ts", INDEXED),
+        message: b.add_text_field("message", TEXT),
+        record: b.add_bytes_field("record", STORED),
+    };
+    (b.build(), fields)
+}
+
+#[derive(Clone)]
+pub struct RecordIndex {
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+impl RecordIndex {
+    /// Opens the index in `dir`, creating it (and `dir`) if there is none.
+    pub fn open_or_create(dir: &Path) -> Result<RecordIndex, IndexError> {
+        std::fs::create_dir_all(dir).map_err(|source| IndexError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let (schema, fields) = schema();
+        let t = |source| IndexError::Tantivy {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| t(e.into()))?;
+        let index = match Index::open_or_create(mmap, schema) {
+            Ok(i) => i,
+            Err(tantivy::TantivyError::SchemaError(_)) => {
+                return Err(IndexError::Schema {
+                    path: dir.to_path_buf(),
+                });
+            }
+            Err(e) => return Err(t(e)),
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(t)?;
+        let me = RecordIndex {
+            dir: dir.to_path_buf(),
+            index,
+            reader,
+            fields,
+        };
+        let manifest = me.manifest()?;
+        if !manifest.schema.is_empty() && manifest.schema != SCHEMA_VERSION {
+            return Err(IndexError::Schema {
+                path: dir.to_path_buf(),
+            });
+        }
+        Ok(me)
+    }
+
+    /// Opens an index that must already exist.
+    pub fn open_existing(dir: &Path) -> Result<RecordIndex, IndexError> {
+        if !dir.join("meta.json").is_file() {
+            return Err(IndexError::Io {
+                path: dir.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no index here"),
+            });
+        }
+        Self::open_or_create(dir)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn err(&self, source: tantivy::TantivyError) -> IndexError {
+        IndexError::Tantivy {
+            path: self.dir.clone(),
+            source,
+        }
+    }
+
+    /// The manifest of the last commit (empty for a new index).
+    pub fn manifest(&self) -> Result<Manifest, IndexError> {
+        let metas = self.index.load_metas().map_err(|e| self.err(e))?;
+        match metas.payload {
+            None => Ok(Manifest::default()),
+            Some(p) => Manifest::from_json(&p).map_err(|why| IndexError::Manifest {
+                path: self.dir.clone(),
+                why,
+            }),
+        }
+    }
+
+    /// Picks up what another writer (or this process's) committed.
+    pub fn refresh(&self) -> Result<(), IndexError> {
+        self.reader.reload().map_err(|e| self.err(e))
+    }
+
+    pub fn writer(&self) -> Result<RecordWriter, IndexError> {
+        // Two threads for two cores; 128 MiB keeps peak RSS well inside
+        // the flat-memory budget while making few enough segments.
+        let writer = self
+            .index
+            .writer_with_num_threads(2, 128 << 20)
+            .map_err(|e| self.err(e))?;
+        Ok(RecordWriter {
+            index: self.clone(),
+            writer,
+        })
+    }
+
+    pub fn count(&self) -> Result<u64, IndexError> {
+        let searcher = self.reader.searcher();
+        searcher
+            .search(&AllQuery, &Count)
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    fn load(
+        &self,
+        addresses: impl IntoIterator<Item = DocAddress>,
+    ) -> Result<Vec<Record>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut out = Vec::new();
+        for addr in addresses {
+            let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.err(e))?;
+            out.push(self.decode(&doc)?);
+        }
+        Ok(out)
+    }
+
+    fn decode(&self, doc: &TantivyDocument) -> Result<Record, IndexError> {
+        let bytes = doc
+            .get_first(self.fields.record)
+            .and_then(|v| v.as_bytes())
+            .ok_or_else(|| IndexError::Corrupt("document without a record".into()))?;
+        serde_json::from_slice(bytes).map_err(|e| IndexError::Corrupt(e.to_string()))
+    }
+
+    /// Every live record, segment by segment, without holding them all.
+    pub fn for_each_record(&self, f: &mut dyn FnMut(Record)) -> Result<(), IndexError> {
+        let searcher = self.reader.searcher();
+        for segment in searcher.segment_readers() {
+            let store = segment
+                .get_store_reader(64)
+                .map_err(|e| self.err(e.into()))?;
+            for doc in store.iter::<TantivyDocument>(segment.alive_bitset()) {
+                let doc = doc.map_err(|e| self.err(e))?;
+                f(self.decode(&doc)?);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RecordStore for RecordIndex {
+    type Error = IndexError;
+
+    fn records_carrying(&self, ids: &[String]) -> Result<Vec<Record>, IndexError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let terms = ids.iter().map(|v| Term::from_field_text(self.fields.id, v));
+        let query = TermSetQuery::new(terms);
+        let searcher = self.reader.searcher();
+        let found: HashSet<DocAddress> = searcher
+            .search(&query, &DocSetCollector)
+            .map_err(|e| self.err(e))?;
+        let mut addrs: Vec<DocAddress> = found.into_iter().collect();
+        addrs.sort();
+        self.load(addrs)
+    }
+
+    fn carriers(&self, id: &str) -> Result<u64, IndexError> {
+        let term = Term::from_field_text(self.fields.id, id);
+        let searcher = self.reader.searcher();
+        // doc_freq counts deleted documents until a merge; exact counts only
+        // matter near the hub limit, so ask precisely there.
+        let approx = searcher.doc_freq(&term).map_err(|e| self.err(e))?;
+        if approx < 64 {
+            return Ok(approx);
+        }
+        let q = TermQuery::new(term, IndexRecordOption::Basic);
+        searcher
+            .search(&q, &Count)
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+}
+
+/// Adds records and commits them together with the manifest that says how
+/// far each source was read.
+pub struct RecordWriter {
+    index: RecordIndex,
+    writer: IndexWriter,
+}
+
+impl RecordWriter {
+    pub fn add(&mut self, record: &Record) -> Result<(), IndexError> {
+        let f = &self.index.fields;
+        let mut doc = TantivyDocument::default();
+        for id in &record.ids {
+            doc.add_text(f.id, &id.value);
+        }
+        doc.add_text(f.path, &record.source.path);
+        doc.add_text(f.service, &record.service);
+        doc.add_i64(f.ts, record.ts);
+        doc.add_text(f.message, &record.message);
+        let json = serde_json::to_vec(record).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+        doc.add_bytes(f.record, &json);
+        self.writer
+            .add_document(doc)
+            .map(|_| ())
+            .map_err(|e| self.index.err(e))
+    }
+
+    /// Forgets every record of a source (a truncated or replaced file).
+    pub fn delete_source(&mut self, path: &str) {
+        self.writer
+            .delete_term(Term::from_field_text(self.index.fields.path, path));
+    }
+
+    pub fn commit(mut self, mut manifest: Manifest) -> Result<RecordIndex, IndexError> {
+        manifest.schema = SCHEMA_VERSION.to_string();
+        let mut prepared = self
+            .writer
+            .prepare_commit()
+            .map_err(|e| self.index.err(e))?;
+        prepared.set_payload(&manifest.to_json());
+        prepared.commit().map_err(|e| self.index.err(e))?;
+        self.writer
+            .wait_merging_threads()
+            .map_err(|e| self.index.err(e))?;
+        self.index.refresh()?;
+        Ok(self.index)
+    }
+}

@@ -1,0 +1,334 @@
+//! Ingest: sources -> parse -> index, for a whole bundle. Decides per file
+//! whether it is new, grown, replaced or unchanged (from the manifest), parses
+//! on one thread while the index writer works on others, and commits records
+//! and manifest together.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::sync::mpsc;
+use std::thread;
+
+use crate::config::Config;
+use crate::index::manifest::head_hash;
+use crate::index::{IndexError, Manifest, RecordIndex, SourceState};
+use crate::parse::{self, Dialect, FileContext, Malformed, Parsed};
+use crate::record::{Record, SourceRef};
+use crate::sources::{self, SourceFile};
+
+/// How many bytes the sniffer and the identity hash look at.
+const HEAD_BYTES: usize = 16 << 10;
+/// Malformed lines kept for `--report`; past this only counts are kept.
+const MAX_REPORTED: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    New,
+    Grown,
+    Replaced,
+    Unchanged,
+    Skipped,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub dialect: Dialect,
+    pub status: FileStatus,
+    pub records: u64,
+    pub malformed: u64,
+    /// Why the file was taken for its dialect, or why it was skipped.
+    pub why: String,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct IngestReport {
+    pub files: Vec<FileReport>,
+    pub records_added: u64,
+    pub records_total: u64,
+    pub malformed_by_reason: BTreeMap<String, u64>,
+    #[serde(skip)]
+    pub malformed: Vec<(SourceRef, Malformed)>,
+    pub malformed_total: u64,
+}
+
+/// Progress as ingest goes, for a bar or a TUI header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub records: u64,
+    pub files_done: usize,
+    pub files_total: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("reading {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+enum Plan {
+    Skip(SourceState),
+    Read {
+        from_offset: u64,
+        first_line: u64,
+        replace: bool,
+        prior: Option<SourceState>,
+    },
+}
+
+fn plan(file: &SourceFile, head: &[u8], prior: Option<&SourceState>, dialect: Dialect) -> Plan {
+    let Some(prior) = prior else {
+        return Plan::Read {
+            from_offset: 0,
+            first_line: 1,
+            replace: false,
+            prior: None,
+        };
+    };
+    // Same identity: the bytes it started with are still there.
+    let n = prior.head_len as usize;
+    let same_head = head.len() >= n && head_hash(&head[..n]) == prior.head_hash;
+    if same_head && file.size == prior.size && file.mtime_ns == prior.mtime_ns {
+        return Plan::Skip(prior.clone());
+    }
+    if same_head && file.size > prior.size && dialect.resumable() && prior.dialect == dialect {
+        return Plan::Read {
+            from_offset: prior.offset,
+            first_line: prior.next_line,
+            replace: false,
+            prior: Some(prior.clone()),
+        };
+    }
+    Plan::Read {
+        from_offset: 0,
+        first_line: 1,
+        replace: true,
+        prior: None,
+    }
+}
+
+pub fn ingest(
+    index: &RecordIndex,
+    roots: &[std::path::PathBuf],
+    config: &Config,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<IngestReport, IngestError> {
+    let found = sources::discover(roots);
+    let mut manifest = index.manifest()?;
+    for root in roots {
+        let abs = std::fs::canonicalize(root).unwrap_or_else(|_| root.clone());
+        let abs = abs.display().to_string();
+        if !manifest.roots.contains(&abs) {
+            manifest.roots.push(abs);
+        }
+    }
+    let mut report = IngestReport::default();
+    for u in &found.unreadable {
+        report.files.push(FileReport {
+            path: u.path.clone(),
+            dialect: Dialect::Unknown,
+            status: FileStatus::Skipped,
+            records: 0,
+            malformed: 0,
+            why: u.why.clone(),
+        });
+    }
+    let mut progress = Progress {
+        bytes_total: found.files.iter().map(|f| f.size).sum(),
+        files_total: found.files.len(),
+        ..Progress::default()
+    };
+    let mut writer = index.writer()?;
+    for file in &found.files {
+        let file_report = ingest_file(
+            file,
+            &mut manifest,
+            &mut writer,
+            config,
+            &mut report,
+            &mut |bytes, records| {
+                progress.bytes_done += bytes;
+                progress.records += records;
+                on_progress(progress);
+            },
+        )?;
+        progress.files_done += 1;
+        on_progress(progress);
+        report.files.push(file_report);
+    }
+    let index = writer.commit(manifest)?;
+    report.records_total = index.count()?;
+    Ok(report)
+}
+
+fn ingest_file(
+    file: &SourceFile,
+    manifest: &mut Manifest,
+    writer: &mut crate::index::RecordWriter,
+    config: &Config,
+    report: &mut IngestReport,
+    tick: &mut dyn FnMut(u64, u64),
+) -> Result<FileReport, IngestError> {
+    let read_err = |source| IngestError::Read {
+        path: file.rel.clone(),
+        source,
+    };
+    let skipped = |why: String| FileReport {
+        path: file.rel.clone(),
+        dialect: Dialect::Unknown,
+        status: FileStatus::Skipped,
+        records: 0,
+        malformed: 0,
+        why,
+    };
+    let opened = sources::open(file).and_then(|(_, r)| sources::peek(r, HEAD_BYTES));
+    let (head, mut reader) = match opened {
+        Ok(x) => x,
+        Err(e) => return Ok(skipped(e.to_string())),
+    };
+    let sniffed = parse::sniff::sniff(&head);
+    if sniffed.dialect == Dialect::Unknown {
+        tick(file.size, 0);
+        return Ok(skipped(sniffed.why));
+    }
+    let (from_offset, first_line, replace, prior) = match plan(
+        file,
+        &head,
+        manifest.sources.get(&file.rel),
+        sniffed.dialect,
+    ) {
+        Plan::Skip(state) => {
+            tick(file.size, 0);
+            return Ok(FileReport {
+                path: file.rel.clone(),
+                dialect: state.dialect,
+                status: FileStatus::Unchanged,
+                records: 0,
+                malformed: 0,
+                why: sniffed.why,
+            });
+        }
+        Plan::Read {
+            from_offset,
+            first_line,
+            replace,
+            prior,
+        } => (from_offset, first_line, replace, prior),
+    };
+    if replace {
+        writer.delete_source(&file.rel);
+    }
+    if from_offset > 0 {
+        std::io::copy(&mut (&mut reader).take(from_offset), &mut std::io::sink())
+            .map_err(read_err)?;
+    }
+    let ctx = FileContext::for_path(&file.rel);
+    let dialect = sniffed.dialect;
+
+    // Parse on a scoped thread; index on this one. Bounded channel: the
+    // parser never runs more than a few batches ahead (flat memory).
+    let (tx, rx) = mpsc::sync_channel::<Vec<Parsed>>(8);
+    let mut records = 0u64;
+    let mut malformed = 0u64;
+    let end = thread::scope(|s| -> Result<parse::StreamEnd, IngestError> {
+        let parser = s.spawn(move || {
+            let mut batch = Vec::with_capacity(1024);
+            let result =
+                parse::parse_stream(dialect, &mut reader, first_line, &ctx, config, &mut |p| {
+                    batch.push(p);
+                    if batch.len() == 1024 {
+                        // A closed receiver means the indexer failed; its error wins.
+                        let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(1024)));
+                    }
+                });
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            result
+        });
+        let mut failure = None;
+        for batch in rx {
+            let mut n = 0;
+            for p in batch {
+                match p {
+                    Parsed::Record(r) => {
+                        if failure.is_none()
+                            && let Err(e) = writer.add(&r)
+                        {
+                            failure = Some(e);
+                        }
+                        n += 1;
+                    }
+                    Parsed::Malformed { line, why } => {
+                        malformed += 1;
+                        report.malformed_total += 1;
+                        *report
+                            .malformed_by_reason
+                            .entry(why.reason().to_string())
+                            .or_default() += 1;
+                        if report.malformed.len() < MAX_REPORTED {
+                            report.malformed.push((
+                                SourceRef {
+                                    path: file.rel.clone(),
+                                    line,
+                                },
+                                why,
+                            ));
+                        }
+                    }
+                }
+            }
+            records += n;
+            tick(0, n);
+        }
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+        match parser.join() {
+            Ok(r) => r.map_err(read_err),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })?;
+    tick(file.size, 0);
+    report.records_added += records;
+    let head_len = head.len().min(4096);
+    let state = SourceState {
+        dialect,
+        size: file.size,
+        mtime_ns: file.mtime_ns,
+        head_hash: head_hash(&head[..head_len]),
+        head_len: head_len as u64,
+        offset: from_offset + end.bytes,
+        next_line: end.next_line,
+        records: prior.as_ref().map_or(0, |p| p.records) + records,
+        malformed: prior.as_ref().map_or(0, |p| p.malformed) + malformed,
+    };
+    let status = match (prior.is_some(), replace) {
+        (true, _) => FileStatus::Grown,
+        (false, true) => FileStatus::Replaced,
+        (false, false) => FileStatus::New,
+    };
+    manifest.sources.insert(file.rel.clone(), state);
+    Ok(FileReport {
+        path: file.rel.clone(),
+        dialect,
+        status,
+        records,
+        malformed,
+        why: sniffed.why,
+    })
+}
+
+/// Reads every record of the index (for whole-index analysis).
+pub fn all_records(index: &RecordIndex) -> Result<Vec<Record>, IndexError> {
+    let mut out = Vec::new();
+    index.for_each_record(&mut |r| out.push(r))?;
+    Ok(out)
+}

@@ -1,0 +1,23 @@
+//! CLI entry: parse arguments, run one command, map errors to exit codes.
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = commands::exit_code_for(&e);
+            eprintln!("hopline: {e:#}");
+            if let Some(hint) = commands::hint_for(&e) {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! JSON log lines of the common shapes: pino/bunyan, structlog,
+//! python-json-logger, zap, zerolog, logrus, Elastic Common Schema, and the
+//! Docker json-file wrapper around any of them (or around plain text).
+//! One field table serves them all: each dialect differs only in which key
+//! holds the time, level and message.
+
+use serde_json::{Map, Value};
+
+use crate::config::Config;
+use crate::record::{Kind, Level, Record};
+
+use super::normalize::{Fields, FileContext, into_record};
+use super::{Malformed, time};
+
+const TIME_KEYS: &[&str] = &[
+    "@timestamp",
+    "timestamp",
+    "time",
+    "ts",
+    "asctime",
+    "datetime",
+    "date",
+    "eventTime",
+    "t",
+];
+const LEVEL_KEYS: &[&str] = &[
+    "level",
+    "levelname",
+    "log.level",
+    "severity",
+    "lvl",
+    "loglevel",
+    "level_name",
+];
+const MESSAGE_KEYS: &[&str] = &["msg", "message", "event", "@message", "log.message"];
+const SERVICE_KEYS: &[&str] = &[
+    "service",
+    "service.name",
+    "service_name",
+    "svc",
+    "app",
+    "application",
+];
+const INSTANCE_KEYS: &[&str] = &[
+    "hostname",
+    "host.name",
+    "host",
+    "pod",
+    "instance",
+    "pod_name",
+];
+
+pub fn parse_line(
+    text: &str,
+    line: u64,
+    ctx: &FileContext,
+    config: &Config,
+) -> Result<Record, Malformed> {
+    let value: Value = serde_json::from_str(text).map_err(|e| Malformed::BadJson(e.to_string()))?;
+    let Value::Object(obj) = value else {
+        return Err(Malformed::NotAnObject);
+    };
+    let fields = if is_docker_wrapper(&obj) {
+        unwrap_docker(obj)
+    } else {
+        fields_of(obj)
+    };
+    into_record(fields, Kind::Log, text, line, ctx, config)
+}
+
+/// Docker's json-file driver: `{"log": "...\n", "stream": "stdout", "time": "..."}`.
+fn is_docker_wrapper(obj: &Map<String, Value>) -> bool {
+    obj.len() <= 4
+        && matches!(obj.get("log"), Some(Value::String(_)))
+        && obj.contains_key("stream")
+        && obj.contains_key("time")
+}
+
+fn unwrap_docker(mut obj: Map<String, Value>) -> Fields {
+    let wrapper_ts = obj.get("time").and_then(time::from_json);
+    let inner = match obj.remove("log") {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
+    };
+    let inner = inner.trim_end_matches(['\n', '\r']);
+    let mut fields = match serde_json::from_str::<Value>(inner) {
+        Ok(Value::Object(inner_obj)) => fields_of(inner_obj),
+        _ => Fields {
+            message: inner.to_string(),
+            level: sniff_text_level(inner),
+            ..Fields::default()
+        },
+    };
+    // The wrapper's time is a full UTC time written by the runtime; an inner
+    // time without a date or zone (`14:03:07.123`) is worse, so the wrapper
+    // wins unless the inner one parsed as a full timestamp.
+    if fields.ts.is_none() {
+        fields.ts = wrapper_ts;
+    }
+    if let Some(Value::String(stream)) = obj.get("stream") {
+        fields.attrs.push(("stream".into(), stream.clone()));
+    }
+    fields
+}
+
+fn sniff_text_level(text: &str) -> Option<Level> {
+    let head: String = text
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .to_ascii_uppercase();
+    for (word, level) in [
+        ("ERROR", Level::Error),
+        ("WARN", Level::Warn),
+        ("INFO", Level::Info),
+        ("DEBUG", Level::Debug),
+        ("FATAL", Level::Fatal),
+    ] {
+        if head.contains(word) {
+            return Some(level);
+        }
+    }
+    None
+}
+
+/// Flattens the object and takes the well-known keys out of it.
+pub fn fields_of(obj: Map<String, Value>) -> Fields {
+    let mut flat: Vec<(String, Value)> = Vec::with_capacity(obj.len());
+    flatten("", obj, &mut flat);
+    let mut fields = Fields::default();
+
+    if let Some(i) = find(&flat, TIME_KEYS, |v| time::from_json(v).is_some()) {
+        let (_, v) = flat.remove(i);
+        fields.ts = time::from_json(&v);
+    }
+    if let Some(i) = find(&flat, LEVEL_KEYS, |v| v.is_string() || v.is_number()) {
+        let (_, v) = flat.remove(i);
+        fields.level = Some(match &v {
+            Value::Number(n) => Level::from_number(n.as_i64().unwrap_or(30)),
+            Value::String(s) => Level::parse(s),
+            _ => Level::Unknown,
+        });
+    }
+    if let Some(i) = find(&flat, MESSAGE_KEYS, Value::is_string) {
+        let (_, v) = flat.remove(i);
+        fields.message = text_of(&v);
+    }
+    if let Some(i) = find(&flat, SERVICE_KEYS, Value::is_string) {
+        fields.service = Some(text_of(&flat[i].1));
+    }
+    if let Some(i) = find(&flat, INSTANCE_KEYS, Value::is_string) {
+        fields.instance = Some(text_of(&flat[i].1));
+    }
+    fields.attrs = flat.into_iter().map(|(k, v)| (k, text_of(&v))).collect();
+    fields
+}
+
+fn find(flat: &[(String, Value)], keys: &[&str], ok: impl Fn(&Value) -> bool) -> Option<usize> {
+    keys.iter()
+        .find_map(|key| flat.iter().position(|(k, v)| k == key && ok(v)))
+}
+
+fn flatten(prefix: &str, obj: Map<String, Value>, out: &mut Vec<(String, Value)>) {
+    for (k, v) in obj {
+        let key = if prefix.is_empty() {
+            k
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            Value::Object(inner) if !inner.is_empty() => flatten(&key, inner, out),
+            other => out.push((key, other)),
+        }
+    }
+}
+
+pub fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Level;
+
+    const T: i64 = 1_795_165_201_123_000;
+
+    fn parse(line: &str) -> Record {
+        let ctx = FileContext::for_path("payments-api-6c8d7b5f9-q4w8n.log");
+        parse_line(line, 7, &ctx, &Config::default()).unwrap()
+    }
+
+    #[test]
+    fn pino() {
+        let r = parse(
+            r#"{"level":40,"time":1795165201123,"pid":1,"hostname":"api-gateway-5d7f8c9b4-k2x7p","reqId":"req_a","msg":"upstream timeout"}"#,
+        );
+        assert_eq!(
+            (r.ts, r.level, r.message.as_str()),
+            (T, Level::Warn, "upstream timeout")
+        );
+        assert_eq!(r.instance, "api-gateway-5d7f8c9b4-k2x7p");
+        assert_eq!(r.service, "payments-api");
+        assert_eq!(r.ids[0].value, "req_a");
+        assert_eq!(r.source.line, 7);
+    }
+
+    #[test]
+    fn structlog_python_json_logger_zap() {
+        let r = parse(
+            r#"{"event":"charge created","timestamp":"2026-11-20T09:00:01.123Z","level":"info","event_id":"evt_1"}"#,
+        );
+        assert_eq!(
+            (r.ts, r.message.as_str(), r.mutation),
+            (T, "charge created", true)
+        );
+        let r = parse(
+            r#"{"asctime":"2026-11-20 09:00:01,123","levelname":"WARNING","name":"billing.worker","message":"slow","task_id":"t1"}"#,
+        );
+        assert_eq!((r.ts, r.level), (T, Level::Warn));
+        let r = parse(
+            r#"{"level":"error","ts":1795165201.123,"caller":"x.go:1","msg":"boom","idem_key":"k"}"#,
+        );
+        assert_eq!(
+            (r.ts, r.level, r.ids[0].field.as_str()),
+            (T, Level::Error, "idem_key")
+        );
+    }
+
+    #[test]
+    fn ecs_nested_keys_flatten() {
+        let r = parse(
+            r#"{"@timestamp":"2026-11-20T09:00:01.123Z","log":{"level":"info"},"message":"ok","service":{"name":"cart"},"trace":{"id":"abc"}}"#,
+        );
+        assert_eq!(
+            (r.ts, r.level, r.service.as_str()),
+            (T, Level::Info, "cart")
+        );
+        assert_eq!(r.ids[0].field, "trace.id");
+    }
+
+    #[test]
+    fn docker_wrapper_around_json_and_text() {
+        let r = parse(
+            r#"{"log":"{\"severity\":\"info\",\"message\":\"charged\",\"request_id\":\"r1\"}\n","stream":"stdout","time":"2026-11-20T09:00:01.123Z"}"#,
+        );
+        assert_eq!(
+            (r.ts, r.message.as_str(), r.ids[0].value.as_str()),
+            (T, "charged", "r1")
+        );
+        let r = parse(
+            r#"{"log":"2026/11/20 INFO payment went through TraceID: 4bf92f3577b34da6a3ce929d0e0e4736\n","stream":"stderr","time":"2026-11-20T09:00:01.123Z"}"#,
+        );
+        assert_eq!(r.level, Level::Info);
+        assert_eq!(r.ids[0].value, "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+
+    #[test]
+    fn missing_time_is_malformed_not_a_panic() {
+        let ctx = FileContext::for_path("a.log");
+        let e = parse_line(r#"{"msg":"x"}"#, 1, &ctx, &Config::default()).unwrap_err();
+        assert_eq!(e, Malformed::NoTimestamp);
+        let e = parse_line("[1,2]", 1, &ctx, &Config::default()).unwrap_err();
+        assert_eq!(e, Malformed::NotAnObject);
+    }
+}

@@ -1,0 +1,254 @@
+//! Bytes to [`Record`]s. `sniff` picks a dialect from a file's first lines;
+//! one file per dialect family turns a line (or a CSV row) into fields;
+//! `normalize` turns fields into a `Record` (IDs, mutation, service).
+//! Nothing here knows about the index or where the bytes came from.
+
+pub mod idem;
+pub mod json;
+pub mod logfmt;
+pub mod normalize;
+pub mod sniff;
+pub mod task;
+pub mod time;
+
+use std::fmt;
+use std::io::BufRead;
+
+use crate::config::Config;
+use crate::record::Record;
+
+pub use normalize::FileContext;
+pub use sniff::{Dialect, Sniffed};
+
+/// Longer lines are rejected: nobody's log line is 4 MiB on purpose, and
+/// holding several of them would break the flat-memory promise.
+pub const MAX_LINE_BYTES: usize = 4 << 20;
+
+/// Why one line could not become a record. Each costs only its own line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Malformed {
+    InvalidUtf8,
+    Binary,
+    TooLong(usize),
+    BadJson(String),
+    NotAnObject,
+    NoTimestamp,
+    NotLogfmt,
+    BadCsv(String),
+    NotATaskEvent,
+}
+
+impl Malformed {
+    /// A short stable name to group counts by.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Malformed::InvalidUtf8 => "invalid UTF-8",
+            Malformed::Binary => "binary data",
+            Malformed::TooLong(_) => "line too long",
+            Malformed::BadJson(_) => "invalid JSON",
+            Malformed::NotAnObject => "JSON is not an object",
+            Malformed::NoTimestamp => "no timestamp",
+            Malformed::NotLogfmt => "not logfmt",
+            Malformed::BadCsv(_) => "invalid CSV row",
+            Malformed::NotATaskEvent => "not a task event",
+        }
+    }
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Malformed::TooLong(n) => write!(f, "line too long ({n} bytes)"),
+            Malformed::BadJson(e) => write!(f, "invalid JSON ({e})"),
+            Malformed::BadCsv(e) => write!(f, "invalid CSV row ({e})"),
+            other => f.write_str(other.reason()),
+        }
+    }
+}
+
+/// Where a stream stopped: bytes consumed and the number the next line
+/// will get — what incremental ingest resumes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamEnd {
+    pub bytes: u64,
+    pub next_line: u64,
+}
+
+/// What a parser emits per line: a record, a malformed line, or a
+/// continuation (a stack-trace line) that belongs to the previous record.
+#[derive(Debug)]
+pub enum Parsed {
+    Record(Box<Record>),
+    Malformed { line: u64, why: Malformed },
+}
+
+/// Parses `reader` as `dialect`, starting at 1-based line `first_line`, and
+/// hands every outcome to `sink`. Only I/O errors stop it; bad lines are
+/// reported and skipped.
+pub fn parse_stream(
+    dialect: Dialect,
+    reader: &mut dyn BufRead,
+    first_line: u64,
+    ctx: &FileContext,
+    config: &Config,
+    sink: &mut dyn FnMut(Parsed),
+) -> std::io::Result<StreamEnd> {
+    match dialect {
+        Dialect::IdemCsv => idem::parse_csv(reader, first_line, ctx, config, sink),
+        Dialect::JsonLog | Dialect::Logfmt | Dialect::CeleryEvents => {
+            for_each_line(reader, first_line, sink, |line_no, text| match dialect {
+                Dialect::JsonLog => json::parse_line(text, line_no, ctx, config),
+                Dialect::Logfmt => logfmt::parse_line(text, line_no, ctx, config),
+                _ => task::parse_celery_line(text, line_no, ctx, config),
+            })
+        }
+        Dialect::Unknown => Ok(StreamEnd {
+            bytes: 0,
+            next_line: first_line,
+        }),
+    }
+}
+
+/// Reads complete lines, rejecting binary, oversized and non-UTF-8 lines
+/// before a parser sees them. Blank lines are skipped silently.
+fn for_each_line(
+    reader: &mut dyn BufRead,
+    first_line: u64,
+    sink: &mut dyn FnMut(Parsed),
+    mut parse: impl FnMut(u64, &str) -> Result<Record, Malformed>,
+) -> std::io::Result<StreamEnd> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut consumed = 0u64;
+    let mut line_no = first_line;
+    loop {
+        buf.clear();
+        let n = read_line_capped(reader, &mut buf)?;
+        if n == 0 {
+            return Ok(StreamEnd {
+                bytes: consumed,
+                next_line: line_no,
+            });
+        }
+        consumed += n as u64;
+        let this = line_no;
+        line_no += 1;
+        if n > MAX_LINE_BYTES {
+            sink(Parsed::Malformed {
+                line: this,
+                why: Malformed::TooLong(n),
+            });
+            continue;
+        }
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if buf.contains(&0) {
+            sink(Parsed::Malformed {
+                line: this,
+                why: Malformed::Binary,
+            });
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(&buf) else {
+            sink(Parsed::Malformed {
+                line: this,
+                why: Malformed::InvalidUtf8,
+            });
+            continue;
+        };
+        match parse(this, text) {
+            Ok(r) => sink(Parsed::Record(Box::new(r))),
+            Err(why) => sink(Parsed::Malformed { line: this, why }),
+        }
+    }
+}
+
+/// Like `read_until(b'\n')`, but stops buffering past [`MAX_LINE_BYTES`]
+/// while still consuming the rest of the line. Returns bytes consumed.
+fn read_line_capped(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let (done, used) = {
+            let available = match reader.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                return Ok(total);
+            }
+            let (done, used) = match memchr(available) {
+                Some(i) => (true, i + 1),
+                None => (false, available.len()),
+            };
+            if buf.len() <= MAX_LINE_BYTES {
+                buf.extend_from_slice(&available[..used]);
+            }
+            (done, used)
+        };
+        reader.consume(used);
+        total += used;
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
+fn memchr(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(dialect: Dialect, input: &[u8]) -> (Vec<Record>, Vec<(u64, Malformed)>) {
+        let ctx = FileContext::for_path("svc-a.log");
+        let config = Config::default();
+        let mut records = Vec::new();
+        let mut bad = Vec::new();
+        let mut reader = input;
+        parse_stream(dialect, &mut reader, 1, &ctx, &config, &mut |p| match p {
+            Parsed::Record(r) => records.push(*r),
+            Parsed::Malformed { line, why } => bad.push((line, why)),
+        })
+        .unwrap();
+        (records, bad)
+    }
+
+    #[test]
+    fn bad_lines_cost_only_themselves() {
+        let mut input = Vec::new();
+        input.extend_from_slice(b"{\"time\":1795165201123,\"msg\":\"one\"}\n");
+        input.extend_from_slice(b"{\"time\":1795165201123,\"msg\":\"tru\n");
+        input.extend_from_slice(b"\xff\xfe garbage\n");
+        input.extend_from_slice(b"bin\x00ary\n\n");
+        input.extend_from_slice(b"{\"time\":1795165202123,\"msg\":\"two\"}");
+        let (records, bad) = run(Dialect::JsonLog, &input);
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].source.line, 6);
+        let reasons: Vec<_> = bad.iter().map(|(l, m)| (*l, m.reason())).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (2, "invalid JSON"),
+                (3, "invalid UTF-8"),
+                (4, "binary data")
+            ]
+        );
+    }
+
+    #[test]
+    fn huge_lines_are_rejected_without_losing_the_next() {
+        let mut input = vec![b'x'; MAX_LINE_BYTES + 10];
+        input.push(b'\n');
+        input.extend_from_slice(b"{\"time\":1795165201123,\"msg\":\"after\"}\n");
+        let (records, bad) = run(Dialect::JsonLog, &input);
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].source.line, 2);
+        assert_eq!(bad[0].1.reason(), "line too long");
+    }
+}

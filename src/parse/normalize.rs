@@ -1,0 +1,209 @@
+//! Fields to a [`Record`]: picks out correlation IDs (by field name and by
+//! message pattern), marks state mutations, and fills service and instance
+//! from the record or, failing that, from the file's name.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use crate::config::Config;
+use crate::record::{IdRef, Kind, Level, Micros, Record, SourceRef};
+
+use super::Malformed;
+
+/// What a dialect parser extracts from one line, before normalisation.
+#[derive(Debug, Default)]
+pub struct Fields {
+    pub ts: Option<Micros>,
+    pub level: Option<Level>,
+    pub message: String,
+    pub service: Option<String>,
+    pub instance: Option<String>,
+    /// Flattened `dotted.key = text`, in input order.
+    pub attrs: Vec<(String, String)>,
+}
+
+/// What the file itself says: its path relative to the bundle root, and the
+/// service/instance its name implies.
+#[derive(Debug, Clone)]
+pub struct FileContext {
+    pub rel_path: String,
+    pub service: String,
+    pub instance: String,
+}
+
+impl FileContext {
+    pub fn for_path(rel_path: &str) -> FileContext {
+        let (service, instance) = service_from_file_name(rel_path);
+        FileContext {
+            rel_path: rel_path.to_string(),
+            service,
+            instance,
+        }
+    }
+}
+
+/// `ts-order-service-6d8f9b7c5-x2x9z.log` is service `ts-order-service`,
+/// instance `ts-order-service-6d8f9b7c5-x2x9z`: a Kubernetes Deployment's pod
+/// name is the service plus a ReplicaSet hash and a pod suffix.
+pub fn service_from_file_name(path: &str) -> (String, String) {
+    let base = path.rsplit(['/', '!']).next().unwrap_or(path);
+    let mut stem = base;
+    for ext in [
+        ".gz", ".zst", ".log", ".jsonl", ".json", ".ndjson", ".txt", ".csv",
+    ] {
+        stem = stem.strip_suffix(ext).unwrap_or(stem);
+    }
+    let instance = stem.to_string();
+    (service_from_pod_name(stem), instance)
+}
+
+/// `billing-worker-7f9c6d8b5-h3j6m` -> `billing-worker`; `celery@host` -> host's service.
+pub fn service_from_pod_name(name: &str) -> String {
+    static POD: OnceLock<Regex> = OnceLock::new();
+    let pod = POD.get_or_init(|| {
+        Regex::new(r"^(?P<svc>.+?)(-[a-z0-9]{6,10})?-[a-z0-9]{5}$").expect("pod regex")
+    });
+    let name = name.rsplit('@').next().unwrap_or(name);
+    if let Some(c) = pod.captures(name) {
+        // A bare `name-abcde` is only a pod name if the suffix has a digit:
+        // `payments-api` must not lose `-api`... but `api` has 3 chars, and
+        // `-queue` 5: require a digit in the random suffix.
+        let suffix = &name[c["svc"].len()..];
+        if suffix.bytes().any(|b| b.is_ascii_digit()) {
+            return c["svc"].to_string();
+        }
+    }
+    name.to_string()
+}
+
+const FINGERPRINT_FIELDS: &[&str] = &[
+    "payload_hash",
+    "payload_fingerprint",
+    "fingerprint",
+    "request_hash",
+    "body_hash",
+];
+
+/// The payload fingerprint a record carries, if any: how key conflicts and
+/// key drift are told apart from safe replays.
+pub fn fingerprint(record: &Record) -> Option<&str> {
+    record.attrs.iter().find_map(|(k, v)| {
+        let last = k.rsplit('.').next().unwrap_or(k);
+        FINGERPRINT_FIELDS
+            .contains(&last)
+            .then_some(v.as_str())
+            .filter(|v| !v.is_empty())
+    })
+}
+
+fn is_placeholder(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "" | "null" | "none" | "nil" | "-" | "undefined" | "0"
+    )
+}
+
+pub fn into_record(
+    fields: Fields,
+    kind: Kind,
+    raw: &str,
+    line: u64,
+    ctx: &FileContext,
+    config: &Config,
+) -> Result<Record, Malformed> {
+    let ts = fields.ts.ok_or(Malformed::NoTimestamp)?;
+    let mut ids: Vec<IdRef> = Vec::new();
+    for (k, v) in &fields.attrs {
+        let last = k.rsplit('.').next().unwrap_or(k);
+        if (config.id_kind(k).is_some() || config.id_kind(last).is_some()) && !is_placeholder(v) {
+            push_unique(&mut ids, k, v);
+        }
+    }
+    for p in &config.id_patterns {
+        for c in p.regex.captures_iter(&fields.message) {
+            if let Some(m) = c.name("id") {
+                push_unique(&mut ids, &p.kind, m.as_str());
+            }
+        }
+    }
+    let mutation = kind == Kind::IdemRow || config.mutation(&fields.message).is_some();
+    let instance = fields.instance.unwrap_or_else(|| ctx.instance.clone());
+    let service = fields.service.unwrap_or_else(|| match kind {
+        // Celery events name the worker, not the file they were dumped to.
+        Kind::TaskEvent => service_from_pod_name(&instance),
+        _ => ctx.service.clone(),
+    });
+    Ok(Record {
+        ts,
+        source: SourceRef {
+            path: ctx.rel_path.clone(),
+            line,
+        },
+        service,
+        instance,
+        kind,
+        level: fields.level.unwrap_or(Level::Unknown),
+        message: fields.message,
+        ids,
+        attrs: fields.attrs,
+        raw: raw.to_string(),
+        mutation,
+    })
+}
+
+fn push_unique(ids: &mut Vec<IdRef>, field: &str, value: &str) {
+    let value = value.trim();
+    if !ids.iter().any(|i| i.value == value) {
+        ids.push(IdRef {
+            field: field.to_string(),
+            value: value.to_string(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_names_lose_their_suffixes() {
+        let cases = [
+            ("ts-order-service-6d8f9b7c5-x2x9z.log", "ts-order-service"),
+            ("logs/adservice-5f6585d649-fnmft.log", "adservice"),
+            ("payments-api.log", "payments-api"),
+            ("redis-queue.log.gz", "redis-queue"),
+            ("db/operation_log.csv", "operation_log"),
+            ("b.tgz!x/web-7d4b9c8f-abc12.log", "web"),
+        ];
+        for (path, svc) in cases {
+            assert_eq!(service_from_file_name(path).0, svc, "{path}");
+        }
+        assert_eq!(
+            service_from_pod_name("celery@billing-worker-7f9c6d8b5-h3j6m"),
+            "billing-worker"
+        );
+    }
+
+    #[test]
+    fn ids_come_from_fields_and_message_text() {
+        let fields = Fields {
+            ts: Some(1),
+            message: "Task billing.charge[3f2a9c1e-1111-4222-8333-944455556666] received".into(),
+            attrs: vec![
+                ("reqId".into(), "req_1".into()),
+                ("kwargs.event_id".into(), "evt_1".into()),
+                ("tenant".into(), "acme".into()),
+                ("trace_id".into(), "null".into()),
+            ],
+            ..Fields::default()
+        };
+        let ctx = FileContext::for_path("w.log");
+        let r = into_record(fields, Kind::Log, "raw", 3, &ctx, &Config::default()).unwrap();
+        let values: Vec<_> = r.ids.iter().map(|i| i.value.as_str()).collect();
+        assert_eq!(
+            values,
+            ["req_1", "evt_1", "3f2a9c1e-1111-4222-8333-944455556666"]
+        );
+    }
+}

@@ -1,0 +1,161 @@
+//! Which dialect a file is, from its first lines — never from its name. The
+//! answer carries its reason so `hopline sniff` can show a user why.
+
+use serde_json::Value;
+
+use super::{idem, logfmt};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    JsonLog,
+    Logfmt,
+    IdemCsv,
+    CeleryEvents,
+    Unknown,
+}
+
+impl Dialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::JsonLog => "json_log",
+            Dialect::Logfmt => "logfmt",
+            Dialect::IdemCsv => "idem_csv",
+            Dialect::CeleryEvents => "celery_events",
+            Dialect::Unknown => "unknown",
+        }
+    }
+
+    /// Line-oriented dialects can resume from a byte offset; a CSV needs its
+    /// header, so a grown CSV is read again whole.
+    pub fn resumable(self) -> bool {
+        matches!(
+            self,
+            Dialect::JsonLog | Dialect::Logfmt | Dialect::CeleryEvents
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Sniffed {
+    pub dialect: Dialect,
+    pub why: String,
+}
+
+/// How many leading lines to look at; enough to outvote a banner or a torn
+/// first line, few enough to stay instant.
+pub const SNIFF_LINES: usize = 32;
+
+pub fn sniff(head: &[u8]) -> Sniffed {
+    if head.contains(&0) {
+        return unknown("binary data (NUL bytes) in the first block");
+    }
+    let text = String::from_utf8_lossy(head);
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    // The last line of a block may be cut mid-way.
+    if lines.len() > 1 && !head.ends_with(b"\n") {
+        lines.pop();
+    }
+    lines.truncate(SNIFF_LINES);
+    let Some(first) = lines.first() else {
+        return unknown("empty");
+    };
+    if !first.trim_start().starts_with('{') && idem::is_idem_header(first) {
+        return Sniffed {
+            dialect: Dialect::IdemCsv,
+            why: format!("CSV header with key and status columns: {}", first.trim()),
+        };
+    }
+    let objects: Vec<serde_json::Map<String, Value>> = lines
+        .iter()
+        .filter_map(|l| match serde_json::from_str::<Value>(l) {
+            Ok(Value::Object(o)) => Some(o),
+            _ => None,
+        })
+        .collect();
+    if objects.len() * 2 > lines.len() {
+        let tasks = objects
+            .iter()
+            .filter(|o| {
+                o.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.starts_with("task-"))
+                    && o.contains_key("uuid")
+            })
+            .count();
+        if tasks * 2 > objects.len() {
+            return Sniffed {
+                dialect: Dialect::CeleryEvents,
+                why: format!(
+                    "{tasks}/{} lines are Celery task events (type task-*, uuid)",
+                    lines.len()
+                ),
+            };
+        }
+        return Sniffed {
+            dialect: Dialect::JsonLog,
+            why: format!("{}/{} lines are JSON objects", objects.len(), lines.len()),
+        };
+    }
+    let logfmt_lines = lines
+        .iter()
+        .filter(|l| {
+            logfmt::pairs(l).is_some_and(|p| p.iter().filter(|(_, v)| !v.is_empty()).count() >= 2)
+        })
+        .count();
+    if logfmt_lines * 2 > lines.len() {
+        return Sniffed {
+            dialect: Dialect::Logfmt,
+            why: format!("{logfmt_lines}/{} lines are key=value pairs", lines.len()),
+        };
+    }
+    unknown(&format!(
+        "no known dialect in the first {} lines (not JSON, logfmt or an idempotency CSV)",
+        lines.len()
+    ))
+}
+
+fn unknown(why: &str) -> Sniffed {
+    Sniffed {
+        dialect: Dialect::Unknown,
+        why: why.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_not_names() {
+        assert_eq!(
+            sniff(b"{\"time\":1,\"msg\":\"a\"}\n{\"time\":2,\"msg\":\"b\"}\n").dialect,
+            Dialect::JsonLog
+        );
+        assert_eq!(
+            sniff(b"{\"type\":\"task-received\",\"uuid\":\"u\",\"timestamp\":1}\n").dialect,
+            Dialect::CeleryEvents
+        );
+        assert_eq!(
+            sniff(b"time=2026-11-20T09:00:01Z level=info msg=hi\n").dialect,
+            Dialect::Logfmt
+        );
+        assert_eq!(
+            sniff(b"idem_key,payload_hash,status,updated_at\nk,h,done,2026-11-20 09:00:00\n")
+                .dialect,
+            Dialect::IdemCsv
+        );
+        assert_eq!(sniff(b"").dialect, Dialect::Unknown);
+        assert_eq!(sniff(b"\x7fELF\x00\x01").dialect, Dialect::Unknown);
+        assert_eq!(
+            sniff(b"Nov 20 09:00:01 host sshd[1]: hello there\n").dialect,
+            Dialect::Unknown
+        );
+    }
+
+    #[test]
+    fn a_torn_first_line_is_outvoted() {
+        let head = b"\"msg\":\"tail of a rotated line\"}\n{\"time\":1,\"msg\":\"a\"}\n{\"time\":2,\"msg\":\"b\"}\n";
+        assert_eq!(sniff(head).dialect, Dialect::JsonLog);
+    }
+}

@@ -1,0 +1,131 @@
+//! Timestamps in every form the common loggers write, to UTC microseconds.
+//! Naive times (no zone) are taken as UTC: the loggers that write them
+//! (python's `asctime`, Postgres dumps without `+00`) run in UTC in every
+//! deployment we target; a zone from config comes with the text-format issue.
+
+use chrono::{DateTime, NaiveDateTime};
+use serde_json::Value;
+
+use crate::record::Micros;
+
+/// Epoch numbers come in seconds, milliseconds, microseconds or nanoseconds;
+/// the magnitude tells which (any date between 1973 and 5138 is unambiguous).
+pub fn from_epoch_f64(n: f64) -> Option<Micros> {
+    if !n.is_finite() || n <= 0.0 {
+        return None;
+    }
+    let micros = if n < 1e11 {
+        n * 1e6
+    } else if n < 1e14 {
+        n * 1e3
+    } else if n < 1e17 {
+        n
+    } else {
+        n / 1e3
+    };
+    Some(micros.round() as Micros)
+}
+
+pub fn from_epoch_i64(n: i64) -> Option<Micros> {
+    if n <= 0 {
+        return None;
+    }
+    Some(if n < 100_000_000_000 {
+        n.checked_mul(1_000_000)?
+    } else if n < 100_000_000_000_000 {
+        n * 1_000
+    } else if n < 100_000_000_000_000_000 {
+        n
+    } else {
+        n / 1_000
+    })
+}
+
+const NAIVE_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S,%3f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y/%m/%d %H:%M:%S%.f",
+];
+
+const ZONED_FORMATS: &[&str] = &["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"];
+
+pub fn from_str(s: &str) -> Option<Micros> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return from_epoch_i64(s.parse().ok()?);
+    }
+    if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return from_epoch_f64(s.parse().ok()?);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_micros());
+    }
+    for f in ZONED_FORMATS {
+        if let Ok(t) = DateTime::parse_from_str(s, f) {
+            return Some(t.timestamp_micros());
+        }
+    }
+    if let Some(stripped) = s.strip_suffix(" UTC").or_else(|| s.strip_suffix('Z')) {
+        return naive(stripped);
+    }
+    naive(s)
+}
+
+fn naive(s: &str) -> Option<Micros> {
+    for f in NAIVE_FORMATS {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(t.and_utc().timestamp_micros());
+        }
+    }
+    None
+}
+
+/// A JSON value that holds a time: a number (epoch in any unit) or a string.
+pub fn from_json(v: &Value) -> Option<Micros> {
+    match v {
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => from_epoch_i64(i),
+            None => from_epoch_f64(n.as_f64()?),
+        },
+        Value::String(s) => from_str(s),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Micros = 1_795_165_201_123_000; // 2026-11-20T09:00:01.123Z
+
+    #[test]
+    fn epochs_in_every_unit() {
+        assert_eq!(from_epoch_i64(1_795_165_201_123), Some(T));
+        assert_eq!(from_epoch_f64(1_795_165_201.123), Some(T));
+        assert_eq!(from_epoch_i64(1_795_165_201_123_000), Some(T));
+        assert_eq!(from_epoch_i64(1_795_165_201_123_000_000), Some(T));
+        assert_eq!(from_str("1795165201.123"), Some(T));
+        assert_eq!(from_epoch_i64(0), None);
+    }
+
+    #[test]
+    fn text_forms() {
+        for s in [
+            "2026-11-20T09:00:01.123Z",
+            "2026-11-20T10:00:01.123+01:00",
+            "2026-11-20 09:00:01,123",
+            "2026-11-20 09:00:01.123",
+            "2026-11-20 09:00:01.123+00",
+            "2026-11-20 04:00:01.123-05",
+            "2026-11-20T09:00:01.123",
+        ] {
+            assert_eq!(from_str(s), Some(T), "{s}");
+        }
+        assert_eq!(from_str("yesterday"), None);
+        assert_eq!(from_str(""), None);
+    }
+}

@@ -1,0 +1,7 @@
+//! Presentation: what `correlate` and `detect` return, for people and
+//! scripts. Never parses a log line.
+
+pub mod export;
+pub mod sanitize;
+pub mod text;
+pub mod tui;

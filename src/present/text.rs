@@ -1,0 +1,295 @@
+//! Tables and `--json` for the CLI. The JSON shapes here are contracts
+//! (design.md): field names do not change.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::correlate::Footprint;
+use crate::detect::{Analysis, Finding};
+use crate::ingest::{FileStatus, IngestReport};
+use crate::record::{Record, format_ts};
+
+use super::sanitize::{for_terminal, truncate};
+
+/// `timeline ID --json`.
+pub fn timeline_json(fp: &Footprint, findings: &[Finding]) -> Value {
+    json!({
+        "query": fp.query,
+        "ids": fp.ids.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),
+        "hubs_skipped": fp.hubs.iter().map(|h| json!({"field": h.id.field, "value": h.id.value, "carriers": h.carriers})).collect::<Vec<_>>(),
+        "truncated": fp.truncated,
+        "entries": fp.records.iter().map(entry_json).collect::<Vec<_>>(),
+        "findings": findings,
+    })
+}
+
+fn entry_json(r: &Record) -> Value {
+    json!({
+        "ts": format_ts(r.ts),
+        "service": r.service,
+        "instance": r.instance,
+        "kind": r.kind.as_str(),
+        "level": r.level.as_str(),
+        "message": r.message,
+        "mutation": r.mutation,
+        "skew_ms": 0,
+        "ids": r.ids.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),
+        "source": {"path": r.source.path, "line": r.source.line},
+    })
+}
+
+/// Time as `HH:MM:SS.mmm`; the date is printed once above the table.
+fn clock(ts: i64) -> String {
+    let full = format_ts(ts);
+    full.get(11..23).unwrap_or(&full).to_string()
+}
+
+pub fn timeline_table(fp: &Footprint, findings: &[Finding], width: Option<usize>) -> String {
+    let mut out = String::new();
+    let services = fp.services();
+    let _ = writeln!(
+        out,
+        "event {} — {} records, {} services, {} IDs followed",
+        for_terminal(&fp.query),
+        fp.records.len(),
+        services.len(),
+        fp.ids.len()
+    );
+    if let Some(first) = fp.records.first() {
+        let _ = writeln!(out, "date  {}", &format_ts(first.ts)[..10]);
+    }
+    if !fp.hubs.is_empty() {
+        let hubs: Vec<String> = fp
+            .hubs
+            .iter()
+            .map(|h| format!("{}={} ({} records)", h.id.field, h.id.value, h.carriers))
+            .collect();
+        let _ = writeln!(
+            out,
+            "hub IDs not followed: {}",
+            for_terminal(&hubs.join(", "))
+        );
+    }
+    if fp.truncated {
+        let _ = writeln!(out, "footprint cut at {} records", fp.records.len());
+    }
+    let svc_w = services
+        .iter()
+        .map(|s| s.chars().count())
+        .max()
+        .unwrap_or(7)
+        .clamp(7, 24);
+    let src_w = fp
+        .records
+        .iter()
+        .map(|r| r.source.to_string().chars().count())
+        .max()
+        .unwrap_or(6)
+        .min(48);
+    // time(12) + 2 + svc + 2 + marker(1) + 1 + msg + 2 + src
+    let msg_w = width
+        .map(|w| w.saturating_sub(12 + 2 + svc_w + 2 + 2 + 2 + src_w).max(20))
+        .unwrap_or(usize::MAX);
+    let _ = writeln!(
+        out,
+        "{:<12}  {:<svc_w$}  M {:<mw$}  SOURCE",
+        "TIME",
+        "SERVICE",
+        "MESSAGE",
+        mw = msg_w.min(60)
+    );
+    for r in &fp.records {
+        let msg = for_terminal(&r.message);
+        let msg = truncate(&msg, msg_w);
+        let _ = writeln!(
+            out,
+            "{:<12}  {:<svc_w$}  {} {:<mw$}  {}",
+            clock(r.ts),
+            truncate(&for_terminal(&r.service), svc_w),
+            if r.mutation { '●' } else { ' ' },
+            msg,
+            for_terminal(&r.source.to_string()),
+            mw = msg_w.min(60)
+        );
+    }
+    if !findings.is_empty() {
+        let _ = writeln!(out, "\nfindings:");
+        out.push_str(&findings_table(findings));
+    }
+    out
+}
+
+pub fn findings_table(findings: &[Finding]) -> String {
+    let mut out = String::new();
+    if findings.is_empty() {
+        out.push_str("no findings\n");
+        return out;
+    }
+    for f in findings {
+        let _ = writeln!(
+            out,
+            "{:<8}  {:<21}  {}",
+            f.severity.as_str(),
+            f.kind.as_str(),
+            for_terminal(&f.summary)
+        );
+        let evidence: Vec<String> = f.evidence.iter().map(|e| e.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "{:<8}  {:<21}  evidence: {}",
+            "",
+            "",
+            for_terminal(&evidence.join(", "))
+        );
+    }
+    out
+}
+
+pub fn findings_jsonl(findings: &[Finding]) -> String {
+    let mut out = String::new();
+    for f in findings {
+        out.push_str(&serde_json::to_string(f).expect("finding serialises"));
+        out.push('\n');
+    }
+    out
+}
+
+pub fn events_table(a: &Analysis) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<24}  {:<23}  {:>7}  {:<8}  SERVICES",
+        "EVENT", "FIRST", "RECORDS", "FINDINGS"
+    );
+    for (i, (e, _)) in a.events.events.iter().enumerate() {
+        let kinds: Vec<&str> = a.event_findings[i]
+            .iter()
+            .map(|&f| a.findings[f].kind.as_str())
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:<24}  {:<23}  {:>7}  {:<8}  {}{}",
+            truncate(&for_terminal(&e.key.value), 24),
+            &format_ts(e.first_ts)[..23],
+            e.records,
+            kinds.len(),
+            for_terminal(&e.services.join(",")),
+            if kinds.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", kinds.join(","))
+            }
+        );
+    }
+    out
+}
+
+pub fn events_jsonl(a: &Analysis) -> String {
+    let mut out = String::new();
+    for (i, (e, _)) in a.events.events.iter().enumerate() {
+        let kinds: Vec<&str> = a.event_findings[i]
+            .iter()
+            .map(|&f| a.findings[f].kind.as_str())
+            .collect();
+        let v = json!({
+            "key": {"field": e.key.field, "value": e.key.value},
+            "ids": e.ids.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),
+            "services": e.services,
+            "first_ts": format_ts(e.first_ts),
+            "last_ts": format_ts(e.last_ts),
+            "records": e.records,
+            "mutations": e.mutations,
+            "findings": kinds,
+        });
+        out.push_str(&v.to_string());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn ingest_summary(
+    report: &IngestReport,
+    index_dir: &std::path::Path,
+    list_malformed: bool,
+) -> String {
+    let mut out = String::new();
+    let path_w = report
+        .files
+        .iter()
+        .map(|f| f.path.chars().count())
+        .max()
+        .unwrap_or(4)
+        .min(60);
+    for f in &report.files {
+        let status = match f.status {
+            FileStatus::New => "new",
+            FileStatus::Grown => "grown",
+            FileStatus::Replaced => "replaced",
+            FileStatus::Unchanged => "unchanged",
+            FileStatus::Skipped => "skipped",
+        };
+        let detail = if f.status == FileStatus::Skipped {
+            for_terminal(&f.why).into_owned()
+        } else {
+            let mut d = format!("{:>7} records", f.records);
+            if f.malformed > 0 {
+                d.push_str(&format!(", {} malformed", f.malformed));
+            }
+            d
+        };
+        let _ = writeln!(
+            out,
+            "  {:<path_w$}  {:<13}  {:<9}  {}",
+            for_terminal(&f.path),
+            f.dialect.as_str(),
+            status,
+            detail
+        );
+    }
+    let read = report
+        .files
+        .iter()
+        .filter(|f| f.status != FileStatus::Skipped)
+        .count();
+    let _ = writeln!(
+        out,
+        "{} files read, {} skipped; {} records added, {} in the index ({})",
+        read,
+        report.files.len() - read,
+        report.records_added,
+        report.records_total,
+        index_dir.display()
+    );
+    if report.malformed_total > 0 {
+        let reasons: Vec<String> = report
+            .malformed_by_reason
+            .iter()
+            .map(|(r, n)| format!("{r}: {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{} malformed lines ({}){}",
+            report.malformed_total,
+            reasons.join(", "),
+            if list_malformed {
+                ":"
+            } else {
+                " — list them with --report"
+            }
+        );
+        if list_malformed {
+            for (src, why) in &report.malformed {
+                let _ = writeln!(out, "{src}: {}", for_terminal(&why.to_string()));
+            }
+            if (report.malformed.len() as u64) < report.malformed_total {
+                let _ = writeln!(
+                    out,
+                    "… and {} more",
+                    report.malformed_total - report.malformed.len() as u64
+                );
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,163 @@
+//! The one shared vocabulary: every input — a log line, an idempotency row, a
+//! task lifecycle event — becomes a [`Record`]. Nothing here knows where bytes
+//! come from or where records go; every other module imports this one.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Microseconds since the Unix epoch, UTC. Microseconds because zap and
+/// structlog write them, and nanoseconds would overflow an i64 in 2262 only
+/// to gain nothing we can use.
+pub type Micros = i64;
+
+pub fn format_ts(ts: Micros) -> String {
+    match Utc.timestamp_micros(ts).single() {
+        Some(t) => t.to_rfc3339_opts(SecondsFormat::Micros, true),
+        None => format!("@{ts}us"),
+    }
+}
+
+pub fn to_datetime(ts: Micros) -> Option<DateTime<Utc>> {
+    Utc.timestamp_micros(ts).single()
+}
+
+/// Where a record came from: a path relative to the bundle root (or a table
+/// name) and the 1-based line or row number in it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SourceRef {
+    pub path: String,
+    pub line: u64,
+}
+
+impl fmt::Display for SourceRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.path, self.line)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Log,
+    IdemRow,
+    TaskEvent,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Log => "log",
+            Kind::IdemRow => "idem_row",
+            Kind::TaskEvent => "task_event",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s {
+            "log" => Some(Kind::Log),
+            "idem_row" => Some(Kind::IdemRow),
+            "task_event" => Some(Kind::TaskEvent),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+    Unknown,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+            Level::Fatal => "fatal",
+            Level::Unknown => "unknown",
+        }
+    }
+
+    /// Accepts the spellings the common loggers write (`WARNING`, `err`,
+    /// `critical`, pino's numbers as text).
+    pub fn parse(s: &str) -> Level {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "trace" | "10" => Level::Trace,
+            "debug" | "dbg" | "20" => Level::Debug,
+            "info" | "information" | "notice" | "30" => Level::Info,
+            "warn" | "warning" | "40" => Level::Warn,
+            "error" | "err" | "50" => Level::Error,
+            "fatal" | "critical" | "crit" | "panic" | "dpanic" | "emergency" | "alert" | "60" => {
+                Level::Fatal
+            }
+            _ => Level::Unknown,
+        }
+    }
+
+    /// pino/bunyan numeric levels.
+    pub fn from_number(n: i64) -> Level {
+        match n {
+            ..=10 => Level::Trace,
+            11..=20 => Level::Debug,
+            21..=30 => Level::Info,
+            31..=40 => Level::Warn,
+            41..=50 => Level::Error,
+            _ => Level::Fatal,
+        }
+    }
+}
+
+/// One correlation ID carried by a record: the field it was found under (or
+/// the pattern's name when it came from message text) and its value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct IdRef {
+    pub field: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub ts: Micros,
+    pub source: SourceRef,
+    pub service: String,
+    pub instance: String,
+    pub kind: Kind,
+    pub level: Level,
+    pub message: String,
+    pub ids: Vec<IdRef>,
+    /// Every other field, flattened to `dotted.key = text`, in input order.
+    pub attrs: Vec<(String, String)>,
+    /// The original text of the line or row, exactly as read.
+    pub raw: String,
+    pub mutation: bool,
+}
+
+impl Record {
+    pub fn attr(&self, key: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn carries(&self, value: &str) -> bool {
+        self.ids.iter().any(|id| id.value == value)
+    }
+
+    /// True order key: time, then provenance so that records written in the
+    /// same microsecond keep the order their file gave them.
+    pub fn order_key(&self) -> (Micros, &str, u64) {
+        (self.ts, self.source.path.as_str(), self.source.line)
+    }
+}
