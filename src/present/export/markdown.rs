@@ -61,6 +61,13 @@ fn mermaid_text(s: &str) -> String {
     out
 }
 
+/// Text inside a code span: a backtick would end it, a pipe would end a cell.
+fn code(s: &str) -> String {
+    s.replace('`', "'")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
 fn duration(micros: i64) -> String {
     let ms = micros / 1000;
     if ms < 1000 {
@@ -84,11 +91,7 @@ pub fn postmortem(input: &ExportInput<'_>) -> String {
     let fp = input.footprint;
     let mut out = String::new();
     let services = fp.services();
-    let _ = writeln!(
-        out,
-        "# Postmortem: event `{}`\n",
-        cell(&fp.query).replace('`', "")
-    );
+    let _ = writeln!(out, "# Postmortem: event `{}`\n", code(&fp.query));
 
     out.push_str("## Summary\n\n");
     if let (Some(first), Some(last)) = (fp.records.first(), fp.records.last()) {
@@ -129,7 +132,7 @@ pub fn postmortem(input: &ExportInput<'_>) -> String {
             let evidence: Vec<String> = f
                 .evidence
                 .iter()
-                .map(|e| format!("`{}`", e.to_string().replace('`', "'")))
+                .map(|e| format!("`{}`", code(&e.to_string())))
                 .collect();
             let _ = writeln!(
                 out,
@@ -152,7 +155,7 @@ pub fn postmortem(input: &ExportInput<'_>) -> String {
             cell(&rec.service),
             cell(&r(&rec.message)),
             if rec.mutation { "yes" } else { "" },
-            rec.source.to_string().replace('`', "'")
+            code(&rec.source.to_string())
         );
     }
     out.push('\n');
@@ -200,7 +203,7 @@ pub fn postmortem(input: &ExportInput<'_>) -> String {
                 format_ts(rec.ts),
                 rec.kind.as_str(),
                 cell(&r(&rec.message)),
-                rec.source.to_string().replace('`', "'")
+                code(&rec.source.to_string())
             );
         }
         out.push('\n');
@@ -212,8 +215,8 @@ pub fn postmortem(input: &ExportInput<'_>) -> String {
             let _ = writeln!(
                 out,
                 "- `{}` = `{}` ({} records)",
-                h.id.field.replace('`', "'"),
-                h.id.value.replace('`', "'"),
+                code(&h.id.field),
+                code(&h.id.value),
                 h.carriers
             );
         }

@@ -1,0 +1,261 @@
+//! The built binary on the hand-written sample bundle: ingest, timeline,
+//! findings, events, export, and the exit codes scripts rely on.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Ingested, line_of, run, run_ok, sample};
+use serde_json::Value;
+
+const DOUBLE_CHARGE_REQ: &str = "req_738a5165a0ab";
+const DOUBLE_CHARGE_EVT: &str = "evt_39febed3e92d";
+
+#[test]
+fn double_charge_timeline_spans_services_in_true_order_with_provenance() {
+    let ix = Ingested::sample();
+    let out = run_ok(ix.cmd().args(["timeline", DOUBLE_CHARGE_REQ, "--json"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["query"], DOUBLE_CHARGE_REQ);
+    let entries = v["entries"].as_array().unwrap();
+
+    let services: BTreeSet<&str> = entries
+        .iter()
+        .map(|e| e["service"].as_str().unwrap())
+        .collect();
+    for s in [
+        "api-gateway",
+        "payments-api",
+        "billing-worker",
+        "ledger-service",
+        "webhook-dispatcher",
+    ] {
+        assert!(services.contains(s), "{s} missing from {services:?}");
+    }
+
+    // True order: timestamps never go back.
+    let ts: Vec<&str> = entries.iter().map(|e| e["ts"].as_str().unwrap()).collect();
+    let mut sorted = ts.clone();
+    sorted.sort();
+    assert_eq!(ts, sorted);
+
+    // Every entry points at the line it came from. (CSV rows are re-quoted,
+    // so for them check the key is on that line.)
+    for e in entries {
+        let path = sample().join(e["source"]["path"].as_str().unwrap());
+        let line = line_of(&path, e["source"]["line"].as_u64().unwrap());
+        if e["kind"] == "idem_row" {
+            assert!(line.starts_with("idem_"), "{line}");
+        } else {
+            let msg = e["message"].as_str().unwrap();
+            let word = msg.split(' ').next().unwrap();
+            assert!(
+                line.contains(word),
+                "{path:?}:{} {line} lacks {msg}",
+                e["source"]["line"]
+            );
+        }
+    }
+
+    // Transitive: the gateway line carries only reqId, the ledger line only
+    // idem_key, the worker line only task_id; all are reached.
+    let ids: BTreeSet<&str> = v["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["value"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(DOUBLE_CHARGE_EVT));
+    assert!(
+        ids.contains("req_982f13cc3771"),
+        "the retry's new request id"
+    );
+    let kinds: BTreeSet<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["duplicate_side_effect", "key_drift"])
+    );
+
+    // The same footprint from any of its IDs.
+    let from_task =
+        run_ok(
+            ix.cmd()
+                .args(["timeline", "b6e7faf4-4c5b-4c64-932e-2a0613aaf594", "--json"]),
+        );
+    let w: Value = serde_json::from_str(&from_task).unwrap();
+    assert_eq!(w["entries"].as_array().unwrap().len(), entries.len());
+}
+
+#[test]
+fn ingesting_twice_adds_nothing() {
+    let ix = Ingested::sample();
+    let count = |out: &str| -> (u64, u64) {
+        let v: Value = serde_json::from_str(out).unwrap();
+        (
+            v["records_added"].as_u64().unwrap(),
+            v["records_total"].as_u64().unwrap(),
+        )
+    };
+    let again = run_ok(ix.cmd().args(["ingest", "--json"]).arg(sample()));
+    let (added, total) = count(&again);
+    assert_eq!(added, 0);
+    assert_eq!(total, 967);
+}
+
+#[test]
+fn findings_are_exactly_the_sample_anomalies() {
+    let ix = Ingested::sample();
+    let out = run_ok(ix.cmd().args(["findings", "--json"]));
+    let found: Vec<(String, String)> = out
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            assert!(
+                v["evidence"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|e| e["path"].is_string() && e["line"].is_u64())
+            );
+            (
+                v["kind"].as_str().unwrap().to_string(),
+                v["ids"].to_string(),
+            )
+        })
+        .collect();
+    let kinds: Vec<&str> = found.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "duplicate_side_effect",
+            "key_conflict",
+            "key_drift",
+            "partial_write",
+            "stuck_processing"
+        ]
+    );
+    assert!(found[0].1.contains(DOUBLE_CHARGE_EVT));
+    assert!(found[1].1.contains("idem_94bd00af971c3c6a"));
+    assert!(found[3].1.contains("2bdfd2f7-b39e-4c03-bd26-6b21bc4a758c"));
+    // The benign traps raise nothing.
+    for trap in ["evt_9728e47b048d", "evt_ea78de91f819", "evt_af3886f87f79"] {
+        assert!(!out.contains(trap), "{trap} must not be a finding");
+    }
+}
+
+#[test]
+fn fail_on_gates_with_exit_4_and_unknown_ids_exit_3() {
+    let ix = Ingested::sample();
+    let gated = run(ix.cmd().args([
+        "findings",
+        "--fail-on",
+        "duplicate_side_effect,partial_write",
+    ]));
+    assert_eq!(gated.status.code(), Some(4));
+    let clean = run(ix.cmd().args(["findings", "--fail-on", "retry_storm"]));
+    assert_eq!(clean.status.code(), Some(0));
+    let bad_kind = run(ix.cmd().args(["findings", "--fail-on", "double_charge"]));
+    assert_eq!(bad_kind.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_kind.stderr).contains("duplicate_side_effect"));
+    let unknown = run(ix.cmd().args(["timeline", "req_does_not_exist"]));
+    assert_eq!(unknown.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("req_does_not_exist"));
+}
+
+#[test]
+fn malformed_line_is_reported_with_path_and_line() {
+    let ix = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        common::hopline(ix.path())
+            .args(["--index"])
+            .arg(ix.path().join("i"))
+            .args(["ingest", "--report"])
+            .arg(sample()),
+    );
+    assert!(
+        out.contains("payments-api-6c8d7b5f9-q4w8n.log:132: invalid JSON"),
+        "{out}"
+    );
+}
+
+#[test]
+fn events_list_every_event_with_its_findings() {
+    let ix = Ingested::sample();
+    let out = run_ok(ix.cmd().args(["events", "--json"]));
+    let events: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 50);
+    let dc = events
+        .iter()
+        .find(|e| e["key"]["value"] == DOUBLE_CHARGE_EVT)
+        .unwrap();
+    assert_eq!(
+        dc["findings"],
+        serde_json::json!(["duplicate_side_effect", "key_drift"])
+    );
+}
+
+#[test]
+fn export_writes_a_postmortem_with_tables_and_a_sequence_diagram() {
+    let ix = Ingested::sample();
+    let md_path = ix.dir.path().join("pm.md");
+    run_ok(
+        ix.cmd()
+            .args(["export", DOUBLE_CHARGE_EVT, "-o"])
+            .arg(&md_path),
+    );
+    let md = std::fs::read_to_string(&md_path).unwrap();
+    assert!(md.starts_with("# Postmortem: event `evt_39febed3e92d`"));
+    assert!(md.contains("| critical | duplicate_side_effect |"));
+    assert!(md.contains("```mermaid\nsequenceDiagram\n"));
+    assert!(md.contains("Note over"));
+    assert!(md.contains("`billing-worker-7f9c6d8b5-h3j6m.log:44`"));
+    // Deterministic.
+    let again = ix.dir.path().join("pm2.md");
+    run_ok(
+        ix.cmd()
+            .args(["export", DOUBLE_CHARGE_EVT, "-o"])
+            .arg(&again),
+    );
+    assert_eq!(md, std::fs::read_to_string(&again).unwrap());
+}
+
+#[test]
+fn read_commands_without_an_index_say_what_to_do() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = run(common::hopline(cache.path()).args(["findings"]));
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("hopline ingest"), "{err}");
+}
+
+#[test]
+fn default_index_lives_in_the_cache_and_is_reused() {
+    let cache = tempfile::tempdir().unwrap();
+    let first = run_ok(
+        common::hopline(cache.path())
+            .args(["ingest", "--json"])
+            .arg(sample()),
+    );
+    let v: Value = serde_json::from_str(&first).unwrap();
+    let index = v["index"].as_str().unwrap().to_string();
+    assert!(index.starts_with(cache.path().to_str().unwrap()), "{index}");
+    let second = run_ok(
+        common::hopline(cache.path())
+            .args(["ingest", "--json"])
+            .arg(sample()),
+    );
+    let w: Value = serde_json::from_str(&second).unwrap();
+    assert_eq!(w["index"], v["index"]);
+    assert_eq!(w["records_added"], 0);
+    // Read commands find it without --index.
+    let t = run_ok(common::hopline(cache.path()).args(["timeline", DOUBLE_CHARGE_EVT]));
+    assert!(t.contains("ledger entry written"));
+}
