@@ -1,7 +1,7 @@
 //! Deterministic generator of large synthetic hopline bundles, in the shape
-//! `notes/formats.md` describes: five service logs (pino, structlog,
+//! `samples/README.md` describes: five service logs (pino, structlog,
 //! python-json-logger, zap, logfmt), an idempotency-table dump and Celery task
-//! events, plus `truth.jsonl`, the ground truth a test or a bench checks the
+//! events, plus `.truth.jsonl`, the ground truth a test or a bench checks the
 //! tool against. It is not a fuzzer: every line is well formed.
 //!
 //! ```text
@@ -18,7 +18,8 @@
 //! webhook-dispatcher-<hash>-<5>.log  logfmt
 //! db/operation_log.csv               \copy … CSV HEADER, one row per key, final state
 //! celery-events.jsonl                Celery task events
-//! truth.jsonl                        one object per event (see `write_event`)
+//! .truth.jsonl                       one object per event (see `write_event`);
+//!                                    hidden, so ingesting DIR does not read it
 //! ```
 //!
 //! Events never overlap in time: each starts 20-1500 ms after the previous
@@ -55,7 +56,7 @@ const USAGE: &str = "\
 usage: gen_bundle --events N --out DIR [--seed S] [--skew-ms MS]
 
 Writes a deterministic synthetic hopline bundle of N payment events to DIR:
-five service logs, db/operation_log.csv, celery-events.jsonl and truth.jsonl.
+five service logs, db/operation_log.csv, celery-events.jsonl and .truth.jsonl.
 
   --events N      number of business events (required)
   --out DIR       output directory, created if missing (required)
@@ -711,7 +712,7 @@ impl Synth {
         }
     }
 
-    /// Steps 1-13 of formats.md, ending with the gateway's 201.
+    /// Steps 1-13 of the normal flow (samples/README.md), ending with the gateway's 201.
     fn normal_payment(&mut self, evt: Evt, hash: Hash, amount: u64) -> Pay {
         let t_req = self.t;
         let req = self.new_req();
@@ -1149,7 +1150,7 @@ fn warn_about_strangers(dir: &Path, ours: &[String]) {
     let mut example = None;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name == "db" || name == "truth.jsonl" || ours.contains(&name) {
+        if name == "db" || name == ".truth.jsonl" || ours.contains(&name) {
             continue;
         }
         count += 1;
@@ -1240,7 +1241,7 @@ fn run(args: &Args) -> io::Result<()> {
         .iter()
         .map(|rel| Out::create(&args.out, rel))
         .collect::<io::Result<Vec<Out>>>()?;
-    let mut truth = Out::create(&args.out, "truth.jsonl")?;
+    let mut truth = Out::create(&args.out, ".truth.jsonl")?;
     outs[DB].write_line(CSV_HEADER)?;
 
     let mut synth = Synth::new(args.seed, args.skew_ms, names);

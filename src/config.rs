@@ -230,8 +230,10 @@ impl Config {
             key,
             message,
         };
-        let mut config = Config::default();
-        config.origin = Some(path.to_path_buf());
+        let mut config = Config {
+            origin: Some(path.to_path_buf()),
+            ..Config::default()
+        };
         if let Some(limit) = raw.hub_limit {
             if limit < 2 {
                 return Err(invalid("hub_limit".into(), "must be at least 2".into()));

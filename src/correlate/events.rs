@@ -177,8 +177,10 @@ mod tests {
 
     #[test]
     fn components_are_events_and_hubs_do_not_merge_them() {
-        let mut config = Config::default();
-        config.hub_limit = 3;
+        let config = Config {
+            hub_limit: 3,
+            ..Config::default()
+        };
         let records = vec![
             rec(10, 1, "gw", &[("reqId", "r1"), ("tenant_id", "acme")], "a"),
             rec(
