@@ -15,7 +15,9 @@ use serde_json::Value;
 fn generator() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap();
-    let gen_path = dir.join("examples").join(format!("gen_bundle{}", std::env::consts::EXE_SUFFIX));
+    let gen_path = dir
+        .join("examples")
+        .join(format!("gen_bundle{}", std::env::consts::EXE_SUFFIX));
     if !gen_path.is_file() {
         // Filtered runs (`--test generated_bundle`) do not build examples.
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -24,7 +26,11 @@ fn generator() -> PathBuf {
             .current_dir(common::root())
             .status()
             .unwrap();
-        assert!(ok.success() && gen_path.is_file(), "could not build {}", gen_path.display());
+        assert!(
+            ok.success() && gen_path.is_file(),
+            "could not build {}",
+            gen_path.display()
+        );
     }
     gen_path
 }
@@ -38,7 +44,13 @@ struct Truth {
 
 fn generate(dir: &Path, events: u32, seed: u32) -> Truth {
     let ok = Command::new(generator())
-        .args(["--events", &events.to_string(), "--seed", &seed.to_string(), "--out"])
+        .args([
+            "--events",
+            &events.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--out",
+        ])
         .arg(dir)
         .status()
         .unwrap();
@@ -53,7 +65,9 @@ fn generate(dir: &Path, events: u32, seed: u32) -> Truth {
         let evt = v["event_id"].as_str().unwrap().to_string();
         for key in ["request_ids", "idem_keys", "task_ids"] {
             for id in v[key].as_array().unwrap() {
-                truth.owner.insert(id.as_str().unwrap().to_string(), evt.clone());
+                truth
+                    .owner
+                    .insert(id.as_str().unwrap().to_string(), evt.clone());
             }
         }
         truth.owner.insert(evt.clone(), evt.clone());
@@ -73,7 +87,8 @@ fn check_seed(events: u32, seed: u32) {
         c.arg("--index").arg(&index);
         c
     };
-    let ingest: Value = serde_json::from_str(&run_ok(hop().args(["ingest", "--json"]).arg(&bundle))).unwrap();
+    let ingest: Value =
+        serde_json::from_str(&run_ok(hop().args(["ingest", "--json"]).arg(&bundle))).unwrap();
     assert_eq!(ingest["malformed_total"], 0, "{ingest}");
 
     // Expected: (kind, event) for every planted anomaly.
@@ -100,7 +115,10 @@ fn check_seed(events: u32, seed: u32) {
     let missed: Vec<_> = expected.difference(&got).collect();
     let false_alarms: Vec<_> = got.difference(&expected).collect();
     assert!(missed.is_empty(), "seed {seed}: missed {missed:?}");
-    assert!(false_alarms.is_empty(), "seed {seed}: false alarms {false_alarms:?}");
+    assert!(
+        false_alarms.is_empty(),
+        "seed {seed}: false alarms {false_alarms:?}"
+    );
 
     // True order, for one event of each story.
     let mut seen_story = BTreeSet::new();
@@ -109,12 +127,18 @@ fn check_seed(events: u32, seed: u32) {
         if !seen_story.insert(story) {
             continue;
         }
-        let t: Value = serde_json::from_str(&run_ok(hop().args(["timeline", evt, "--json"]))).unwrap();
+        let t: Value =
+            serde_json::from_str(&run_ok(hop().args(["timeline", evt, "--json"]))).unwrap();
         let got_order: Vec<(String, u64)> = t["entries"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|e| (e["source"]["path"].as_str().unwrap().to_string(), e["source"]["line"].as_u64().unwrap()))
+            .map(|e| {
+                (
+                    e["source"]["path"].as_str().unwrap().to_string(),
+                    e["source"]["line"].as_u64().unwrap(),
+                )
+            })
             .collect();
         let want: Vec<(String, u64)> = v["order"]
             .as_array()

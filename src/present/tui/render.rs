@@ -66,8 +66,10 @@ pub fn render(app: &App, frame: &mut Frame) {
     ])
     .areas(frame.area());
     render_header(app, &theme, frame, header);
+    // Wide enough for a full `evt_` + 12 hex ID, and no wider.
+    let left_w = (body.width * 32 / 100).clamp(30, 38);
     let [left, right] =
-        Layout::horizontal([Constraint::Percentage(32), Constraint::Percentage(68)]).areas(body);
+        Layout::horizontal([Constraint::Length(left_w), Constraint::Min(20)]).areas(body);
     let [timeline, detail] =
         Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(right);
     render_events(app, &theme, frame, left);
@@ -129,8 +131,9 @@ fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         );
         return;
     };
+    // Borders, the marker, time and count columns, and three column gaps.
     let id_w = (area.width as usize)
-        .saturating_sub(2 + 2 + 9 + 4 + 3)
+        .saturating_sub(2 + 1 + 8 + 3 + 3)
         .max(8);
     let rows: Vec<Row> = a
         .events
@@ -159,7 +162,7 @@ fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         rows,
         [
             Constraint::Length(1),
-            Constraint::Min(8),
+            Constraint::Length(id_w as u16),
             Constraint::Length(8),
             Constraint::Length(3),
         ],
