@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use hopline::config::Config;
 use hopline::correlate::footprint;
+use hopline::correlate::footprint::HubRule;
 use hopline::detect::{FindingKind, analyse, event_findings};
 use hopline::index::{RecordIndex, location};
 use hopline::ingest::{self, IngestReport, all_records};
@@ -206,7 +207,7 @@ fn open(g: &Global, paths: &[PathBuf]) -> Result<ExitCode> {
 fn timeline(g: &Global, id: &str, json: bool) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
-    let fp = footprint(&index, id, config.hub_limit)?;
+    let fp = footprint(&index, id, HubRule::from_config(&config))?;
     if fp.records.is_empty() {
         return Err(nothing(
             format!("no record carries the ID {id:?}"),
@@ -280,7 +281,7 @@ fn events(g: &Global, json: bool) -> Result<ExitCode> {
 fn export_cmd(g: &Global, id: &str, output: Option<&Path>, redact: bool) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
-    let fp = footprint(&index, id, config.hub_limit)?;
+    let fp = footprint(&index, id, HubRule::from_config(&config))?;
     if fp.records.is_empty() {
         return Err(nothing(format!("no record carries the ID {id:?}"), None));
     }

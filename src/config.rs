@@ -32,12 +32,27 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     hub_limit: Option<u64>,
+    hub_fanout: Option<usize>,
     #[serde(default)]
     ids: RawIds,
     #[serde(default)]
     mutations: Vec<RawMutation>,
     #[serde(default)]
     thresholds: RawThresholds,
+    #[serde(default)]
+    fields: FieldMap,
+}
+
+/// Which key holds what, for dialects the built-in key tables get wrong
+/// (Zeek's `service` is an SMB share type; its log name is `_path`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldMap {
+    pub time: Option<String>,
+    pub level: Option<String>,
+    pub message: Option<String>,
+    pub service: Option<String>,
+    pub instance: Option<String>,
 }
 
 // No deny_unknown_fields here: serde cannot combine it with `flatten`, and
@@ -90,7 +105,11 @@ pub struct Config {
     pub mutations: Vec<MutationRule>,
     /// IDs carried by more records than this are hubs and are not followed.
     pub hub_limit: u64,
+    /// ...and so are IDs whose records carry more distinct values of one
+    /// other ID field than this (see correlate::footprint).
+    pub hub_fanout: usize,
     pub retry_storm: usize,
+    pub fields: FieldMap,
     pub origin: Option<PathBuf>,
 }
 
@@ -111,6 +130,7 @@ const DEFAULT_ID_FIELDS: &[(&str, &[&str])] = &[
             "req_id",
             "x_request_id",
             "http.request.id",
+            "http.req.id",
         ],
     ),
     ("event", &["event_id", "evt_id", "message_id"]),
@@ -131,7 +151,15 @@ const DEFAULT_ID_PATTERNS: &[(&str, &str)] = &[
         "trace",
         r"(?i)\btrace[ _-]?id\b[\s:=]+(?P<id>[0-9a-f]{16,32})\b",
     ),
-    ("order", r"\bOrderId: (?P<id>[\w-]+)"),
+    // `Get OrderID d845c8bb-…`, `[OrderId: 42-a]`, `order_id=…` in text.
+    (
+        "order",
+        r"(?i)\border[ _-]?id\b[\s:=]+(?P<id>[0-9A-Za-z][\w-]{5,})",
+    ),
+    (
+        "transaction",
+        r"(?i)\btransaction[ _-]?id\b[\s:=]+(?P<id>[0-9A-Za-z][\w-]{5,})",
+    ),
 ];
 
 const DEFAULT_MUTATIONS: &[(&str, &str, bool)] = &[
@@ -186,7 +214,9 @@ impl Default for Config {
             id_patterns,
             mutations,
             hub_limit: 1000,
+            hub_fanout: 32,
             retry_storm: 5,
+            fields: FieldMap::default(),
             origin: None,
         }
     }
@@ -240,6 +270,12 @@ impl Config {
             }
             config.hub_limit = limit;
         }
+        if let Some(f) = raw.hub_fanout {
+            if f < 1 {
+                return Err(invalid("hub_fanout".into(), "must be at least 1".into()));
+            }
+            config.hub_fanout = f;
+        }
         if let Some(n) = raw.thresholds.retry_storm {
             if n < 2 {
                 return Err(invalid(
@@ -249,6 +285,7 @@ impl Config {
             }
             config.retry_storm = n;
         }
+        config.fields = raw.fields;
         for (kind, fields) in raw.ids.fields {
             for f in fields {
                 if f.trim().is_empty() {

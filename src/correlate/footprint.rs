@@ -1,13 +1,47 @@
 //! Transitive footprint: start from the asked ID, collect every record that
 //! carries it, add the other IDs those records carry, repeat to a fixpoint.
-//! IDs carried by more than `hub_limit` records (a tenant, "unknown", a
-//! shared certificate) are hubs: following them would swallow the bundle.
+//! IDs that belong to many events (a tenant, "unknown", a shared
+//! certificate) are hubs: following them would swallow the bundle. An ID is a
+//! hub when more than `hub_limit` records carry it, or when its records carry
+//! more than `hub_fanout` distinct values of one other ID field (a
+//! certificate seen on 300 connections; an event id is seen with a handful of
+//! request ids and task ids). The asked ID is always followed.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::record::{IdRef, Record, SourceRef};
 
 use super::{RecordStore, sort_true_order};
+
+/// When an ID stops being followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubRule {
+    pub limit: u64,
+    pub fanout: usize,
+}
+
+impl HubRule {
+    pub fn from_config(c: &crate::config::Config) -> HubRule {
+        HubRule {
+            limit: c.hub_limit,
+            fanout: c.hub_fanout,
+        }
+    }
+}
+
+/// The most distinct values any one other ID field takes among `records`.
+fn fanout(records: &[Record], id: &str) -> usize {
+    let mut per_field: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for r in records {
+        for i in r.ids.iter().filter(|i| i.value != id) {
+            per_field
+                .entry(i.field.as_str())
+                .or_default()
+                .insert(i.value.as_str());
+        }
+    }
+    per_field.values().map(HashSet::len).max().unwrap_or(0)
+}
 
 /// A footprint never grows past this many records; a bigger one means a hub
 /// slipped under the limit, and the timeline says it was cut.
@@ -54,7 +88,7 @@ impl Footprint {
 pub fn footprint<S: RecordStore>(
     store: &S,
     query: &str,
-    hub_limit: u64,
+    hubs: HubRule,
 ) -> Result<Footprint, S::Error> {
     let mut fp = Footprint {
         query: query.to_string(),
@@ -66,27 +100,31 @@ pub fn footprint<S: RecordStore>(
     seen_ids.insert(query.to_string());
     let mut first = true;
     while !frontier.is_empty() && !fp.truncated {
-        let mut follow = Vec::new();
+        let mut found: Vec<Record> = Vec::new();
         for id in frontier.drain(..) {
-            // The asked ID is always followed, even when it is a hub: the
-            // user asked for it.
-            if !first {
-                let n = store.carriers(&id)?;
-                if n > hub_limit {
-                    fp.hubs.push(HubSkip {
-                        id: IdRef {
-                            field: field_of(&fp.records, &id),
-                            value: id,
-                        },
-                        carriers: n,
-                    });
-                    continue;
-                }
+            let carriers = store.carriers(&id)?;
+            let records = if first || carriers <= hubs.limit {
+                store.records_carrying(std::slice::from_ref(&id))?
+            } else {
+                Vec::new()
+            };
+            if !first && (carriers > hubs.limit || fanout(&records, &id) > hubs.fanout) {
+                fp.hubs.push(HubSkip {
+                    id: IdRef {
+                        field: field_of(&fp.records, &id),
+                        value: id,
+                    },
+                    carriers,
+                });
+                continue;
             }
-            follow.push(id);
+            fp.ids.push(IdRef {
+                field: field_of(&records, &id),
+                value: id,
+            });
+            found.extend(records);
         }
         first = false;
-        let found = store.records_carrying(&follow)?;
         let mut next = Vec::new();
         for r in found {
             if !seen_records.insert(r.source.clone()) {
@@ -102,12 +140,6 @@ pub fn footprint<S: RecordStore>(
                 fp.truncated = true;
                 break;
             }
-        }
-        for v in &follow {
-            fp.ids.push(IdRef {
-                field: field_of(&fp.records, v),
-                value: v.clone(),
-            });
         }
         frontier = next;
     }
@@ -206,19 +238,80 @@ pub(crate) mod tests {
             ));
         }
         let store = MemStore(records);
-        let fp = footprint(&store, "r1", 4).unwrap();
+        let rule = HubRule {
+            limit: 4,
+            fanout: 8,
+        };
+        let fp = footprint(&store, "r1", rule).unwrap();
         let order: Vec<_> = fp.records.iter().map(|r| r.service.as_str()).collect();
         assert_eq!(order, ["gateway", "api", "celery", "worker"]);
         assert_eq!(fp.hubs.len(), 1);
         assert_eq!(fp.hubs[0].id.value, "acme");
         assert_eq!(fp.hubs[0].carriers, 6);
-        let from_task = footprint(&store, "t1", 4).unwrap();
+        let from_task = footprint(&store, "t1", rule).unwrap();
         assert_eq!(from_task.records.len(), 4);
+    }
+
+    #[test]
+    fn an_id_shared_by_many_events_is_a_hub_below_the_limit() {
+        // A certificate on five connections: few records, wide fan-out.
+        let mut records = vec![rec(1, 1, "rdp", &[("uid", "c1")], "rdp")];
+        for i in 0..5 {
+            let uid = format!("c{i}");
+            records.push(rec(
+                2 + i,
+                10 + i as u64,
+                "ssl",
+                &[("uid", &uid), ("cert", "fp1")],
+                "tls",
+            ));
+        }
+        let store = MemStore(records);
+        let wide = footprint(
+            &store,
+            "c1",
+            HubRule {
+                limit: 1000,
+                fanout: 3,
+            },
+        )
+        .unwrap();
+        assert_eq!(wide.records.len(), 2);
+        assert_eq!(wide.hubs[0].id.value, "fp1");
+        let narrow = footprint(
+            &store,
+            "c1",
+            HubRule {
+                limit: 1000,
+                fanout: 8,
+            },
+        )
+        .unwrap();
+        assert_eq!(narrow.records.len(), 6);
+        // Asked for directly, a hub is followed.
+        assert_eq!(
+            footprint(
+                &store,
+                "fp1",
+                HubRule {
+                    limit: 2,
+                    fanout: 1
+                }
+            )
+            .unwrap()
+            .records
+            .len(),
+            6
+        );
     }
 
     #[test]
     fn unknown_id_gives_an_empty_footprint() {
         let store = MemStore(vec![rec(1, 1, "a", &[("reqId", "r1")], "x")]);
-        assert!(footprint(&store, "nope", 10).unwrap().records.is_empty());
+        let rule = HubRule {
+            limit: 10,
+            fanout: 10,
+        };
+        assert!(footprint(&store, "nope", rule).unwrap().records.is_empty());
     }
 }

@@ -9,7 +9,7 @@ pub mod footprint;
 use crate::record::Record;
 
 pub use events::{EventSummary, Events, group_events};
-pub use footprint::{Footprint, HubSkip, footprint};
+pub use footprint::{Footprint, HubRule, HubSkip, footprint};
 
 /// The two questions correlation asks of stored records.
 pub trait RecordStore {

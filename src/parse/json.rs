@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::Config;
+use crate::config::{Config, FieldMap};
 use crate::record::{Kind, Level, Record};
 
 use super::normalize::{Fields, FileContext, into_record};
@@ -61,9 +61,9 @@ pub fn parse_line(
         return Err(Malformed::NotAnObject);
     };
     let fields = if is_docker_wrapper(&obj) {
-        unwrap_docker(obj)
+        unwrap_docker(obj, &config.fields)
     } else {
-        fields_of(obj)
+        fields_of(obj, &config.fields)
     };
     into_record(fields, Kind::Log, text, line, ctx, config)
 }
@@ -76,7 +76,7 @@ fn is_docker_wrapper(obj: &Map<String, Value>) -> bool {
         && obj.contains_key("time")
 }
 
-fn unwrap_docker(mut obj: Map<String, Value>) -> Fields {
+fn unwrap_docker(mut obj: Map<String, Value>, map: &FieldMap) -> Fields {
     let wrapper_ts = obj.get("time").and_then(time::from_json);
     let inner = match obj.remove("log") {
         Some(Value::String(s)) => s,
@@ -84,7 +84,7 @@ fn unwrap_docker(mut obj: Map<String, Value>) -> Fields {
     };
     let inner = inner.trim_end_matches(['\n', '\r']);
     let mut fields = match serde_json::from_str::<Value>(inner) {
-        Ok(Value::Object(inner_obj)) => fields_of(inner_obj),
+        Ok(Value::Object(inner_obj)) => fields_of(inner_obj, map),
         _ => Fields {
             message: inner.to_string(),
             level: sniff_text_level(inner),
@@ -123,17 +123,22 @@ fn sniff_text_level(text: &str) -> Option<Level> {
     None
 }
 
-/// Flattens the object and takes the well-known keys out of it.
-pub fn fields_of(obj: Map<String, Value>) -> Fields {
+/// Flattens the object and takes the well-known keys out of it (or the
+/// keys `[fields]` in config names).
+pub fn fields_of(obj: Map<String, Value>, map: &FieldMap) -> Fields {
     let mut flat: Vec<(String, Value)> = Vec::with_capacity(obj.len());
     flatten("", obj, &mut flat);
     let mut fields = Fields::default();
 
-    if let Some(i) = find(&flat, TIME_KEYS, |v| time::from_json(v).is_some()) {
+    if let Some(i) = find(&flat, map.time.as_deref(), TIME_KEYS, |v| {
+        time::from_json(v).is_some()
+    }) {
         let (_, v) = flat.remove(i);
         fields.ts = time::from_json(&v);
     }
-    if let Some(i) = find(&flat, LEVEL_KEYS, |v| v.is_string() || v.is_number()) {
+    if let Some(i) = find(&flat, map.level.as_deref(), LEVEL_KEYS, |v| {
+        v.is_string() || v.is_number()
+    }) {
         let (_, v) = flat.remove(i);
         fields.level = Some(match &v {
             Value::Number(n) => Level::from_number(n.as_i64().unwrap_or(30)),
@@ -141,23 +146,48 @@ pub fn fields_of(obj: Map<String, Value>) -> Fields {
             _ => Level::Unknown,
         });
     }
-    if let Some(i) = find(&flat, MESSAGE_KEYS, Value::is_string) {
+    if let Some(i) = find(
+        &flat,
+        map.message.as_deref(),
+        MESSAGE_KEYS,
+        Value::is_string,
+    ) {
         let (_, v) = flat.remove(i);
         fields.message = text_of(&v);
     }
-    if let Some(i) = find(&flat, SERVICE_KEYS, Value::is_string) {
+    if let Some(i) = find(
+        &flat,
+        map.service.as_deref(),
+        SERVICE_KEYS,
+        Value::is_string,
+    ) {
         fields.service = Some(text_of(&flat[i].1));
     }
-    if let Some(i) = find(&flat, INSTANCE_KEYS, Value::is_string) {
+    if let Some(i) = find(
+        &flat,
+        map.instance.as_deref(),
+        INSTANCE_KEYS,
+        Value::is_string,
+    ) {
         fields.instance = Some(text_of(&flat[i].1));
     }
     fields.attrs = flat.into_iter().map(|(k, v)| (k, text_of(&v))).collect();
     fields
 }
 
-fn find(flat: &[(String, Value)], keys: &[&str], ok: impl Fn(&Value) -> bool) -> Option<usize> {
-    keys.iter()
-        .find_map(|key| flat.iter().position(|(k, v)| k == key && ok(v)))
+/// The first of `keys` present with an acceptable value; a key named in
+/// config replaces the built-in list.
+fn find(
+    flat: &[(String, Value)],
+    over: Option<&str>,
+    keys: &[&str],
+    ok: impl Fn(&Value) -> bool,
+) -> Option<usize> {
+    let pos = |key: &str| flat.iter().position(|(k, v)| k == key && ok(v));
+    match over {
+        Some(key) => pos(key),
+        None => keys.iter().find_map(|key| pos(key)),
+    }
 }
 
 fn flatten(prefix: &str, obj: Map<String, Value>, out: &mut Vec<(String, Value)>) {

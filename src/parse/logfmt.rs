@@ -91,7 +91,7 @@ pub fn parse_line(
         .into_iter()
         .map(|(k, v)| (k, Value::String(v)))
         .collect();
-    let fields = json::fields_of(obj);
+    let fields = json::fields_of(obj, &config.fields);
     into_record(fields, Kind::Log, text, line, ctx, config)
 }
 

@@ -116,8 +116,18 @@ pub fn into_record(
     let mut ids: Vec<IdRef> = Vec::new();
     for (k, v) in &fields.attrs {
         let last = k.rsplit('.').next().unwrap_or(k);
-        if (config.id_kind(k).is_some() || config.id_kind(last).is_some()) && !is_placeholder(v) {
-            push_unique(&mut ids, k, v);
+        if config.id_kind(k).is_none() && config.id_kind(last).is_none() {
+            continue;
+        }
+        // A list of IDs (Zeek's `cert_chain_fps`, `conn_uids`) is one ID per element.
+        match serde_json::from_str::<Vec<String>>(v) {
+            Ok(list) if v.starts_with('[') => {
+                for item in list.iter().filter(|i| !is_placeholder(i)) {
+                    push_unique(&mut ids, k, item);
+                }
+            }
+            _ if !is_placeholder(v) => push_unique(&mut ids, k, v),
+            _ => {}
         }
     }
     for p in &config.id_patterns {
