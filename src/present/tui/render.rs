@@ -67,7 +67,7 @@ pub fn render(app: &App, frame: &mut Frame) {
     .areas(frame.area());
     render_header(app, &theme, frame, header);
     // Wide enough for a full `evt_` + 12 hex ID, and no wider.
-    let left_w = (body.width * 32 / 100).clamp(30, 38);
+    let left_w = (body.width * 34 / 100).clamp(30, 42);
     let [left, right] =
         Layout::horizontal([Constraint::Length(left_w), Constraint::Min(20)]).areas(body);
     let [timeline, detail] =
@@ -131,9 +131,9 @@ fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         );
         return;
     };
-    // Borders, the marker, time and count columns, and three column gaps.
+    // Borders, the marker, time, service and record counts, four column gaps.
     let id_w = (area.width as usize)
-        .saturating_sub(2 + 1 + 8 + 3 + 3)
+        .saturating_sub(2 + 1 + 8 + 3 + 3 + 4)
         .max(8);
     let rows: Vec<Row> = a
         .events
@@ -153,6 +153,7 @@ fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 mark,
                 Cell::from(truncate(&for_terminal(&e.key.value), id_w).into_owned()),
                 Cell::from(clock(e.first_ts).get(..8).unwrap_or("").to_string()),
+                Cell::from(format!("{:>3}", e.services.len())),
                 Cell::from(format!("{:>3}", e.records)),
             ])
         })
@@ -165,9 +166,10 @@ fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             Constraint::Length(id_w as u16),
             Constraint::Length(8),
             Constraint::Length(3),
+            Constraint::Length(3),
         ],
     )
-    .header(Row::new(vec!["!", "event", "first", "rec"]).style(theme.fg(Color::DarkGray)))
+    .header(Row::new(vec!["!", "event", "first", "svc", "rec"]).style(theme.fg(Color::DarkGray)))
     .block(block(&title, focused, theme))
     .row_highlight_style(theme.selected());
     let mut state = TableState::default().with_selected(Some(app.event_sel));
