@@ -63,9 +63,21 @@ pub enum Command {
         paths: Vec<PathBuf>,
     },
     /// Read files and directories into the index; re-running adds only what is new
+    #[command(after_help = "Postgres: --pg takes a libpq URL or key=value string \
+(postgres://user@host:5432/db, \"host=db user=ro dbname=pay\"); PGHOST, PGPORT, PGUSER, \
+PGPASSWORD and PGDATABASE fill what it leaves out. The table (operation_log or \
+processed_events unless --pg-table names one) is read in a READ ONLY transaction with \
+a statement timeout; a later run reads only rows whose updated_at moved.")]
     Ingest {
-        #[arg(required = true, value_name = "PATH")]
+        /// Bundle directories or files (optional with --pg)
+        #[arg(value_name = "PATH", required_unless_present = "pg")]
         paths: Vec<PathBuf>,
+        /// Read the idempotency table live from this Postgres
+        #[arg(long, value_name = "URL")]
+        pg: Option<String>,
+        /// The idempotency table, optionally schema-qualified
+        #[arg(long, value_name = "[SCHEMA.]TABLE", requires = "pg")]
+        pg_table: Option<String>,
         /// List every malformed line as path:line: reason
         #[arg(long)]
         report: bool,

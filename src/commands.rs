@@ -13,10 +13,11 @@ use hopline::correlate::footprint;
 use hopline::correlate::footprint::HubRule;
 use hopline::detect::{FindingKind, analyse, event_findings};
 use hopline::index::{RecordIndex, location};
-use hopline::ingest::{self, IngestReport, all_records};
+use hopline::ingest::{self, IngestReport, all_records, ingest_pg};
 use hopline::parse::sniff::sniff;
 use hopline::present::{export, text, tui};
 use hopline::sources;
+use hopline::sources::postgres::PgTarget;
 
 use crate::cli::{Cli, Command, Global};
 
@@ -55,9 +56,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Open { paths } => open(g, paths),
         Command::Ingest {
             paths,
+            pg,
+            pg_table,
             report,
             json,
-        } => ingest_cmd(g, paths, *report, *json),
+        } => ingest_cmd(g, paths, pg.as_deref(), pg_table.as_deref(), *report, *json),
         Command::Timeline { id, json } => timeline(g, id, *json),
         Command::Findings {
             kind,
@@ -152,15 +155,44 @@ fn do_ingest(index: &RecordIndex, roots: &[PathBuf], config: &Config) -> Result<
     Ok(report)
 }
 
-fn ingest_cmd(g: &Global, paths: &[PathBuf], list: bool, json: bool) -> Result<ExitCode> {
-    let dir = index_dir_for_ingest(g, paths);
+fn ingest_cmd(
+    g: &Global,
+    paths: &[PathBuf],
+    pg: Option<&str>,
+    pg_table: Option<&str>,
+    list: bool,
+    json: bool,
+) -> Result<ExitCode> {
+    let target = pg.map(PgTarget::parse).transpose()?;
+    let dir = match (&g.index, paths.is_empty(), &target) {
+        (None, true, Some(t)) => {
+            location::index_dir_for(&[PathBuf::from(format!("postgres-{}", t.label))])
+        }
+        _ => index_dir_for_ingest(g, paths),
+    };
     let index = RecordIndex::open_or_create(&dir)?;
     let config = config_for(g, None, paths)?;
-    let report = do_ingest(&index, paths, &config)?;
+    let mut report = if paths.is_empty() {
+        IngestReport::default()
+    } else {
+        do_ingest(&index, paths, &config)?
+    };
+    let pg_report = match &target {
+        Some(t) => {
+            let r = ingest_pg(&index, t, pg_table, &config)?;
+            report.records_added += r.records_added;
+            report.records_total = r.records_total;
+            Some(r)
+        }
+        None => None,
+    };
     location::remember_last(&dir);
     if json {
         let mut v = serde_json::to_value(&report)?;
         v["index"] = serde_json::Value::String(dir.display().to_string());
+        if let Some(pg) = &pg_report {
+            v["postgres"] = serde_json::to_value(pg)?;
+        }
         if list {
             v["malformed"] = report
                 .malformed
@@ -170,6 +202,20 @@ fn ingest_cmd(g: &Global, paths: &[PathBuf], list: bool, json: bool) -> Result<E
         }
         println!("{v}");
     } else {
+        if let Some(pg) = &pg_report {
+            println!(
+                "  {:<30}  {} rows read ({} new records{}), cursor {}",
+                pg.source,
+                pg.rows_read,
+                pg.records_added,
+                if pg.malformed > 0 {
+                    format!(", {} malformed", pg.malformed)
+                } else {
+                    String::new()
+                },
+                pg.cursor.as_deref().unwrap_or("-")
+            );
+        }
         print!("{}", text::ingest_summary(&report, &dir, list));
     }
     let read_anything = report.records_total > 0;

@@ -332,3 +332,112 @@ pub fn all_records(index: &RecordIndex) -> Result<Vec<Record>, IndexError> {
     index.for_each_record(&mut |r| out.push(r))?;
     Ok(out)
 }
+
+/// What a live read of the idempotency table added.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PgReport {
+    pub source: String,
+    pub table: String,
+    pub rows_read: u64,
+    pub records_added: u64,
+    pub malformed: u64,
+    pub cursor: Option<String>,
+    pub records_total: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PgIngestError {
+    #[error(transparent)]
+    Pg(#[from] crate::sources::postgres::PgError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+/// Reads the idempotency table live into the index: the first read takes
+/// every row, later reads only rows whose time column moved. A row that
+/// changed becomes a new record at the time of its change — the status
+/// history is the evidence. Nothing is committed unless the whole read
+/// succeeded, so a failure leaves the index as it was.
+pub fn ingest_pg(
+    index: &RecordIndex,
+    target: &crate::sources::postgres::PgTarget,
+    table: Option<&str>,
+    config: &Config,
+) -> Result<PgReport, PgIngestError> {
+    use crate::parse::idem::{RowShape, row_record};
+    use crate::sources::postgres::{find_table, stream_rows, with_read_only};
+
+    let mut manifest = index.manifest()?;
+    let mut writer = index.writer()?;
+    let mut added = 0u64;
+    let mut malformed = 0u64;
+    let mut add_error: Option<IndexError> = None;
+    let (source, read) = with_read_only(target, async |client| {
+        let found = find_table(client, target, table).await?;
+        let source = format!("postgres:{}", found.name);
+        let prior = manifest.tables.get(&source).cloned().unwrap_or_default();
+        let shape = RowShape::of(&found.columns);
+        // The table is the service: the same lane a dump of it gets.
+        let ctx = FileContext {
+            rel_path: source.clone(),
+            service: found.name.clone(),
+            instance: found.name.clone(),
+        };
+        // Without a time column nothing says which rows changed: read the
+        // table whole, replace what was read before, place rows at now.
+        let (mut line, fallback_ts, since) = match &found.time_column {
+            Some(_) => (prior.rows, None, prior.cursor.clone()),
+            None => {
+                writer.delete_source(&source);
+                (0, Some(chrono::Utc::now().timestamp_micros()), None)
+            }
+        };
+        let read = stream_rows(
+            client,
+            target,
+            &found,
+            since.as_deref(),
+            &mut |_, values| {
+                line += 1;
+                let values: Vec<&str> = values.iter().map(|v| v.as_deref().unwrap_or("")).collect();
+                match row_record(&shape, &values, line, fallback_ts, &ctx, config) {
+                    Ok(r) => {
+                        if add_error.is_none()
+                            && let Err(e) = writer.add(&r)
+                        {
+                            add_error = Some(e);
+                        }
+                        added += 1;
+                    }
+                    Err(_) => malformed += 1,
+                }
+            },
+        )
+        .await?;
+        Ok((source, read))
+    })?;
+    if let Some(e) = add_error {
+        return Err(e.into());
+    }
+    let prior_rows = match read.table.time_column {
+        Some(_) => manifest.tables.get(&source).map_or(0, |t| t.rows),
+        None => 0,
+    };
+    manifest.tables.insert(
+        source.clone(),
+        crate::index::TableState {
+            cursor: read.cursor.clone(),
+            rows: prior_rows + read.rows,
+        },
+    );
+    let index = writer.commit(manifest)?;
+    Ok(PgReport {
+        source,
+        table: format!("{}.{}", read.table.schema, read.table.name),
+        rows_read: read.rows,
+        records_added: added,
+        malformed,
+        cursor: read.cursor,
+        records_total: index.count()?,
+    })
+}

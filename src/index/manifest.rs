@@ -18,6 +18,17 @@ pub struct Manifest {
     /// Keyed by the path relative to its bundle root.
     #[serde(default)]
     pub sources: BTreeMap<String, SourceState>,
+    /// Live Postgres tables, keyed by their provenance path (`postgres:…`).
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableState>,
+}
+
+/// How far a live table was read: rows whose time column is past `cursor`
+/// are new (or changed) on the next read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableState {
+    pub cursor: Option<String>,
+    pub rows: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

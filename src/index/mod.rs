@@ -20,7 +20,7 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Tantivy
 use crate::correlate::RecordStore;
 use crate::record::Record;
 
-pub use manifest::{Manifest, SourceState};
+pub use manifest::{Manifest, SourceState, TableState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {

@@ -61,14 +61,7 @@ pub fn parse_csv(
         }
     };
     let cols: Vec<String> = headers.iter().map(|h| h.trim().to_string()).collect();
-    let pick = |set: &[&str]| {
-        cols.iter()
-            .position(|c| set.contains(&c.to_ascii_lowercase().as_str()))
-    };
-    let status_col = pick(STATUS_COLUMNS);
-    let time_col = pick(TIME_COLUMNS);
-    let key_col = pick(KEY_COLUMNS);
-
+    let shape = RowShape::of(&cols);
     let mut row = csv::StringRecord::new();
     loop {
         let line = csv.position().line() + 1;
@@ -76,26 +69,8 @@ pub fn parse_csv(
             Ok(false) => break,
             Ok(true) => {
                 let line = row.position().map_or(line, |p| p.line());
-                let get = |i: Option<usize>| i.and_then(|i| row.get(i)).unwrap_or("");
-                let status = get(status_col).to_string();
-                let key = get(key_col);
-                let fields = Fields {
-                    ts: time_col.and_then(|i| time::from_str(row.get(i)?)),
-                    level: Some(match status.as_str() {
-                        "failed" | "error" => Level::Warn,
-                        _ => Level::Info,
-                    }),
-                    message: format!("idempotency row {key} status={status}"),
-                    service: None,
-                    instance: None,
-                    attrs: cols
-                        .iter()
-                        .zip(row.iter())
-                        .map(|(c, v)| (c.clone(), v.to_string()))
-                        .collect(),
-                };
-                let raw = raw_row(&row);
-                match into_record(fields, Kind::IdemRow, &raw, line, ctx, config) {
+                let values: Vec<&str> = row.iter().collect();
+                match row_record(&shape, &values, line, None, ctx, config) {
                     Ok(r) => sink(Parsed::Record(Box::new(r))),
                     Err(why) => sink(Parsed::Malformed { line, why }),
                 }
@@ -120,11 +95,72 @@ pub fn parse_csv(
     })
 }
 
+/// Which columns of an idempotency table hold what.
+pub struct RowShape {
+    pub columns: Vec<String>,
+    status: Option<usize>,
+    time: Option<usize>,
+    key: Option<usize>,
+}
+
+impl RowShape {
+    pub fn of(columns: &[String]) -> RowShape {
+        let pick = |set: &[&str]| {
+            columns
+                .iter()
+                .position(|c| set.contains(&c.to_ascii_lowercase().as_str()))
+        };
+        RowShape {
+            columns: columns.to_vec(),
+            status: pick(STATUS_COLUMNS),
+            time: pick(TIME_COLUMNS),
+            key: pick(KEY_COLUMNS),
+        }
+    }
+}
+
+/// One row (values as Postgres text, NULL as empty) to a record. Shared by
+/// the CSV dump and the live table, so both give the same record.
+/// `fallback_ts` places rows of a table that has no time column (the time
+/// of the read, for a live table).
+pub fn row_record(
+    shape: &RowShape,
+    values: &[&str],
+    line: u64,
+    fallback_ts: Option<crate::record::Micros>,
+    ctx: &FileContext,
+    config: &Config,
+) -> Result<crate::record::Record, Malformed> {
+    let get = |i: Option<usize>| i.and_then(|i| values.get(i).copied()).unwrap_or("");
+    let status = get(shape.status);
+    let key = get(shape.key);
+    let fields = Fields {
+        ts: shape
+            .time
+            .and_then(|i| time::from_str(values.get(i)?))
+            .or(fallback_ts),
+        level: Some(match status {
+            "failed" | "error" => Level::Warn,
+            _ => Level::Info,
+        }),
+        message: format!("idempotency row {key} status={status}"),
+        service: None,
+        instance: None,
+        attrs: shape
+            .columns
+            .iter()
+            .zip(values.iter())
+            .map(|(c, v)| (c.clone(), v.to_string()))
+            .collect(),
+    };
+    into_record(fields, Kind::IdemRow, &raw_row(values), line, ctx, config)
+}
+
 /// The row as CSV text again, quoted the way Postgres quotes it.
-fn raw_row(row: &csv::StringRecord) -> String {
+fn raw_row(row: &[&str]) -> String {
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
     if w.write_record(row).is_err() {
-        return row.iter().collect::<Vec<_>>().join(",");
+        return row.join(",");
     }
     let bytes = w.into_inner().unwrap_or_default();
     String::from_utf8_lossy(&bytes).trim_end().to_string()

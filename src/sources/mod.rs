@@ -9,6 +9,8 @@ use std::time::UNIX_EPOCH;
 
 use flate2::read::MultiGzDecoder;
 
+pub mod postgres;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Compression {
