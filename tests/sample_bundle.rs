@@ -259,3 +259,37 @@ fn default_index_lives_in_the_cache_and_is_reused() {
     let t = run_ok(common::hopline(cache.path()).args(["timeline", DOUBLE_CHARGE_EVT]));
     assert!(t.contains("ledger entry written"));
 }
+
+#[test]
+fn partial_write_shows_the_stuck_row_and_the_revoke_after_the_last_mutation() {
+    let ix = Ingested::sample();
+    let out = run_ok(ix.cmd().args(["timeline", "req_39012e781633", "--json"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let entries = v["entries"].as_array().unwrap();
+    let last_mutation = entries
+        .iter()
+        .rposition(|e| e["mutation"] == true && e["kind"] == "log")
+        .expect("a mutation");
+    let revoke = entries
+        .iter()
+        .position(|e| {
+            e["kind"] == "task_event" && e["message"].as_str().unwrap().starts_with("task-revoked")
+        })
+        .expect("the revoke");
+    assert!(revoke > last_mutation, "revoke must come after the charge");
+    assert!(
+        entries.iter().any(|e| e["kind"] == "idem_row"
+            && e["message"]
+                .as_str()
+                .unwrap()
+                .ends_with("status=processing")),
+        "the row stuck in processing is on the timeline"
+    );
+    let kinds: BTreeSet<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, BTreeSet::from(["partial_write", "stuck_processing"]));
+}
