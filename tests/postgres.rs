@@ -108,18 +108,22 @@ fn ingest_json(tmp: &std::path::Path, url: &str, extra: &[&str]) -> std::process
         .args(extra))
 }
 
-#[test]
-fn operation_log_live_places_rows_on_the_timeline() {
-    let Some(s) = Schema::new() else { return };
-    s.operation_log(ROWS);
-    let tmp = tempfile::tempdir().unwrap();
-    let out = ingest_json(tmp.path(), &s.url(), &[]);
+fn ingest_ok(tmp: &std::path::Path, url: &str) -> Value {
+    let out = ingest_json(tmp, url, &[]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn operation_log_live_places_rows_on_the_timeline() {
+    let Some(s) = Schema::new() else { return };
+    s.operation_log(ROWS);
+    let tmp = tempfile::tempdir().unwrap();
+    let v = ingest_ok(tmp.path(), &s.url());
     assert_eq!(v["postgres"]["rows_read"], 3);
     assert_eq!(v["postgres"]["table"], format!("{}.operation_log", s.name));
     let t: Value = serde_json::from_str(&run_ok(
@@ -146,13 +150,7 @@ fn processed_events_shape_needs_no_config() {
         s.name
     ));
     let tmp = tempfile::tempdir().unwrap();
-    let out = ingest_json(tmp.path(), &s.url(), &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = ingest_ok(tmp.path(), &s.url());
     assert_eq!(v["postgres"]["records_added"], 2);
     // No time column: a second read replaces the first instead of doubling it.
     let again: Value =

@@ -8,6 +8,16 @@ use std::collections::BTreeSet;
 use common::{Ingested, line_of, run, run_ok, sample};
 use serde_json::Value;
 
+/// The kinds of the findings a `timeline --json` reports.
+fn finding_kinds(timeline: &Value) -> BTreeSet<&str> {
+    timeline["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect()
+}
+
 const DOUBLE_CHARGE_REQ: &str = "req_738a5165a0ab";
 const DOUBLE_CHARGE_EVT: &str = "evt_39febed3e92d";
 
@@ -70,12 +80,7 @@ fn double_charge_timeline_spans_services_in_true_order_with_provenance() {
         ids.contains("req_982f13cc3771"),
         "the retry's new request id"
     );
-    let kinds: BTreeSet<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap())
-        .collect();
+    let kinds = finding_kinds(&v);
     assert_eq!(
         kinds,
         BTreeSet::from(["duplicate_side_effect", "key_drift"])
@@ -285,11 +290,6 @@ fn partial_write_shows_the_stuck_row_and_the_revoke_after_the_last_mutation() {
                 .ends_with("status=processing")),
         "the row stuck in processing is on the timeline"
     );
-    let kinds: BTreeSet<&str> = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap())
-        .collect();
+    let kinds = finding_kinds(&v);
     assert_eq!(kinds, BTreeSet::from(["partial_write", "stuck_processing"]));
 }
