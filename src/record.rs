@@ -161,3 +161,56 @@ impl Record {
         (self.ts, self.source.path.as_str(), self.source.line)
     }
 }
+
+/// How a task's life ended, as far as the event says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    Received,
+    Started,
+    Succeeded,
+    Failed,
+    Retried,
+    Revoked,
+    Other,
+}
+
+impl TaskState {
+    pub fn of(event_type: &str) -> TaskState {
+        match event_type.strip_prefix("task-").unwrap_or(event_type) {
+            "received" | "sent" => TaskState::Received,
+            "started" => TaskState::Started,
+            "succeeded" => TaskState::Succeeded,
+            "failed" => TaskState::Failed,
+            "retried" => TaskState::Retried,
+            "revoked" => TaskState::Revoked,
+            _ => TaskState::Other,
+        }
+    }
+}
+
+/// The state of a task-event record (None for other records).
+pub fn task_state(record: &Record) -> Option<TaskState> {
+    (record.kind == Kind::TaskEvent)
+        .then(|| record.attr("type").map(TaskState::of))
+        .flatten()
+}
+
+const FINGERPRINT_FIELDS: &[&str] = &[
+    "payload_hash",
+    "payload_fingerprint",
+    "fingerprint",
+    "request_hash",
+    "body_hash",
+];
+
+/// The payload fingerprint a record carries, if any: how key conflicts and
+/// key drift are told apart from safe replays.
+pub fn fingerprint(record: &Record) -> Option<&str> {
+    record.attrs.iter().find_map(|(k, v)| {
+        let last = k.rsplit('.').next().unwrap_or(k);
+        FINGERPRINT_FIELDS
+            .contains(&last)
+            .then_some(v.as_str())
+            .filter(|v| !v.is_empty())
+    })
+}

@@ -6,9 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::Config;
-use crate::parse::normalize::fingerprint;
-use crate::parse::task::{TaskState, task_state};
-use crate::record::{Kind, Record, SourceRef};
+use crate::record::{Kind, Record, SourceRef, TaskState, fingerprint, task_state};
 
 use super::{Finding, FindingKind, event_ids, id_kind};
 

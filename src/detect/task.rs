@@ -8,8 +8,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use crate::config::Config;
-use crate::parse::task::{TaskState, task_state};
-use crate::record::{Kind, Record};
+use crate::record::{Kind, Record, TaskState, task_state};
 
 use super::{Finding, FindingKind, event_ids, id_kind};
 

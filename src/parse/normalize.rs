@@ -77,25 +77,7 @@ pub fn service_from_pod_name(name: &str) -> String {
     name.to_string()
 }
 
-const FINGERPRINT_FIELDS: &[&str] = &[
-    "payload_hash",
-    "payload_fingerprint",
-    "fingerprint",
-    "request_hash",
-    "body_hash",
-];
-
-/// The payload fingerprint a record carries, if any: how key conflicts and
-/// key drift are told apart from safe replays.
-pub fn fingerprint(record: &Record) -> Option<&str> {
-    record.attrs.iter().find_map(|(k, v)| {
-        let last = k.rsplit('.').next().unwrap_or(k);
-        FINGERPRINT_FIELDS
-            .contains(&last)
-            .then_some(v.as_str())
-            .filter(|v| !v.is_empty())
-    })
-}
+pub use crate::record::fingerprint;
 
 fn is_placeholder(v: &str) -> bool {
     matches!(

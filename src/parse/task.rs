@@ -13,38 +13,7 @@ use crate::record::{Kind, Level, Record};
 use super::normalize::{Fields, FileContext, into_record};
 use super::{Malformed, json, time};
 
-/// How a task's life ended, as far as the event says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskState {
-    Received,
-    Started,
-    Succeeded,
-    Failed,
-    Retried,
-    Revoked,
-    Other,
-}
-
-impl TaskState {
-    pub fn of(event_type: &str) -> TaskState {
-        match event_type.strip_prefix("task-").unwrap_or(event_type) {
-            "received" | "sent" => TaskState::Received,
-            "started" => TaskState::Started,
-            "succeeded" => TaskState::Succeeded,
-            "failed" => TaskState::Failed,
-            "retried" => TaskState::Retried,
-            "revoked" => TaskState::Revoked,
-            _ => TaskState::Other,
-        }
-    }
-}
-
-/// The state of a task-event record (None for other records).
-pub fn task_state(record: &Record) -> Option<TaskState> {
-    (record.kind == Kind::TaskEvent)
-        .then(|| record.attr("type").map(TaskState::of))
-        .flatten()
-}
+pub use crate::record::{TaskState, task_state};
 
 pub fn parse_celery_line(
     text: &str,
