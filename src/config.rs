@@ -318,10 +318,12 @@ impl Config {
     }
 
     /// The ID kind of a field name, if it is an ID field.
+    /// The ID kind of a field name, if it is an ID field. A nested key
+    /// (`kwargs.event_id`, `trace.id`) counts by its full name first, then
+    /// by its last segment.
     pub fn id_kind(&self, field: &str) -> Option<&str> {
-        self.id_fields
-            .get(&normalise_field(field))
-            .map(String::as_str)
+        let lookup = |f: &str| self.id_fields.get(&normalise_field(f)).map(String::as_str);
+        lookup(field).or_else(|| lookup(field.rsplit('.').next()?))
     }
 
     /// The first mutation rule matching a message.

@@ -147,11 +147,8 @@ fn summarise(records: &[Record], config: &Config, hubs: &[(String, u64)]) -> Eve
     let key = KEY_PREFERENCE
         .iter()
         .find_map(|kind| {
-            ids.iter().find(|id| {
-                let last = id.field.rsplit('.').next().unwrap_or(&id.field);
-                config.id_kind(&id.field).or(config.id_kind(last)) == Some(kind)
-                    || id.field == *kind
-            })
+            ids.iter()
+                .find(|id| config.id_kind(&id.field) == Some(kind) || id.field == *kind)
         })
         .or(ids.first())
         .cloned()

@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::config::Config;
 use crate::record::{Kind, Record, SourceRef, TaskState, fingerprint, task_state};
 
-use super::{Finding, FindingKind, event_ids, id_kind};
+use super::{Finding, FindingKind, event_ids};
 
 fn idem_key<'r>(r: &'r Record, config: &Config) -> Option<&'r str> {
     r.ids
         .iter()
-        .find(|id| id_kind(config, &id.field) == Some("idem"))
+        .find(|id| config.id_kind(&id.field) == Some("idem"))
         .map(|id| id.value.as_str())
 }
 

@@ -122,21 +122,6 @@ impl Finding {
             evidence,
         }
     }
-
-    /// The ID a user would open this finding's timeline with.
-    pub fn lead_id(&self) -> Option<&str> {
-        [
-            "event_id",
-            "idem_key",
-            "idempotency_key",
-            "request_id",
-            "task_id",
-        ]
-        .iter()
-        .find_map(|k| self.ids.get(*k))
-        .or_else(|| self.ids.values().next())
-        .map(String::as_str)
-    }
 }
 
 /// Findings over one event's records (a footprint or an index component),
@@ -223,7 +208,7 @@ pub(crate) fn event_ids(
     for r in records {
         for id in &r.ids {
             let last = id.field.rsplit('.').next().unwrap_or(&id.field);
-            if let Some(kind) = config.id_kind(&id.field).or(config.id_kind(last))
+            if let Some(kind) = config.id_kind(&id.field)
                 && kinds.contains(&kind)
             {
                 m.entry(last.to_string())
@@ -232,10 +217,4 @@ pub(crate) fn event_ids(
         }
     }
     m
-}
-
-/// The ID kind of an ID field, however it was nested.
-pub(crate) fn id_kind<'c>(config: &'c Config, field: &str) -> Option<&'c str> {
-    let last = field.rsplit('.').next().unwrap_or(field);
-    config.id_kind(field).or(config.id_kind(last))
 }

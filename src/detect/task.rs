@@ -10,7 +10,7 @@ use regex::Regex;
 use crate::config::Config;
 use crate::record::{Kind, Record, TaskState, task_state};
 
-use super::{Finding, FindingKind, event_ids, id_kind};
+use super::{Finding, FindingKind, event_ids};
 
 fn cancel_words() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -38,7 +38,7 @@ pub fn partial_writes(records: &[Record], config: &Config) -> Vec<Finding> {
         for id in r
             .ids
             .iter()
-            .filter(|id| id_kind(config, &id.field) == Some("task"))
+            .filter(|id| config.id_kind(&id.field) == Some("task"))
         {
             by_task.entry(id.value.as_str()).or_default().push(r);
         }

@@ -97,13 +97,16 @@ pub fn into_record(
     let ts = fields.ts.ok_or(Malformed::NoTimestamp)?;
     let mut ids: Vec<IdRef> = Vec::new();
     for (k, v) in &fields.attrs {
-        let last = k.rsplit('.').next().unwrap_or(k);
-        if config.id_kind(k).is_none() && config.id_kind(last).is_none() {
+        if config.id_kind(k).is_none() {
             continue;
         }
         // A list of IDs (Zeek's `cert_chain_fps`, `conn_uids`) is one ID per element.
-        match serde_json::from_str::<Vec<String>>(v) {
-            Ok(list) if v.starts_with('[') => {
+        let list = v
+            .starts_with('[')
+            .then(|| serde_json::from_str::<Vec<String>>(v).ok())
+            .flatten();
+        match list {
+            Some(list) => {
                 for item in list.iter().filter(|i| !is_placeholder(i)) {
                     push_unique(&mut ids, k, item);
                 }
