@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Microseconds since the Unix epoch, UTC. Microseconds because zap and
@@ -17,10 +17,6 @@ pub fn format_ts(ts: Micros) -> String {
         Some(t) => t.to_rfc3339_opts(SecondsFormat::Micros, true),
         None => format!("@{ts}us"),
     }
-}
-
-pub fn to_datetime(ts: Micros) -> Option<DateTime<Utc>> {
-    Utc.timestamp_micros(ts).single()
 }
 
 /// Where a record came from: a path relative to the bundle root (or a table
@@ -51,15 +47,6 @@ impl Kind {
             Kind::Log => "log",
             Kind::IdemRow => "idem_row",
             Kind::TaskEvent => "task_event",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Kind> {
-        match s {
-            "log" => Some(Kind::Log),
-            "idem_row" => Some(Kind::IdemRow),
-            "task_event" => Some(Kind::TaskEvent),
-            _ => None,
         }
     }
 }

@@ -7,7 +7,7 @@
 //! certificate seen on 300 connections; an event id is seen with a handful of
 //! request ids and task ids). The asked ID is always followed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use crate::record::{IdRef, Record, SourceRef};
 
@@ -72,16 +72,6 @@ impl Footprint {
             }
         }
         seen
-    }
-
-    /// IDs as field -> value (first field name seen for each value).
-    pub fn id_map(&self) -> BTreeMap<String, String> {
-        let mut m = BTreeMap::new();
-        for id in &self.ids {
-            m.entry(id.field.clone())
-                .or_insert_with(|| id.value.clone());
-        }
-        m
     }
 }
 
