@@ -65,9 +65,14 @@ pub enum Command {
     /// Read files and directories into the index; re-running adds only what is new
     #[command(after_help = "Postgres: --pg takes a libpq URL or key=value string \
 (postgres://user@host:5432/db, \"host=db user=ro dbname=pay\"); PGHOST, PGPORT, PGUSER, \
-PGPASSWORD and PGDATABASE fill what it leaves out. The table (operation_log or \
-processed_events unless --pg-table names one) is read in a READ ONLY transaction with \
-a statement timeout; a later run reads only rows whose updated_at moved.")]
+PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT and ~/.pgpass (or PGPASSFILE) fill what it \
+leaves out, as libpq does. TLS: sslmode=disable|allow|prefer (default)|require encrypt without \
+checking the server; verify-ca checks its certificate against sslrootcert=PATH or the system \
+roots; verify-full also checks the host name. The table (operation_log or processed_events \
+unless --pg-table or [postgres] table in hopline.toml names one; [postgres.columns] maps \
+key, status, time and fingerprint) is read in a READ ONLY transaction with a statement \
+timeout; a later run reads only rows whose updated_at moved. The password never appears \
+in output or errors.")]
     Ingest {
         /// Bundle directories or files (optional with --pg)
         #[arg(value_name = "PATH", required_unless_present = "pg")]

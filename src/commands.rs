@@ -164,6 +164,9 @@ fn ingest_cmd(
     json: bool,
 ) -> Result<ExitCode> {
     let target = pg.map(PgTarget::parse).transpose()?;
+    for w in target.iter().flat_map(|t| &t.warnings) {
+        eprintln!("hopline: warning: {w}");
+    }
     let dir = match (&g.index, paths.is_empty(), &target) {
         (None, true, Some(t)) => {
             location::index_dir_for(&[PathBuf::from(format!("postgres-{}", t.label))])

@@ -41,6 +41,32 @@ struct RawConfig {
     thresholds: RawThresholds,
     #[serde(default)]
     fields: FieldMap,
+    #[serde(default)]
+    postgres: PgTableMap,
+}
+
+/// `[postgres]`: which table holds idempotency state when it is not one of
+/// the two shapes found on their own, and which of its columns mean what.
+/// Missing columns are reported against the table when it is read.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PgTableMap {
+    /// `[schema.]table`; `--pg-table` wins over it.
+    pub table: Option<String>,
+    #[serde(default)]
+    pub columns: PgColumns,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PgColumns {
+    /// The idempotency key (or event id) the row is about.
+    pub key: Option<String>,
+    pub status: Option<String>,
+    /// When the row last changed: the incremental cursor and the row's time.
+    pub time: Option<String>,
+    /// What tells a replay of the same payload from a different one.
+    pub fingerprint: Option<String>,
 }
 
 /// Which key holds what, for dialects the built-in key tables get wrong
@@ -110,6 +136,7 @@ pub struct Config {
     pub hub_fanout: usize,
     pub retry_storm: usize,
     pub fields: FieldMap,
+    pub postgres: PgTableMap,
     pub origin: Option<PathBuf>,
 }
 
@@ -217,6 +244,7 @@ impl Default for Config {
             hub_fanout: 32,
             retry_storm: 5,
             fields: FieldMap::default(),
+            postgres: PgTableMap::default(),
             origin: None,
         }
     }
@@ -286,6 +314,18 @@ impl Config {
             config.retry_storm = n;
         }
         config.fields = raw.fields;
+        for (key, value) in [
+            ("table", &raw.postgres.table),
+            ("columns.key", &raw.postgres.columns.key),
+            ("columns.status", &raw.postgres.columns.status),
+            ("columns.time", &raw.postgres.columns.time),
+            ("columns.fingerprint", &raw.postgres.columns.fingerprint),
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                return Err(invalid(format!("postgres.{key}"), "empty name".into()));
+            }
+        }
+        config.postgres = raw.postgres;
         for (kind, fields) in raw.ids.fields {
             for f in fields {
                 if f.trim().is_empty() {
@@ -317,7 +357,6 @@ impl Config {
         Ok(config)
     }
 
-    /// The ID kind of a field name, if it is an ID field.
     /// The ID kind of a field name, if it is an ID field. A nested key
     /// (`kwargs.event_id`, `trace.id`) counts by its full name first, then
     /// by its last segment.
@@ -377,5 +416,9 @@ mod tests {
         assert!(e.to_string().contains("hub_limt"), "{e}");
         let e = load("[[mutations]]\nname = 'x'\npattern = '('\n").unwrap_err();
         assert!(e.to_string().contains("mutations[0].pattern"), "{e}");
+        let e = load("[postgres.columns]\nkey = ''\n").unwrap_err();
+        assert!(e.to_string().contains("postgres.columns.key"), "{e}");
+        let e = load("[postgres.columns]\nstatuz = 'x'\n").unwrap_err();
+        assert!(e.to_string().contains("statuz"), "{e}");
     }
 }

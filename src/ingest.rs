@@ -229,7 +229,8 @@ fn ingest_file(
         std::io::copy(&mut (&mut reader).take(from_offset), &mut std::io::sink())
             .map_err(read_err)?;
     }
-    let ctx = FileContext::for_path(&file.rel);
+    let mut ctx = FileContext::for_path(&file.rel);
+    ctx.fallback_ts = file.mtime_micros();
     let dialect = sniffed.dialect;
 
     // Parse on a scoped thread; index on this one. Bounded channel: the
@@ -372,16 +373,33 @@ pub fn ingest_pg(
     let mut added = 0u64;
     let mut malformed = 0u64;
     let mut add_error: Option<IndexError> = None;
+    let table = table.or(config.postgres.table.as_deref());
     let (source, read) = with_read_only(target, async |client| {
-        let found = find_table(client, target, table).await?;
+        let mut found = find_table(client, target, table).await?;
         let source = format!("postgres:{}", found.name);
         let prior = manifest.tables.get(&source).cloned().unwrap_or_default();
-        let shape = RowShape::of(&found.columns);
+        let shape = RowShape::mapped(&found.columns, &config.postgres.columns).map_err(
+            |(key, column)| crate::sources::postgres::PgError::MissingColumn {
+                table: format!("{}.{}", found.schema, found.name),
+                column,
+                origin: format!(
+                    "{} postgres.columns.{key}",
+                    config
+                        .origin
+                        .as_ref()
+                        .map_or("hopline.toml".into(), |p| p.display().to_string())
+                ),
+            },
+        )?;
+        if config.postgres.columns.time.is_some() {
+            found.time_column = shape.time_column().map(str::to_string);
+        }
         // The table is the service: the same lane a dump of it gets.
         let ctx = FileContext {
             rel_path: source.clone(),
             service: found.name.clone(),
             instance: found.name.clone(),
+            fallback_ts: None,
         };
         // Without a time column nothing says which rows changed: read the
         // table whole, replace what was read before, place rows at now.

@@ -315,3 +315,234 @@ fn a_dump_gives_the_same_records_as_the_live_table() {
 mod bytes_like {
     pub type Chunk = Vec<u8>;
 }
+
+/// One value from the server, over the test's own connection.
+fn scalar(s: &Schema, sql: &str) -> String {
+    s.rt.block_on(s.client.query_one(sql, &[]))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
+}
+
+/// Asks the server, over hopline's own connection, whether it is TLS.
+fn connection_is_tls(url: &str) -> Result<bool, String> {
+    let target = PgTarget::parse(url).map_err(|e| e.to_string())?;
+    with_read_only(&target, async |client| {
+        let row = client
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .map_err(|e| hopline::sources::postgres::PgError::Query {
+                target: String::new(),
+                why: e.to_string(),
+            })?;
+        Ok(row.get::<_, bool>(0))
+    })
+    .map_err(|e| e.to_string())
+}
+
+#[test]
+fn tls_modes_mean_what_libpq_says() {
+    let Some(s) = Schema::new() else { return };
+    if scalar(&s, "SHOW ssl") != "on" {
+        eprintln!(
+            "\n*** SKIPPED: the server at {} has ssl=off ***\n",
+            pg_url()
+        );
+        return;
+    }
+    let url = s.url();
+    assert_eq!(
+        connection_is_tls(&format!("{url}&sslmode=disable")),
+        Ok(false)
+    );
+    assert_eq!(
+        connection_is_tls(&format!("{url}&sslmode=require")),
+        Ok(true)
+    );
+    assert_eq!(connection_is_tls(&url), Ok(true), "prefer is the default");
+    // The local server's certificate is self-signed: not trusted by the
+    // system roots, so verification must refuse it, clearly.
+    let err = connection_is_tls(&format!("{url}&sslmode=verify-full")).unwrap_err();
+    assert!(err.contains("certificate"), "{err}");
+    assert!(err.starts_with("cannot connect to Postgres"), "{err}");
+    // Given as the root, it is trusted; verify-ca ignores that it was issued
+    // for `localhost` while we dialled 127.0.0.1, verify-full does not.
+    let cert = scalar(&s, "SHOW ssl_cert_file");
+    if std::fs::read(&cert).is_ok() {
+        let root = format!("&sslrootcert={}", cert.replace('/', "%2F"));
+        assert_eq!(
+            connection_is_tls(&format!("{url}&sslmode=verify-ca{root}")),
+            Ok(true)
+        );
+        let err = connection_is_tls(&format!("{url}&sslmode=verify-full{root}")).unwrap_err();
+        assert!(err.contains("certificate"), "{err}");
+    } else {
+        eprintln!("\n*** server certificate {cert} unreadable; verify-ca not tried ***\n");
+    }
+}
+
+#[test]
+fn any_table_reads_through_a_column_mapping() {
+    let Some(s) = Schema::new() else { return };
+    s.exec(&format!(
+        "CREATE TABLE {0}.dedupe (dedupe_token text, body_sha text, phase text, changed_at timestamptz); \
+         INSERT INTO {0}.dedupe VALUES ('tok_1', 'sha:1', 'processing', '2026-11-20 09:00:01+00'), \
+         ('tok_2', 'sha:2', 'completed', '2026-11-20 09:00:02+00')",
+        s.name
+    ));
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("hopline.toml");
+    let write_config = |status: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[postgres]\ntable = \"dedupe\"\n[postgres.columns]\nkey = \"dedupe_token\"\n\
+                 status = \"{status}\"\ntime = \"changed_at\"\nfingerprint = \"body_sha\"\n"
+            ),
+        )
+        .unwrap();
+    };
+    write_config("phase");
+    let with_config =
+        |tmp: &std::path::Path| ingest_json(tmp, &s.url(), &["--config", config.to_str().unwrap()]);
+    let out = with_config(tmp.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["postgres"]["rows_read"], 2);
+    let records =
+        all_records(&RecordIndex::open_existing(&tmp.path().join("ix")).unwrap()).unwrap();
+    let tok1 = records
+        .iter()
+        .find(|r| r.carries("tok_1"))
+        .expect("key became an ID");
+    assert_eq!(tok1.attr("status"), Some("processing"));
+    assert_eq!(hopline::record::fingerprint(tok1), Some("sha:1"));
+    assert_eq!(
+        hopline::record::format_ts(tok1.ts),
+        "2026-11-20T09:00:01.000000Z"
+    );
+    // Incremental by the mapped time column.
+    let again: Value = serde_json::from_slice(&with_config(tmp.path()).stdout).unwrap();
+    assert_eq!(again["postgres"]["rows_read"], 0);
+
+    // A mapping that names a missing column says which key and column.
+    write_config("stage");
+    let out = with_config(tmp.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("postgres.columns.status") && err.contains("stage"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let index = RecordIndex::open_existing(&tmp.path().join("ix")).unwrap();
+    assert_eq!(index.count().unwrap(), 2);
+}
+
+#[test]
+fn a_server_gone_mid_read_leaves_the_index_as_it_was() {
+    let Some(s) = Schema::new() else { return };
+    s.operation_log(ROWS);
+    // A table-shaped view that stalls in the middle of producing its rows,
+    // so the server can be taken away while hopline is reading.
+    s.exec(&format!(
+        "CREATE VIEW {0}.stalling AS SELECT 'k_' || i AS idem_key, 'h' AS payload_hash, \
+         'completed' AS status, timestamptz '2026-11-20 09:00:00+00' + i * interval '1 ms' AS updated_at \
+         FROM generate_series(1, 5000) i WHERE i <> 4000 OR pg_sleep(60) IS NOT NULL",
+        s.name
+    ));
+    let tmp = tempfile::tempdir().unwrap();
+    ingest_ok(tmp.path(), &s.url());
+    let child = common::hopline(&tmp.path().join("cache"))
+        .arg("--index")
+        .arg(tmp.path().join("ix"))
+        .args(["ingest", "--pg", &s.url(), "--pg-table", "stalling"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let find = format!(
+        "SELECT count(pg_terminate_backend(pid))::text FROM pg_stat_activity \
+         WHERE application_name = 'hopline' AND wait_event = 'PgSleep' AND query LIKE '%{}%stalling%'",
+        s.name
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while scalar(&s, &find) == "0" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hopline never reached the stall"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Postgres at"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let index = RecordIndex::open_existing(&tmp.path().join("ix")).unwrap();
+    assert_eq!(
+        index.count().unwrap(),
+        3,
+        "nothing of the broken read was kept"
+    );
+}
+
+#[test]
+fn a_json_lines_dump_gives_the_same_rows_as_the_live_table() {
+    let Some(s) = Schema::new() else { return };
+    s.operation_log(ROWS);
+    let tmp = tempfile::tempdir().unwrap();
+    let config = Config::default();
+    let live = RecordIndex::open_or_create(&tmp.path().join("live")).unwrap();
+    ingest_pg(&live, &PgTarget::parse(&s.url()).unwrap(), None, &config).unwrap();
+
+    // What `psql -At -c "SELECT row_to_json(t) FROM operation_log t"` writes.
+    let rows =
+        s.rt.block_on(s.client.query(
+            &format!(
+                "SELECT row_to_json(t)::text FROM {}.operation_log t",
+                s.name
+            ),
+            &[],
+        ))
+        .unwrap();
+    let lines: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    let dump_dir = tmp.path().join("bundle");
+    std::fs::create_dir_all(&dump_dir).unwrap();
+    std::fs::write(
+        dump_dir.join("operation_log.jsonl"),
+        lines.join("\n") + "\n",
+    )
+    .unwrap();
+    let dumped = RecordIndex::open_or_create(&tmp.path().join("dump")).unwrap();
+    let report = ingest(&dumped, &[dump_dir], &config, &mut |_| {}).unwrap();
+    assert_eq!(report.files[0].dialect.as_str(), "idem_json");
+
+    // JSON spells timestamps and jsonb differently from Postgres's text
+    // output; what the timeline and the detectors use must agree.
+    let essence = |mut rs: Vec<hopline::record::Record>| {
+        rs.sort_by_key(|r| r.ts);
+        rs.into_iter()
+            .map(|r| {
+                (
+                    r.ts,
+                    r.kind,
+                    r.service.clone(),
+                    r.message.clone(),
+                    r.ids.clone(),
+                    r.mutation,
+                    hopline::record::fingerprint(&r).map(str::to_string),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let a = essence(all_records(&live).unwrap());
+    assert_eq!(a.len(), 3);
+    assert_eq!(a, essence(all_records(&dumped).unwrap()));
+}

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::record::{Kind, Level};
 
 use super::normalize::{Fields, FileContext, into_record};
-use super::{Malformed, Parsed, StreamEnd, time};
+use super::{Malformed, Parsed, StreamEnd, csv_table, time};
 
 const KEY_COLUMNS: &[&str] = &["idem_key", "idempotency_key", "event_id", "key"];
 const STATUS_COLUMNS: &[&str] = &["status", "state"];
@@ -31,73 +31,65 @@ pub fn is_idem_header(header: &str) -> bool {
     has(KEY_COLUMNS) && has(STATUS_COLUMNS)
 }
 
+/// A `\copy … CSV HEADER` dump of the table, row by row.
 pub fn parse_csv(
     reader: &mut dyn BufRead,
-    _first_line: u64,
     ctx: &FileContext,
     config: &Config,
     sink: &mut dyn FnMut(Parsed),
 ) -> std::io::Result<StreamEnd> {
-    let mut counting = CountingReader {
-        inner: reader,
-        n: 0,
-    };
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(&mut counting);
-    let headers = match csv.headers() {
-        Ok(h) => h.clone(),
-        Err(e) => {
-            sink(Parsed::Malformed {
-                line: 1,
-                why: Malformed::BadCsv(e.to_string()),
-            });
-            drop(csv);
-            return Ok(StreamEnd {
-                bytes: counting.n,
-                next_line: 2,
-            });
-        }
-    };
-    let cols: Vec<String> = headers.iter().map(|h| h.trim().to_string()).collect();
-    let shape = RowShape::of(&cols);
-    let mut row = csv::StringRecord::new();
-    loop {
-        let line = csv.position().line() + 1;
-        match csv.read_record(&mut row) {
-            Ok(false) => break,
-            Ok(true) => {
-                let line = row.position().map_or(line, |p| p.line());
-                let values: Vec<&str> = row.iter().collect();
-                match row_record(&shape, &values, line, None, ctx, config) {
-                    Ok(r) => sink(Parsed::Record(Box::new(r))),
-                    Err(why) => sink(Parsed::Malformed { line, why }),
-                }
-            }
-            Err(e) => {
-                let line = e.position().map_or(line, |p| p.line());
-                sink(Parsed::Malformed {
-                    line,
-                    why: Malformed::BadCsv(e.to_string()),
-                });
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
-                }
-            }
-        }
-    }
-    let next_line = csv.position().line() + 1;
-    drop(csv);
-    Ok(StreamEnd {
-        bytes: counting.n,
-        next_line,
+    let mut shape: Option<RowShape> = None;
+    csv_table::parse(reader, sink, |columns, values, line| {
+        let shape = shape.get_or_insert_with(|| RowShape::of(columns));
+        row_record(shape, values, line, None, ctx, config)
     })
+}
+
+/// One JSON line of a table dump (`SELECT row_to_json(t) FROM operation_log
+/// t`): the same record as the row read live, keeping the line as raw text.
+pub fn parse_json_line(
+    text: &str,
+    line: u64,
+    ctx: &FileContext,
+    config: &Config,
+) -> Result<crate::record::Record, Malformed> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Malformed::BadJson(e.to_string()))?;
+    let serde_json::Value::Object(obj) = value else {
+        return Err(Malformed::NotAnObject);
+    };
+    let columns: Vec<String> = obj.keys().cloned().collect();
+    let values: Vec<String> = obj
+        .values()
+        .map(|v| match v {
+            serde_json::Value::Null => String::new(),
+            v => super::json::text_of(v),
+        })
+        .collect();
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+    let mut record = row_record(&RowShape::of(&columns), &values, line, None, ctx, config)?;
+    record.raw = text.to_string();
+    Ok(record)
+}
+
+/// Is this JSON object a table row (key and status, no log message)?
+pub fn is_idem_object(obj: &serde_json::Map<String, serde_json::Value>) -> bool {
+    let has = |set: &[&str]| {
+        obj.keys()
+            .any(|k| set.contains(&k.to_ascii_lowercase().as_str()))
+    };
+    has(KEY_COLUMNS)
+        && has(STATUS_COLUMNS)
+        && !["msg", "message", "event", "level", "task_id"]
+            .iter()
+            .any(|k| obj.contains_key(*k))
 }
 
 /// Which columns of an idempotency table hold what.
 pub struct RowShape {
     pub columns: Vec<String>,
+    /// The attribute each column's value is kept under.
+    names: Vec<String>,
     status: Option<usize>,
     time: Option<usize>,
     key: Option<usize>,
@@ -112,10 +104,47 @@ impl RowShape {
         };
         RowShape {
             columns: columns.to_vec(),
+            names: columns.to_vec(),
             status: pick(STATUS_COLUMNS),
             time: pick(TIME_COLUMNS),
             key: pick(KEY_COLUMNS),
         }
+    }
+
+    /// The shape with `[postgres.columns]` applied. A mapped column keeps
+    /// its value under the name the known shapes use (`idem_key`, `status`,
+    /// `updated_at`, `payload_hash`), so IDs, states and fingerprints are
+    /// found the same way. Errors with the config key whose column is missing.
+    pub fn mapped(
+        columns: &[String],
+        map: &crate::config::PgColumns,
+    ) -> Result<RowShape, (&'static str, String)> {
+        let mut shape = RowShape::of(columns);
+        for (key, column, canonical) in [
+            ("key", &map.key, "idem_key"),
+            ("status", &map.status, "status"),
+            ("time", &map.time, "updated_at"),
+            ("fingerprint", &map.fingerprint, "payload_hash"),
+        ] {
+            let Some(column) = column else { continue };
+            let i = columns
+                .iter()
+                .position(|c| c == column)
+                .ok_or((key, column.clone()))?;
+            shape.names[i] = canonical.to_string();
+            match key {
+                "key" => shape.key = Some(i),
+                "status" => shape.status = Some(i),
+                "time" => shape.time = Some(i),
+                _ => {}
+            }
+        }
+        Ok(shape)
+    }
+
+    /// The column that says when a row last changed, if any.
+    pub fn time_column(&self) -> Option<&str> {
+        self.time.map(|i| self.columns[i].as_str())
     }
 }
 
@@ -147,36 +176,20 @@ pub fn row_record(
         service: None,
         instance: None,
         attrs: shape
-            .columns
+            .names
             .iter()
             .zip(values.iter())
             .map(|(c, v)| (c.clone(), v.to_string()))
             .collect(),
     };
-    into_record(fields, Kind::IdemRow, &raw_row(values), line, ctx, config)
-}
-
-/// The row as CSV text again, quoted the way Postgres quotes it.
-fn raw_row(row: &[&str]) -> String {
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    if w.write_record(row).is_err() {
-        return row.join(",");
-    }
-    let bytes = w.into_inner().unwrap_or_default();
-    String::from_utf8_lossy(&bytes).trim_end().to_string()
-}
-
-struct CountingReader<'a> {
-    inner: &'a mut dyn BufRead,
-    n: u64,
-}
-
-impl std::io::Read for CountingReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.n += n as u64;
-        Ok(n)
-    }
+    into_record(
+        fields,
+        Kind::IdemRow,
+        &csv_table::raw_row(values),
+        line,
+        ctx,
+        config,
+    )
 }
 
 #[cfg(test)]
@@ -194,7 +207,7 @@ idem_c,too,few\n";
         let mut records: Vec<Record> = Vec::new();
         let mut bad = Vec::new();
         let mut reader = input.as_bytes();
-        parse_csv(&mut reader, 1, &ctx, &Config::default(), &mut |p| match p {
+        parse_csv(&mut reader, &ctx, &Config::default(), &mut |p| match p {
             Parsed::Record(r) => records.push(*r),
             Parsed::Malformed { line, why } => bad.push((line, why)),
         })

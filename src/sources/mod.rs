@@ -28,6 +28,13 @@ pub struct SourceFile {
     pub mtime_ns: u128,
 }
 
+impl SourceFile {
+    /// The modification time in microseconds since the epoch.
+    pub fn mtime_micros(&self) -> Option<crate::record::Micros> {
+        i64::try_from(self.mtime_ns / 1000).ok().filter(|m| *m > 0)
+    }
+}
+
 /// A path that was named or found but cannot be read; it costs only itself.
 #[derive(Debug, Clone)]
 pub struct Unreadable {

@@ -11,7 +11,13 @@ use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use tokio_postgres::config::Host;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, Config, NoTls, Socket};
+
+pub mod pgpass;
+pub mod tls;
+
+use tls::{SslMode, TlsPolicy};
 
 /// Table names tried, in order, when none is given.
 pub const KNOWN_TABLES: &[&str] = &["operation_log", "processed_events"];
@@ -33,9 +39,7 @@ pub enum PgError {
         column: String,
         origin: String,
     },
-    #[error(
-        "TLS (sslmode={0}) is not supported yet; use sslmode=disable on a trusted network or a local tunnel"
-    )]
+    #[error("TLS: {0}")]
     Tls(String),
 }
 
@@ -46,6 +50,9 @@ pub struct PgTarget {
     config: Config,
     /// For messages: host, port, database and user — never the password.
     pub label: String,
+    pub tls: TlsPolicy,
+    /// Things the user should hear about (an ignored ~/.pgpass, say).
+    pub warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for PgTarget {
@@ -56,16 +63,25 @@ impl std::fmt::Debug for PgTarget {
 
 impl PgTarget {
     pub fn parse(conn: &str) -> Result<PgTarget, PgError> {
-        if let Some(mode) = ssl_mode(conn)
-            && !matches!(mode.as_str(), "disable" | "allow" | "prefer")
-        {
-            return Err(PgError::Tls(mode));
-        }
-        // `prefer` and `allow` fall back to plain text, as libpq does when
-        // the client cannot do TLS.
-        let cleaned = strip_ssl_mode(conn);
-        let mut config = Config::from_str(&cleaned).map_err(|e| PgError::Url(e.to_string()))?;
+        // tokio-postgres knows three sslmodes and no sslrootcert: take both
+        // out and apply libpq's full meaning ourselves.
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let (mode, conn) = take_param(conn, "sslmode");
+        let (root_cert, conn) = take_param(&conn, "sslrootcert");
+        let mode_text = mode.or_else(|| env("PGSSLMODE"));
+        let mode = match mode_text.as_deref() {
+            None => SslMode::Prefer,
+            Some(m) => SslMode::parse(m).ok_or_else(|| {
+                PgError::Url(format!(
+                    "sslmode={m} is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                ))
+            })?,
+        };
+        let root_cert = root_cert
+            .or_else(|| env("PGSSLROOTCERT"))
+            .map(std::path::PathBuf::from);
+        let mut config = Config::from_str(&conn).map_err(|e| PgError::Url(e.to_string()))?;
+        config.ssl_mode(mode.wire());
         if config.get_hosts().is_empty() {
             config.host(env("PGHOST").as_deref().unwrap_or("localhost"));
         }
@@ -90,6 +106,7 @@ impl PgTarget {
         {
             config.password(pw);
         }
+        let mut warnings = Vec::new();
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
@@ -100,6 +117,17 @@ impl PgTarget {
             None => "localhost".into(),
         };
         let port = config.get_ports().first().copied().unwrap_or(5432);
+        if config.get_password().is_none()
+            && let Some(path) = pgpass::default_path()
+        {
+            let user = config.get_user().unwrap_or("").to_string();
+            let db = config.get_dbname().unwrap_or(&user).to_string();
+            if let Some(pw) =
+                pgpass::lookup(&path, &host, port, &db, &user, &mut |w| warnings.push(w))
+            {
+                config.password(pw);
+            }
+        }
         let label = format!(
             "{}@{host}:{port}/{}",
             config.get_user().unwrap_or("?"),
@@ -107,28 +135,65 @@ impl PgTarget {
                 .get_dbname()
                 .unwrap_or(config.get_user().unwrap_or("?"))
         );
-        Ok(PgTarget { config, label })
+        Ok(PgTarget {
+            config,
+            label,
+            tls: TlsPolicy { mode, root_cert },
+            warnings,
+        })
     }
 }
 
-fn ssl_mode(conn: &str) -> Option<String> {
-    let lower = conn.to_ascii_lowercase();
-    let i = lower.find("sslmode=")?;
-    let rest = &lower[i + "sslmode=".len()..];
-    Some(rest.split(['&', ' ']).next().unwrap_or("").to_string())
-}
-
-fn strip_ssl_mode(conn: &str) -> String {
-    let lower = conn.to_ascii_lowercase();
-    let Some(i) = lower.find("sslmode=") else {
-        return conn.to_string();
+/// Removes `key=value` from a URL query or a key=value string, returning
+/// the value (percent-decoded in a URL) and the rest.
+fn take_param(conn: &str, key: &str) -> (Option<String>, String) {
+    let is_url = conn.starts_with("postgres://") || conn.starts_with("postgresql://");
+    let needle = format!("{key}=");
+    let start = conn
+        .match_indices(&needle)
+        .map(|(i, _)| i)
+        .find(|&i| i == 0 || matches!(conn.as_bytes()[i - 1], b'?' | b'&' | b' ' | b'\t'));
+    let Some(i) = start else {
+        return (None, conn.to_string());
     };
-    let end = lower[i..].find(['&', ' ']).map_or(conn.len(), |e| i + e);
-    let mut s = format!("{}{}", &conn[..i], &conn[end..]);
+    let value_start = i + needle.len();
+    let end = conn[value_start..]
+        .find(['&', ' ', '\t'])
+        .map_or(conn.len(), |e| value_start + e);
+    let raw = &conn[value_start..end];
+    let value = if is_url {
+        percent_decode(raw)
+    } else {
+        raw.trim_matches('\'').to_string()
+    };
+    let mut rest = format!("{}{}", &conn[..i], &conn[end..]);
     for junk in ["?&", "&&"] {
-        s = s.replace(junk, &junk[..1]);
+        rest = rest.replace(junk, &junk[..1]);
     }
-    s.trim_end_matches(['?', '&', ' ']).to_string()
+    (
+        Some(value),
+        rest.trim_end_matches(['?', '&', ' ']).to_string(),
+    )
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `"` doubled inside double quotes: the only safe way to put a name in SQL.
@@ -179,17 +244,13 @@ pub fn with_read_only<T>(
             why: e.to_string(),
         })?;
     rt.block_on(async {
-        let (client, connection) = target
-            .config
-            .connect(NoTls)
-            .await
-            .map_err(|e| PgError::Connect {
-                target: target.label.clone(),
-                why: describe(&e),
-            })?;
-        // The connection task ends when the client drops; its error, if
-        // any, surfaces through the client's next call.
-        let conn = tokio::spawn(connection);
+        let (client, conn) = match target.tls.mode {
+            SslMode::Disable => connect(target, NoTls).await?,
+            _ => {
+                let config = target.tls.client_config().map_err(PgError::Tls)?;
+                connect(target, tokio_postgres_rustls::MakeRustlsConnect::new(config)).await?
+            }
+        };
         let q = |e: tokio_postgres::Error| PgError::Query {
             target: target.label.clone(),
             why: describe(&e),
@@ -206,6 +267,30 @@ pub fn with_read_only<T>(
         let _ = conn.await;
         out
     })
+}
+
+/// Connects and spawns the connection task, which ends when the client
+/// drops; its error, if any, surfaces through the client's next call.
+async fn connect<T>(
+    target: &PgTarget,
+    tls: T,
+) -> Result<(Client, tokio::task::JoinHandle<()>), PgError>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = target
+        .config
+        .connect(tls)
+        .await
+        .map_err(|e| PgError::Connect {
+            target: target.label.clone(),
+            why: describe(&e),
+        })?;
+    let conn = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((client, conn))
 }
 
 fn describe(e: &tokio_postgres::Error) -> String {
@@ -379,10 +464,23 @@ mod tests {
     }
 
     #[test]
-    fn tls_modes_that_need_tls_are_refused_clearly() {
-        let e = PgTarget::parse("postgres://a@h/db?sslmode=require").unwrap_err();
-        assert!(e.to_string().contains("sslmode=require"), "{e}");
-        assert!(PgTarget::parse("postgres://a@h/db?sslmode=prefer").is_ok());
-        assert!(PgTarget::parse("host=h sslmode=disable user=a").is_ok());
+    fn every_sslmode_and_a_root_cert_are_understood() {
+        let t = PgTarget::parse(
+            "postgres://a@h/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&application_name=x",
+        )
+        .unwrap();
+        assert_eq!(t.tls.mode, SslMode::VerifyFull);
+        assert_eq!(
+            t.tls.root_cert.as_deref(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+        let kv = PgTarget::parse("host=h sslmode=verify-ca sslrootcert='/ca.pem' user=a").unwrap();
+        assert_eq!(kv.tls.mode, SslMode::VerifyCa);
+        assert_eq!(
+            kv.tls.root_cert.as_deref(),
+            Some(std::path::Path::new("/ca.pem"))
+        );
+        let e = PgTarget::parse("postgres://a@h/db?sslmode=sometimes").unwrap_err();
+        assert!(e.to_string().contains("sslmode=sometimes"), "{e}");
     }
 }
