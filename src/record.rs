@@ -39,6 +39,9 @@ pub enum Kind {
     Log,
     IdemRow,
     TaskEvent,
+    /// A Prometheus/OpenMetrics sample: context over time, never evidence
+    /// of one event.
+    Metric,
 }
 
 impl Kind {
@@ -47,6 +50,7 @@ impl Kind {
             Kind::Log => "log",
             Kind::IdemRow => "idem_row",
             Kind::TaskEvent => "task_event",
+            Kind::Metric => "metric",
         }
     }
 }
@@ -163,13 +167,18 @@ pub enum TaskState {
 
 impl TaskState {
     pub fn of(event_type: &str) -> TaskState {
-        match event_type.strip_prefix("task-").unwrap_or(event_type) {
-            "received" | "sent" => TaskState::Received,
-            "started" => TaskState::Started,
-            "succeeded" => TaskState::Succeeded,
-            "failed" => TaskState::Failed,
-            "retried" => TaskState::Retried,
-            "revoked" => TaskState::Revoked,
+        // Celery's `task-*` event types, and the generic lifecycle words:
+        // a timeout ends a task from outside, as a revoke does.
+        let word = event_type.strip_prefix("task-").unwrap_or(event_type);
+        match word.to_ascii_lowercase().as_str() {
+            "received" | "sent" | "enqueue" | "enqueued" | "queued" => TaskState::Received,
+            "started" | "start" => TaskState::Started,
+            "succeeded" | "complete" | "completed" | "success" => TaskState::Succeeded,
+            "failed" | "fail" => TaskState::Failed,
+            "retried" | "retry" => TaskState::Retried,
+            "revoked" | "cancel" | "cancelled" | "canceled" | "timeout" | "timed_out" => {
+                TaskState::Revoked
+            }
             _ => TaskState::Other,
         }
     }
@@ -178,7 +187,12 @@ impl TaskState {
 /// The state of a task-event record (None for other records).
 pub fn task_state(record: &Record) -> Option<TaskState> {
     (record.kind == Kind::TaskEvent)
-        .then(|| record.attr("type").map(TaskState::of))
+        .then(|| {
+            record
+                .attr("type")
+                .or_else(|| record.attr("state"))
+                .map(TaskState::of)
+        })
         .flatten()
 }
 

@@ -3,9 +3,11 @@
 //! `normalize` turns fields into a `Record` (IDs, mutation, service).
 //! Nothing here knows about the index or where the bytes came from.
 
+pub mod csv_table;
 pub mod idem;
 pub mod json;
 pub mod logfmt;
+pub mod metrics;
 pub mod normalize;
 pub mod sniff;
 pub mod task;
@@ -36,6 +38,7 @@ pub enum Malformed {
     NotLogfmt,
     BadCsv(String),
     NotATaskEvent,
+    BadMetric(String),
 }
 
 impl Malformed {
@@ -51,6 +54,7 @@ impl Malformed {
             Malformed::NotLogfmt => "not logfmt",
             Malformed::BadCsv(_) => "invalid CSV row",
             Malformed::NotATaskEvent => "not a task event",
+            Malformed::BadMetric(_) => "invalid metric sample",
         }
     }
 }
@@ -61,6 +65,7 @@ impl fmt::Display for Malformed {
             Malformed::TooLong(n) => write!(f, "line too long ({n} bytes)"),
             Malformed::BadJson(e) => write!(f, "invalid JSON ({e})"),
             Malformed::BadCsv(e) => write!(f, "invalid CSV row ({e})"),
+            Malformed::BadMetric(e) => write!(f, "invalid metric sample ({e})"),
             other => f.write_str(other.reason()),
         }
     }
@@ -94,12 +99,26 @@ pub fn parse_stream(
     sink: &mut dyn FnMut(Parsed),
 ) -> std::io::Result<StreamEnd> {
     match dialect {
-        Dialect::IdemCsv => idem::parse_csv(reader, first_line, ctx, config, sink),
-        Dialect::JsonLog | Dialect::Logfmt | Dialect::CeleryEvents => {
+        Dialect::IdemCsv => idem::parse_csv(reader, ctx, config, sink),
+        Dialect::TaskCsv => csv_table::parse(reader, sink, |columns, values, line| {
+            let raw = csv_table::raw_row(values);
+            task::lifecycle_row(columns, values, &raw, line, ctx, config)
+        }),
+        Dialect::JsonLog
+        | Dialect::Logfmt
+        | Dialect::CeleryEvents
+        | Dialect::TaskLifecycle
+        | Dialect::IdemJson
+        | Dialect::Metrics => {
             for_each_line(reader, first_line, sink, |line_no, text| match dialect {
-                Dialect::JsonLog => json::parse_line(text, line_no, ctx, config),
-                Dialect::Logfmt => logfmt::parse_line(text, line_no, ctx, config),
-                _ => task::parse_celery_line(text, line_no, ctx, config),
+                Dialect::JsonLog => json::parse_line(text, line_no, ctx, config).map(Some),
+                Dialect::Logfmt => logfmt::parse_line(text, line_no, ctx, config).map(Some),
+                Dialect::TaskLifecycle => {
+                    task::parse_lifecycle_line(text, line_no, ctx, config).map(Some)
+                }
+                Dialect::Metrics => metrics::parse_line(text, line_no, ctx, config),
+                Dialect::IdemJson => idem::parse_json_line(text, line_no, ctx, config).map(Some),
+                _ => task::parse_celery_line(text, line_no, ctx, config).map(Some),
             })
         }
         Dialect::Unknown => Ok(StreamEnd {
@@ -110,12 +129,13 @@ pub fn parse_stream(
 }
 
 /// Reads complete lines, rejecting binary, oversized and non-UTF-8 lines
-/// before a parser sees them. Blank lines are skipped silently.
+/// before a parser sees them. Blank lines, and lines a parser answers
+/// `Ok(None)` for (comments), are skipped silently.
 fn for_each_line(
     reader: &mut dyn BufRead,
     first_line: u64,
     sink: &mut dyn FnMut(Parsed),
-    mut parse: impl FnMut(u64, &str) -> Result<Record, Malformed>,
+    mut parse: impl FnMut(u64, &str) -> Result<Option<Record>, Malformed>,
 ) -> std::io::Result<StreamEnd> {
     let mut buf = Vec::with_capacity(4096);
     let mut consumed = 0u64;
@@ -160,7 +180,8 @@ fn for_each_line(
             continue;
         };
         match parse(this, text) {
-            Ok(r) => sink(Parsed::Record(Box::new(r))),
+            Ok(Some(r)) => sink(Parsed::Record(Box::new(r))),
+            Ok(None) => {}
             Err(why) => sink(Parsed::Malformed { line: this, why }),
         }
     }

@@ -30,6 +30,9 @@ pub struct FileContext {
     pub rel_path: String,
     pub service: String,
     pub instance: String,
+    /// When a record has no time of its own but the source does (a metrics
+    /// snapshot: the file's modification time).
+    pub fallback_ts: Option<crate::record::Micros>,
 }
 
 impl FileContext {
@@ -39,6 +42,7 @@ impl FileContext {
             rel_path: rel_path.to_string(),
             service,
             instance,
+            fallback_ts: None,
         }
     }
 }
@@ -50,7 +54,7 @@ pub fn service_from_file_name(path: &str) -> (String, String) {
     let base = path.rsplit(['/', '!']).next().unwrap_or(path);
     let mut stem = base;
     for ext in [
-        ".gz", ".zst", ".log", ".jsonl", ".json", ".ndjson", ".txt", ".csv",
+        ".gz", ".zst", ".log", ".jsonl", ".json", ".ndjson", ".txt", ".csv", ".prom",
     ] {
         stem = stem.strip_suffix(ext).unwrap_or(stem);
     }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{idem, logfmt};
+use super::{idem, logfmt, metrics, task};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -11,7 +11,15 @@ pub enum Dialect {
     JsonLog,
     Logfmt,
     IdemCsv,
+    /// The same table dumped as JSON lines (`row_to_json`).
+    IdemJson,
     CeleryEvents,
+    /// Generic task lifecycle records as JSON lines (task_id, state, time).
+    TaskLifecycle,
+    /// The same as CSV with a header.
+    TaskCsv,
+    /// Prometheus/OpenMetrics text exposition.
+    Metrics,
     Unknown,
 }
 
@@ -21,7 +29,11 @@ impl Dialect {
             Dialect::JsonLog => "json_log",
             Dialect::Logfmt => "logfmt",
             Dialect::IdemCsv => "idem_csv",
+            Dialect::IdemJson => "idem_json",
             Dialect::CeleryEvents => "celery_events",
+            Dialect::TaskLifecycle => "task_lifecycle",
+            Dialect::TaskCsv => "task_csv",
+            Dialect::Metrics => "metrics",
             Dialect::Unknown => "unknown",
         }
     }
@@ -31,7 +43,12 @@ impl Dialect {
     pub fn resumable(self) -> bool {
         matches!(
             self,
-            Dialect::JsonLog | Dialect::Logfmt | Dialect::CeleryEvents
+            Dialect::JsonLog
+                | Dialect::Logfmt
+                | Dialect::CeleryEvents
+                | Dialect::TaskLifecycle
+                | Dialect::Metrics
+                | Dialect::IdemJson
         )
     }
 }
@@ -60,6 +77,17 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     let Some(first) = lines.first() else {
         return unknown("empty");
     };
+    // A task table may carry the event id it served; its task id column
+    // is what tells it from an idempotency table keyed by event id.
+    if !first.trim_start().starts_with('{') && task::is_lifecycle_header(first) {
+        return Sniffed {
+            dialect: Dialect::TaskCsv,
+            why: format!(
+                "CSV header with task id and state columns: {}",
+                first.trim()
+            ),
+        };
+    }
     if !first.trim_start().starts_with('{') && idem::is_idem_header(first) {
         return Sniffed {
             dialect: Dialect::IdemCsv,
@@ -92,9 +120,45 @@ pub fn sniff(head: &[u8]) -> Sniffed {
                 ),
             };
         }
+        let rows = objects.iter().filter(|o| idem::is_idem_object(o)).count();
+        if rows * 2 > objects.len() {
+            return Sniffed {
+                dialect: Dialect::IdemJson,
+                why: format!(
+                    "{rows}/{} lines are idempotency-table rows as JSON (key, status, no message)",
+                    lines.len()
+                ),
+            };
+        }
+        let lifecycle = objects.iter().filter(|o| task::is_lifecycle(o)).count();
+        if lifecycle * 2 > objects.len() {
+            return Sniffed {
+                dialect: Dialect::TaskLifecycle,
+                why: format!(
+                    "{lifecycle}/{} lines are task lifecycle records (task id, state, no message)",
+                    lines.len()
+                ),
+            };
+        }
         return Sniffed {
             dialect: Dialect::JsonLog,
             why: format!("{}/{} lines are JSON objects", objects.len(), lines.len()),
+        };
+    }
+    let typed = lines
+        .iter()
+        .any(|l| l.starts_with("# TYPE ") || l.starts_with("# HELP "));
+    let samples = lines
+        .iter()
+        .filter(|l| metrics::looks_like_metrics(l))
+        .count();
+    if typed && samples * 2 > lines.len() {
+        return Sniffed {
+            dialect: Dialect::Metrics,
+            why: format!(
+                "{samples}/{} lines are Prometheus exposition text (# TYPE/# HELP, samples)",
+                lines.len()
+            ),
         };
     }
     let logfmt_lines = lines
@@ -144,6 +208,23 @@ mod tests {
             sniff(b"idem_key,payload_hash,status,updated_at\nk,h,done,2026-11-20 09:00:00\n")
                 .dialect,
             Dialect::IdemCsv
+        );
+        assert_eq!(
+            sniff(b"{\"task_id\":\"t\",\"state\":\"start\",\"time\":1}\n").dialect,
+            Dialect::TaskLifecycle
+        );
+        assert_eq!(
+            sniff(b"{\"task_id\":\"t\",\"state\":\"start\",\"msg\":\"a log line\"}\n").dialect,
+            Dialect::JsonLog
+        );
+        assert_eq!(
+            sniff(b"task_id,name,state,time\nt,x,start,2026-11-20 09:00:00\n").dialect,
+            Dialect::TaskCsv
+        );
+        assert_eq!(
+            sniff(b"# HELP tasks_total Tasks.\n# TYPE tasks_total counter\ntasks_total{state=\"ok\"} 4\n")
+                .dialect,
+            Dialect::Metrics
         );
         assert_eq!(sniff(b"").dialect, Dialect::Unknown);
         assert_eq!(sniff(b"\x7fELF\x00\x01").dialect, Dialect::Unknown);

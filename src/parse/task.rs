@@ -90,6 +90,153 @@ pub fn parse_celery_line(
     into_record(fields, Kind::TaskEvent, text, line, ctx, config)
 }
 
+/// Task-id fields of the generic lifecycle format, and its state words.
+const LIFECYCLE_ID_FIELDS: &[&str] = &["task_id", "job_id", "task"];
+const LIFECYCLE_TIME_FIELDS: &[&str] = &["time", "ts", "timestamp", "at"];
+const LIFECYCLE_STATES: &[&str] = &[
+    "enqueue",
+    "enqueued",
+    "queued",
+    "start",
+    "started",
+    "complete",
+    "completed",
+    "succeeded",
+    "success",
+    "cancel",
+    "cancelled",
+    "canceled",
+    "timeout",
+    "timed_out",
+    "fail",
+    "failed",
+    "retry",
+    "retried",
+    "revoked",
+];
+
+/// Is this object a generic lifecycle record (a task id and a known state,
+/// no log message)? What the sniffer asks of each line.
+pub fn is_lifecycle(obj: &serde_json::Map<String, Value>) -> bool {
+    let has_id = LIFECYCLE_ID_FIELDS.iter().any(|f| obj.contains_key(*f));
+    let state = obj.get("state").and_then(Value::as_str);
+    let has_message = ["msg", "message", "event"]
+        .iter()
+        .any(|k| obj.contains_key(*k));
+    has_id && state.is_some_and(is_lifecycle_state) && !has_message
+}
+
+pub fn is_lifecycle_state(state: &str) -> bool {
+    LIFECYCLE_STATES.contains(&state.to_ascii_lowercase().as_str())
+}
+
+/// Does a CSV header look like a lifecycle table (task id and state)?
+pub fn is_lifecycle_header(header: &str) -> bool {
+    let cols: Vec<String> = header
+        .split(',')
+        .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+        .collect();
+    cols.iter()
+        .any(|c| LIFECYCLE_ID_FIELDS.contains(&c.as_str()))
+        && cols.iter().any(|c| c == "state")
+}
+
+/// One JSON line of the generic lifecycle format:
+/// `{"task_id":…,"name":…,"state":"start|complete|cancel|timeout|fail","time":…,"event_id":…}`.
+pub fn parse_lifecycle_line(
+    text: &str,
+    line: u64,
+    ctx: &FileContext,
+    config: &Config,
+) -> Result<Record, Malformed> {
+    let value: Value = serde_json::from_str(text).map_err(|e| Malformed::BadJson(e.to_string()))?;
+    let Value::Object(obj) = value else {
+        return Err(Malformed::NotAnObject);
+    };
+    let ts = LIFECYCLE_TIME_FIELDS
+        .iter()
+        .find_map(|f| obj.get(*f).and_then(time::from_json));
+    let pairs = obj
+        .iter()
+        .map(|(k, v)| (k.clone(), json::text_of(v)))
+        .collect();
+    lifecycle_record(pairs, ts, text, line, ctx, config)
+}
+
+/// One CSV row of the same format; values as text.
+pub fn lifecycle_row(
+    columns: &[String],
+    values: &[&str],
+    raw: &str,
+    line: u64,
+    ctx: &FileContext,
+    config: &Config,
+) -> Result<Record, Malformed> {
+    let pairs: Vec<(String, String)> = columns
+        .iter()
+        .zip(values)
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(c, v)| (c.clone(), v.to_string()))
+        .collect();
+    let ts = pairs
+        .iter()
+        .find(|(k, _)| LIFECYCLE_TIME_FIELDS.contains(&k.as_str()))
+        .and_then(|(_, v)| time::from_str(v));
+    lifecycle_record(pairs, ts, raw, line, ctx, config)
+}
+
+fn lifecycle_record(
+    mut attrs: Vec<(String, String)>,
+    ts: Option<crate::record::Micros>,
+    raw: &str,
+    line: u64,
+    ctx: &FileContext,
+    config: &Config,
+) -> Result<Record, Malformed> {
+    let get = |k: &str| attrs.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone());
+    let state = get("state")
+        .filter(|s| is_lifecycle_state(s))
+        .ok_or(Malformed::NotATaskEvent)?;
+    let id_field = LIFECYCLE_ID_FIELDS
+        .iter()
+        .find(|f| get(f).is_some())
+        .ok_or(Malformed::NotATaskEvent)?;
+    let name = get("name").unwrap_or_default();
+    let worker = get("worker").or_else(|| get("hostname"));
+    let task_state = TaskState::of(&state);
+    let level = match task_state {
+        TaskState::Failed => Level::Error,
+        TaskState::Revoked | TaskState::Retried => Level::Warn,
+        _ => Level::Info,
+    };
+    let mut message = format!("task {state}");
+    if !name.is_empty() {
+        message.push(' ');
+        message.push_str(&name);
+    }
+    if let Some(reason) = get("reason").or_else(|| get("error")) {
+        message.push_str(": ");
+        message.push_str(&reason);
+    }
+    let service = get("service");
+    // `task` is a name in some exporters and an id in others; as the id
+    // field it is kept as `task_id` so the ID rules pick it up.
+    if *id_field == "task"
+        && let Some(pair) = attrs.iter_mut().find(|(k, _)| k == "task")
+    {
+        pair.0 = "task_id".into();
+    }
+    let fields = Fields {
+        ts,
+        level: Some(level),
+        message,
+        service,
+        instance: worker,
+        attrs,
+    };
+    into_record(fields, Kind::TaskEvent, raw, line, ctx, config)
+}
+
 /// `{'event_id': 'evt_1', 'amount': 4200}` -> [("event_id", "evt_1"), ("amount", "4200")].
 fn python_repr_pairs(text: &str) -> Vec<(String, String)> {
     static PAIR: OnceLock<Regex> = OnceLock::new();
@@ -138,6 +285,48 @@ mod tests {
             ]
         );
         assert_eq!(task_state(&r), Some(TaskState::Revoked));
+    }
+
+    #[test]
+    fn generic_lifecycle_json_and_csv_give_one_record() {
+        let ctx = FileContext::for_path("tasks/lifecycle.jsonl");
+        let config = Config::default();
+        let json = parse_lifecycle_line(
+            r#"{"task_id":"t-1","name":"billing.charge","state":"timeout","time":"2026-11-20T09:00:05Z","event_id":"evt_1","worker":"billing-worker-7f9c6d8b5-h3j6m"}"#,
+            4,
+            &ctx,
+            &config,
+        )
+        .unwrap();
+        assert_eq!(json.kind, Kind::TaskEvent);
+        assert_eq!(task_state(&json), Some(TaskState::Revoked));
+        assert_eq!(json.service, "billing-worker");
+        assert_eq!(json.ts, 1_795_165_205_000_000);
+        assert!(json.carries("t-1") && json.carries("evt_1"));
+        assert_eq!(json.message, "task timeout billing.charge");
+
+        let cols: Vec<String> = ["task_id", "name", "state", "time", "event_id"]
+            .map(String::from)
+            .to_vec();
+        let csv = lifecycle_row(
+            &cols,
+            &[
+                "t-1",
+                "billing.charge",
+                "complete",
+                "2026-11-20 09:00:06",
+                "evt_1",
+            ],
+            "t-1,billing.charge,complete,2026-11-20 09:00:06,evt_1",
+            2,
+            &ctx,
+            &config,
+        )
+        .unwrap();
+        assert_eq!(task_state(&csv), Some(TaskState::Succeeded));
+        assert!(csv.carries("evt_1"));
+        assert!(is_lifecycle_header("task_id,name,state,time,event_id"));
+        assert!(!is_lifecycle_header("idem_key,status"));
     }
 
     #[test]
