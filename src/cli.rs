@@ -114,12 +114,32 @@ in output or errors.")]
         #[arg(long)]
         json: bool,
     },
-    /// Write a markdown postmortem of one event
+    /// Write a postmortem: one event (ID), or the whole incident (--incident)
+    #[command(after_help = "Examples:
+  hopline export evt_39febed3e92d -o postmortem.md
+  hopline export --incident -o incident.md
+  hopline export --incident --kind duplicate_side_effect --format json
+
+Secrets are redacted by default (bearer tokens, Authorization headers, API keys, \
+AWS keys, JWTs, passwords in URLs, e-mail addresses, Luhn-valid card numbers, and \
+[[redact]] rules in hopline.toml); the report says what was removed. Marks and \
+notes made in the TUI are included.")]
     Export {
-        id: String,
+        /// Any ID of the event, or a unique prefix
+        #[arg(required_unless_present = "incident", conflicts_with = "incident")]
+        id: Option<String>,
+        /// Report on the whole bundle instead of one event
+        #[arg(long)]
+        incident: bool,
+        /// With --incident: only findings of this kind
+        #[arg(long, value_name = "KIND", requires = "incident")]
+        kind: Option<String>,
         /// Output file (default: standard output)
-        #[arg(short, long, value_name = "FILE.md")]
+        #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// md (GitHub-flavoured markdown with Mermaid) or json (the same content as data)
+        #[arg(long, value_name = "FORMAT", default_value = "md", value_parser = ["md", "json"])]
+        format: String,
         /// Keep secrets and personal data in the output
         #[arg(long)]
         no_redact: bool,

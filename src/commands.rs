@@ -70,9 +70,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Events { json } => events(g, *json),
         Command::Export {
             id,
+            incident: _,
+            kind,
             output,
+            format,
             no_redact,
-        } => export_cmd(g, id, output.as_deref(), !*no_redact),
+        } => export_cmd(
+            g,
+            id.as_deref(),
+            kind.as_deref(),
+            output.as_deref(),
+            format,
+            !*no_redact,
+        ),
         Command::Sniff { paths, json } => sniff_cmd(paths, *json),
     }
 }
@@ -283,13 +293,14 @@ fn terminal_width() -> Option<usize> {
         .or(Some(120))
 }
 
+fn parse_kind(k: &str) -> Result<FindingKind> {
+    FindingKind::parse(k.trim()).with_context(|| {
+        let all: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("unknown finding kind {k:?}; kinds are {}", all.join(", "))
+    })
+}
+
 fn findings(g: &Global, kind: Option<&str>, fail_on: &[String], json: bool) -> Result<ExitCode> {
-    let parse_kind = |k: &str| {
-        FindingKind::parse(k.trim()).with_context(|| {
-            let all: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
-            format!("unknown finding kind {k:?}; kinds are {}", all.join(", "))
-        })
-    };
     let kind = kind.map(parse_kind).transpose()?;
     let fail_on: Vec<FindingKind> = fail_on
         .iter()
@@ -327,32 +338,71 @@ fn events(g: &Global, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn export_cmd(g: &Global, id: &str, output: Option<&Path>, redact: bool) -> Result<ExitCode> {
+fn export_cmd(
+    g: &Global,
+    id: Option<&str>,
+    kind: Option<&str>,
+    output: Option<&Path>,
+    format: &str,
+    redact: bool,
+) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
-    let fp = footprint(&index, id, HubRule::from_config(&config))?;
-    if fp.records.is_empty() {
-        return Err(nothing(format!("no record carries the ID {id:?}"), None));
-    }
-    let found = event_findings(&fp.records, &config);
-    let reproduce = format!("hopline timeline {id} --index {}", index.dir().display());
-    let md = export::postmortem(&export::ExportInput {
-        footprint: &fp,
-        findings: &found,
-        reproduce,
-        redact,
-    });
+    let format = match format {
+        "json" => export::Format::Json,
+        _ => export::Format::Markdown,
+    };
+    let roots = index.manifest()?.roots;
+    let (text, what) = match id {
+        Some(id) => {
+            let reproduce = format!("hopline --index {} timeline {id}", index.dir().display());
+            let Some(report) = export::event_from_index(&index, id, &config, redact, reproduce)?
+            else {
+                return Err(nothing(format!("no record carries the ID {id:?}"), None));
+            };
+            let what = format!(
+                "{} records, {} findings",
+                report.timeline.len(),
+                report.findings.len()
+            );
+            (export::render_event(&report, format), what)
+        }
+        None => {
+            let only = kind.map(parse_kind).transpose()?;
+            let title = roots
+                .iter()
+                .filter_map(|r| Path::new(r).file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" + ");
+            let title = if title.is_empty() {
+                index.dir().display().to_string()
+            } else {
+                title
+            };
+            let mut reproduce = format!(
+                "hopline --index {} export --incident",
+                index.dir().display()
+            );
+            if let Some(k) = kind {
+                reproduce.push_str(&format!(" --kind {k}"));
+            }
+            let report =
+                export::incident_from_index(&index, &config, only, redact, title, reproduce)?;
+            let what = format!(
+                "{} records, {} finding kinds",
+                report.records,
+                report.findings_by_kind.len()
+            );
+            (export::render_incident(&report, format), what)
+        }
+    };
     match output {
         Some(path) => {
-            std::fs::write(path, &md).with_context(|| format!("writing {}", path.display()))?;
-            eprintln!(
-                "wrote {} ({} records, {} findings)",
-                path.display(),
-                fp.records.len(),
-                found.len()
-            );
+            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {} ({what})", path.display());
         }
-        None => std::io::stdout().write_all(md.as_bytes())?,
+        None => std::io::stdout().write_all(text.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
 }

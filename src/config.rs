@@ -43,6 +43,22 @@ struct RawConfig {
     fields: FieldMap,
     #[serde(default)]
     postgres: PgTableMap,
+    #[serde(default)]
+    redact: Vec<RawRedact>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRedact {
+    name: String,
+    pattern: String,
+}
+
+/// An extra redaction rule for exports: every match is replaced.
+#[derive(Debug, Clone)]
+pub struct RedactRule {
+    pub name: String,
+    pub regex: Regex,
 }
 
 /// `[postgres]`: which table holds idempotency state when it is not one of
@@ -137,6 +153,7 @@ pub struct Config {
     pub retry_storm: usize,
     pub fields: FieldMap,
     pub postgres: PgTableMap,
+    pub redact: Vec<RedactRule>,
     pub origin: Option<PathBuf>,
 }
 
@@ -245,6 +262,7 @@ impl Default for Config {
             retry_storm: 5,
             fields: FieldMap::default(),
             postgres: PgTableMap::default(),
+            redact: Vec::new(),
             origin: None,
         }
     }
@@ -326,6 +344,17 @@ impl Config {
             }
         }
         config.postgres = raw.postgres;
+        for (i, r) in raw.redact.into_iter().enumerate() {
+            let regex = Regex::new(&r.pattern)
+                .map_err(|e| invalid(format!("redact[{i}].pattern"), e.to_string()))?;
+            if r.name.trim().is_empty() {
+                return Err(invalid(format!("redact[{i}].name"), "empty name".into()));
+            }
+            config.redact.push(RedactRule {
+                name: r.name,
+                regex,
+            });
+        }
         for (kind, fields) in raw.ids.fields {
             for f in fields {
                 if f.trim().is_empty() {

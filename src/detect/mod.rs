@@ -60,7 +60,7 @@ impl FindingKind {
         FindingKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
-    fn severity(self) -> Severity {
+    pub fn severity(self) -> Severity {
         match self {
             FindingKind::DuplicateSideEffect => Severity::Critical,
             FindingKind::PartialWrite | FindingKind::KeyConflict | FindingKind::KeyDrift => {

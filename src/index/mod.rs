@@ -8,6 +8,7 @@
 
 pub mod location;
 pub mod manifest;
+pub mod marks;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -1,23 +1,13 @@
-//! The postmortem as GitHub-flavoured markdown: summary, findings with
-//! evidence, a timeline table, a Mermaid sequence diagram of the hops, the
-//! idempotency rows and task events, and the command that reproduces it.
-//! Deterministic: the same index gives the same bytes.
+//! The postmortem as GitHub-flavoured markdown, written from the export
+//! model: summary, findings with evidence, a timeline table, a Mermaid
+//! sequence diagram of the hops, the idempotency rows and task events,
+//! marks and notes, and the command that reproduces it. Deterministic: the
+//! same model gives the same bytes. All text arrives redacted; here it is
+//! only escaped, so log text cannot break a table or inject markup.
 
 use std::fmt::Write as _;
 
-use crate::correlate::Footprint;
-use crate::detect::Finding;
-use crate::record::{Kind, Record, format_ts};
-
-use super::redact::Redactor;
-
-pub struct ExportInput<'a> {
-    pub footprint: &'a Footprint,
-    pub findings: &'a [Finding],
-    /// How to run this again, shown at the end.
-    pub reproduce: String,
-    pub redact: bool,
-}
+use super::model::{EventReport, IncidentReport, Step};
 
 /// Escapes text for a GFM table cell: pipes, backticks and HTML cannot
 /// break the table or inject markup; newlines become spaces.
@@ -42,9 +32,12 @@ pub fn cell(s: &str) -> String {
     out
 }
 
-/// Text for a Mermaid message or note: `;` and `#` end or escape a
-/// statement in Mermaid, so they are written as entity codes.
-fn mermaid_text(s: &str) -> String {
+/// Text for a Mermaid participant name, message or note. Mermaid has no
+/// string quoting in sequence diagrams: `;` ends a statement, `#` starts an
+/// entity, `:` splits a message, and `<`/`>`/`"` can open markup, so each is
+/// written as an entity code; `-`, `+` and `>` right after an arrow would
+/// change its meaning, so text never starts with them.
+pub fn mermaid_text(s: &str) -> String {
     let mut out = String::new();
     for c in s.chars().take(80) {
         match c {
@@ -54,11 +47,19 @@ fn mermaid_text(s: &str) -> String {
             '"' => out.push_str("#quot;"),
             '<' => out.push_str("#lt;"),
             '>' => out.push_str("#gt;"),
+            '%' => out.push_str("#37;"),
+            '{' => out.push_str("#123;"),
+            '}' => out.push_str("#125;"),
             c if c.is_control() => out.push(' '),
             c => out.push(c),
         }
     }
-    out
+    let out = out.trim().to_string();
+    if out.is_empty() || out.starts_with(['-', '+', '>']) {
+        format!("_{out}")
+    } else {
+        out
+    }
 }
 
 /// Text inside a code span: a backtick would end it, a pipe would end a cell.
@@ -68,172 +69,302 @@ fn code(s: &str) -> String {
         .replace(['\n', '\r'], " ")
 }
 
-fn duration(micros: i64) -> String {
-    let ms = micros / 1000;
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms < 120_000 {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    } else {
-        format!("{:.1} min", ms as f64 / 60_000.0)
-    }
+fn table(out: &mut String, header: &[&str]) {
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
 }
 
-pub fn postmortem(input: &ExportInput<'_>) -> String {
-    let mut red = Redactor::default();
-    let mut r = |s: &str| {
-        if input.redact {
-            red.redact(s)
+fn timeline_table(out: &mut String, steps: &[Step]) {
+    table(
+        out,
+        &["Time (UTC)", "Service", "Step", "Mutation", "Source"],
+    );
+    for s in steps {
+        let mut step = cell(&s.step);
+        if let Some(note) = &s.mark {
+            step.push_str(" 📌");
+            if !note.is_empty() {
+                let _ = write!(step, " _{}_", cell(note));
+            }
+        }
+        let skew = if s.skew_ms != 0 {
+            format!(" (skew {:+} ms)", s.skew_ms)
         } else {
-            s.to_string()
-        }
-    };
-    let fp = input.footprint;
-    let mut out = String::new();
-    let services = fp.services();
-    let _ = writeln!(out, "# Postmortem: event `{}`\n", code(&fp.query));
-
-    out.push_str("## Summary\n\n");
-    if let (Some(first), Some(last)) = (fp.records.first(), fp.records.last()) {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "The event was followed across {} records and {} services ({}) from {} to {} UTC ({}), through {} IDs.",
-            fp.records.len(),
-            services.len(),
-            cell(&services.join(", ")),
-            format_ts(first.ts),
-            format_ts(last.ts),
-            duration(last.ts - first.ts),
-            fp.ids.len()
-        );
-        let mutations = fp.records.iter().filter(|r| r.mutation).count();
-        let _ = writeln!(out, "It made {mutations} state mutations.");
-    } else {
-        out.push_str("No record carries this ID.\n");
-    }
-    if input.findings.is_empty() {
-        out.push_str("No findings: nothing in this event looks anomalous.\n");
-    } else {
-        let kinds: Vec<&str> = input.findings.iter().map(|f| f.kind.as_str()).collect();
-        let _ = writeln!(
-            out,
-            "{} findings: {}.",
-            input.findings.len(),
-            kinds.join(", ")
+            "| {}{skew} | {} | {} | {} | `{}` |",
+            s.ts,
+            cell(&s.service),
+            step,
+            if s.mutation { "yes" } else { "" },
+            code(&s.source)
         );
     }
     out.push('\n');
+}
 
-    if !input.findings.is_empty() {
-        out.push_str(
-            "## Findings\n\n| Severity | Kind | What happened | Evidence |\n|---|---|---|---|\n",
-        );
-        for f in input.findings {
-            let evidence: Vec<String> = f
-                .evidence
-                .iter()
-                .map(|e| format!("`{}`", code(&e.to_string())))
-                .collect();
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} |",
-                f.severity.as_str(),
-                f.kind.as_str(),
-                cell(&r(&f.summary)),
-                evidence.join(", ")
-            );
-        }
-        out.push('\n');
-    }
-
-    out.push_str("## Timeline\n\n| Time (UTC) | Service | Step | Mutation | Source |\n|---|---|---|---|---|\n");
-    for rec in &fp.records {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | `{}` |",
-            format_ts(rec.ts),
-            cell(&rec.service),
-            cell(&r(&rec.message)),
-            if rec.mutation { "yes" } else { "" },
-            code(&rec.source.to_string())
-        );
-    }
-    out.push('\n');
-
-    out.push_str("## Sequence\n\n```mermaid\nsequenceDiagram\n");
+fn sequence(out: &mut String, services: &[String], steps: &[Step]) {
+    out.push_str("```mermaid\nsequenceDiagram\n");
     for (i, s) in services.iter().enumerate() {
         let _ = writeln!(out, "    participant p{i} as {}", mermaid_text(s));
     }
     let lane = |s: &str| services.iter().position(|x| x == s).unwrap_or(0);
-    let mut prev: Option<&Record> = None;
-    for rec in &fp.records {
-        let to = lane(&rec.service);
+    let mut prev: Option<&Step> = None;
+    for s in steps {
+        let to = lane(&s.service);
         if let Some(p) = prev
-            && p.service != rec.service
+            && s.hop
         {
             let _ = writeln!(
                 out,
                 "    p{}->>p{to}: {}",
                 lane(&p.service),
-                mermaid_text(&r(&rec.message))
+                mermaid_text(&s.step)
             );
         }
-        if rec.mutation {
-            let _ = writeln!(
-                out,
-                "    Note over p{to}: {}",
-                mermaid_text(&r(&rec.message))
-            );
+        if s.mutation {
+            let _ = writeln!(out, "    Note over p{to}: {}", mermaid_text(&s.step));
         }
-        prev = Some(rec);
+        prev = Some(s);
     }
     out.push_str("```\n\n");
+}
 
-    let state: Vec<&Record> = fp
-        .records
+fn event_body(out: &mut String, e: &EventReport, depth: &str) {
+    if !e.findings.is_empty() {
+        let _ = writeln!(out, "{depth} Findings\n");
+        table(out, &["Severity", "Kind", "What happened", "Evidence"]);
+        for f in &e.findings {
+            let evidence: Vec<String> = f
+                .evidence
+                .iter()
+                .map(|e| format!("`{}`", code(&e.source)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                f.severity,
+                f.kind,
+                cell(&f.summary),
+                evidence.join(", ")
+            );
+        }
+        out.push('\n');
+        for f in &e.findings {
+            let _ = writeln!(out, "Evidence for `{}`:\n", f.kind);
+            for ev in &f.evidence {
+                let _ = writeln!(out, "- `{}`: `{}`", code(&ev.source), code(&ev.text));
+            }
+            out.push('\n');
+        }
+    }
+
+    let _ = writeln!(out, "{depth} Timeline\n");
+    timeline_table(out, &e.timeline);
+
+    let _ = writeln!(out, "{depth} Sequence\n");
+    sequence(out, &e.services, &e.timeline);
+
+    let state: Vec<&Step> = e
+        .timeline
         .iter()
-        .filter(|r| matches!(r.kind, Kind::IdemRow | Kind::TaskEvent))
+        .filter(|s| matches!(s.kind, "idem_row" | "task_event"))
         .collect();
     if !state.is_empty() {
-        out.push_str("## Idempotency rows and task events\n\n| Time (UTC) | Kind | Record | Source |\n|---|---|---|---|\n");
-        for rec in state {
+        let _ = writeln!(out, "{depth} Idempotency rows and task events\n");
+        table(out, &["Time (UTC)", "Kind", "Record", "Source"]);
+        for s in state {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | `{}` |",
-                format_ts(rec.ts),
-                rec.kind.as_str(),
-                cell(&r(&rec.message)),
-                code(&rec.source.to_string())
+                s.ts,
+                s.kind,
+                cell(&s.step),
+                code(&s.source)
             );
         }
         out.push('\n');
     }
 
-    if !fp.hubs.is_empty() {
-        out.push_str("## IDs not followed\n\nThese IDs are carried by too many records to belong to one event:\n\n");
-        for h in &fp.hubs {
+    let _ = writeln!(out, "{depth} Clock skew\n");
+    if e.clock_skew.is_empty() {
+        out.push_str("No source was shifted: times are as the sources wrote them.\n\n");
+    } else {
+        for note in &e.clock_skew {
+            let _ = writeln!(out, "- {}", cell(note));
+        }
+        out.push('\n');
+    }
+
+    if !e.hubs_skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "{depth} IDs not followed\n\nThese IDs are carried by too many records to belong to one event:\n"
+        );
+        for h in &e.hubs_skipped {
             let _ = writeln!(
                 out,
                 "- `{}` = `{}` ({} records)",
-                code(&h.id.field),
-                code(&h.id.value),
-                h.carriers
+                code(&h.field),
+                code(&h.value),
+                h.records
+            );
+        }
+        out.push('\n');
+    }
+}
+
+fn marks(out: &mut String, marks: &[super::model::MarkOut], depth: &str) {
+    if marks.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{depth} Marks and notes\n");
+    table(out, &["Time (UTC)", "Step", "Note", "Source"]);
+    for m in marks {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | `{}` |",
+            m.ts.as_deref().unwrap_or(""),
+            cell(m.step.as_deref().unwrap_or("")),
+            cell(m.note.as_deref().unwrap_or("")),
+            code(&m.source)
+        );
+    }
+    out.push('\n');
+}
+
+fn reproduce(out: &mut String, command: &str, redaction: &super::model::Redaction) {
+    out.push_str("## Reproduce\n\n```sh\n");
+    out.push_str(command);
+    out.push_str("\n```\n\n");
+    let _ = writeln!(out, "_Redaction: {}._", cell(&redaction.sentence()));
+}
+
+/// `hopline export ID`.
+pub fn event_markdown(e: &EventReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Postmortem: event `{}`\n", code(&e.id));
+    out.push_str("## Summary\n\n");
+    for s in &e.summary {
+        let _ = writeln!(out, "{}", cell(s));
+    }
+    out.push('\n');
+    event_body(&mut out, e, "##");
+    marks(&mut out, &e.marks, "##");
+    reproduce(&mut out, &e.reproduce, &e.redaction);
+    out
+}
+
+/// `hopline export --incident`.
+pub fn incident_markdown(i: &IncidentReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Incident report: {}\n", cell(&i.title));
+    out.push_str("## Summary\n\n");
+    for s in &i.summary {
+        let _ = writeln!(out, "- {}", cell(s));
+    }
+    out.push('\n');
+
+    out.push_str("## Findings by kind\n\n");
+    if i.findings_by_kind.is_empty() {
+        out.push_str("No findings.\n\n");
+    } else {
+        table(&mut out, &["Severity", "Kind", "Count", "Affected IDs"]);
+        for k in &i.findings_by_kind {
+            let mut ids: Vec<String> = k
+                .affected
+                .iter()
+                .map(|a| format!("`{}`", code(a)))
+                .collect();
+            if k.affected_total > k.affected.len() {
+                ids.push(format!("and {} more", k.affected_total - k.affected.len()));
+            }
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                k.severity,
+                k.kind,
+                k.count,
+                ids.join(", ")
             );
         }
         out.push('\n');
     }
 
-    out.push_str("## Reproduce\n\n```sh\n");
-    out.push_str(&input.reproduce);
-    out.push_str("\n```\n\n");
-    let _ = writeln!(
-        out,
-        "_Redaction: {}._",
-        if input.redact {
-            red.summary()
-        } else {
-            "off (--no-redact)".into()
+    if !i.impact.is_empty() {
+        out.push_str("## Impact\n\n");
+        table(&mut out, &["Events", "Count"]);
+        for m in &i.impact {
+            let _ = writeln!(out, "| {} | {} |", cell(m.what), m.count);
         }
-    );
+        out.push('\n');
+    }
+
+    if !i.config_drift.is_empty() {
+        out.push_str("## Config drift\n\n");
+        table(
+            &mut out,
+            &["Service", "Instance", "Setting", "Value", "Source"],
+        );
+        for d in &i.config_drift {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | `{}` | `{}` |",
+                cell(&d.service),
+                cell(&d.instance),
+                cell(&d.setting),
+                code(&d.value),
+                code(&d.source)
+            );
+        }
+        out.push('\n');
+    }
+
+    if !i.histogram.is_empty() {
+        out.push_str(
+            "## Over time\n\nRecords per bucket (`!` marks errors, `F` findings):\n\n```text\n",
+        );
+        let max = i
+            .histogram
+            .iter()
+            .map(|b| b.records)
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        for b in &i.histogram {
+            let width = (b.records * 40).div_ceil(max) as usize;
+            let _ = writeln!(
+                out,
+                "{} {:<40} {:>6}{}{}",
+                b.start.get(11..19).unwrap_or(&b.start),
+                "█".repeat(width),
+                b.records,
+                if b.errors > 0 {
+                    format!(" !{}", b.errors)
+                } else {
+                    String::new()
+                },
+                if b.findings > 0 {
+                    format!(" F{}", b.findings)
+                } else {
+                    String::new()
+                },
+            );
+        }
+        out.push_str("```\n\n");
+    }
+
+    for (kind, e) in &i.representatives {
+        let _ = writeln!(out, "## Representative `{kind}`: event `{}`\n", code(&e.id));
+        for s in &e.summary {
+            let _ = writeln!(out, "{}", cell(s));
+        }
+        out.push('\n');
+        event_body(&mut out, e, "###");
+    }
+    marks(&mut out, &i.marks, "##");
+    reproduce(&mut out, &i.reproduce, &i.redaction);
     out
 }

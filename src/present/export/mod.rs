@@ -1,7 +1,135 @@
-//! `hopline export`: a markdown postmortem of one event, redacted by default.
+//! `hopline export`: a postmortem of one event or of the whole incident, as
+//! markdown or JSON from one model, redacted by default.
 
 pub mod markdown;
+pub mod model;
 pub mod redact;
 
-pub use markdown::{ExportInput, postmortem};
+pub use markdown::{event_markdown, incident_markdown};
+pub use model::{EventInput, IncidentInput, Scrub, event_report, incident_report};
 pub use redact::Redactor;
+
+use crate::config::Config;
+use crate::correlate::{HubRule, footprint};
+use crate::detect::{FindingKind, analyse, event_findings};
+use crate::index::marks::Marks;
+use crate::index::{IndexError, RecordIndex};
+use crate::record::Record;
+
+/// Output format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Json,
+}
+
+fn scrub_for(config: &Config, redact: bool) -> Scrub {
+    Scrub::new(redact.then(|| Redactor::with_rules(&config.redact)))
+}
+
+fn marks_of(index: &RecordIndex) -> Result<Marks, IndexError> {
+    Marks::load(index.dir()).map_err(|source| IndexError::Io {
+        path: index.dir().join("marks.json"),
+        source,
+    })
+}
+
+/// One event's report straight from the index: what `hopline export ID`
+/// and the TUI's `e` both write. None when no record carries `id`.
+pub fn event_from_index(
+    index: &RecordIndex,
+    id: &str,
+    config: &Config,
+    redact: bool,
+    reproduce: String,
+) -> Result<Option<model::EventReport>, IndexError> {
+    let fp = footprint(index, id, HubRule::from_config(config))?;
+    if fp.records.is_empty() {
+        return Ok(None);
+    }
+    let findings = event_findings(&fp.records, config);
+    let marks = marks_of(index)?;
+    let mut scrub = scrub_for(config, redact);
+    Ok(Some(event_report(
+        &EventInput {
+            id: &fp.query,
+            ids: &fp.ids,
+            hubs: &fp.hubs,
+            records: &fp.records,
+            findings: &findings,
+            marks: &marks.marks,
+            reproduce,
+        },
+        &mut scrub,
+    )))
+}
+
+/// The whole bundle's report (`hopline export --incident [--kind K]`).
+pub fn incident_from_index(
+    index: &RecordIndex,
+    config: &Config,
+    only: Option<FindingKind>,
+    redact: bool,
+    title: String,
+    reproduce: String,
+) -> Result<model::IncidentReport, IndexError> {
+    let mut records = Vec::new();
+    index.for_each_record(&mut |r| records.push(r))?;
+    records.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+    let marks = marks_of(index)?;
+    Ok(incident_from_records(
+        records, config, only, &marks, redact, title, reproduce,
+    ))
+}
+
+pub fn incident_from_records(
+    records: Vec<Record>,
+    config: &Config,
+    only: Option<FindingKind>,
+    marks: &Marks,
+    redact: bool,
+    title: String,
+    reproduce: String,
+) -> model::IncidentReport {
+    let analysis = analyse(records.clone(), config);
+    let events = analysis
+        .events
+        .events
+        .iter()
+        .zip(&analysis.event_findings)
+        .map(|((summary, recs), found)| model::EventSlice {
+            id: &summary.key,
+            ids: &summary.ids,
+            records: recs,
+            findings: found,
+        })
+        .collect();
+    let mut scrub = scrub_for(config, redact);
+    incident_report(
+        &IncidentInput {
+            title,
+            records: &records,
+            events,
+            findings: &analysis.findings,
+            only,
+            marks: &marks.marks,
+            reproduce,
+        },
+        &mut scrub,
+    )
+}
+
+/// Either report in either format, as the bytes to write.
+pub fn render_event(report: &model::EventReport, format: Format) -> String {
+    match format {
+        Format::Markdown => event_markdown(report),
+        Format::Json => serde_json::to_string_pretty(report).unwrap_or_default() + "\n",
+    }
+}
+
+pub fn render_incident(report: &model::IncidentReport, format: Format) -> String {
+    match format {
+        Format::Markdown => incident_markdown(report),
+        Format::Json => serde_json::to_string_pretty(report).unwrap_or_default() + "\n",
+    }
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use regex::{Captures, Regex};
 
 struct Rule {
-    name: &'static str,
+    name: String,
     regex: Regex,
     /// Card-number candidates must pass Luhn, or order ids get eaten.
     luhn: bool,
@@ -15,7 +15,7 @@ struct Rule {
 
 pub struct Redactor {
     rules: Vec<Rule>,
-    pub counts: BTreeMap<&'static str, usize>,
+    pub counts: BTreeMap<String, usize>,
 }
 
 const RULES: &[(&str, &str, bool)] = &[
@@ -59,7 +59,7 @@ impl Default for Redactor {
             rules: RULES
                 .iter()
                 .map(|(name, re, luhn)| Rule {
-                    name,
+                    name: name.to_string(),
                     regex: Regex::new(re).expect("redaction rule compiles"),
                     luhn: *luhn,
                 })
@@ -70,6 +70,20 @@ impl Default for Redactor {
 }
 
 impl Redactor {
+    /// The built-in rules plus `[[redact]]` rules from hopline.toml (already
+    /// validated there); a config rule replaces its whole match.
+    pub fn with_rules(extra: &[crate::config::RedactRule]) -> Redactor {
+        let mut r = Redactor::default();
+        for rule in extra {
+            r.rules.push(Rule {
+                name: rule.name.clone(),
+                regex: rule.regex.clone(),
+                luhn: false,
+            });
+        }
+        r
+    }
+
     pub fn redact(&mut self, text: &str) -> String {
         let mut out = text.to_string();
         for rule in &self.rules {
@@ -80,7 +94,7 @@ impl Redactor {
                     return whole.to_string();
                 }
                 n += 1;
-                match rule.name {
+                match rule.name.as_str() {
                     // Keep the scheme and user so the reader still knows which system.
                     "url password" | "authorization header" => format!("{}[REDACTED]", &c[1]),
                     _ => format!("[REDACTED {}]", rule.name),
@@ -88,7 +102,7 @@ impl Redactor {
             });
             if n > 0 {
                 out = replaced.into_owned();
-                *self.counts.entry(rule.name).or_default() += n;
+                *self.counts.entry(rule.name.clone()).or_default() += n;
             }
         }
         out

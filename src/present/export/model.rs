@@ -1,0 +1,684 @@
+//! What an export says, as data: built once, redacted once, then written as
+//! markdown or JSON (`--format json`), so the two can never disagree. Field
+//! names here are the JSON contract.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::correlate::HubSkip;
+use crate::detect::{Finding, FindingKind};
+use crate::index::marks::Mark;
+use crate::record::{IdRef, Kind, Level, Micros, Record, SourceRef, format_ts};
+
+use super::redact::Redactor;
+
+/// Redacts when on; counts what it removed either way it is asked.
+pub struct Scrub {
+    redactor: Option<Redactor>,
+}
+
+impl Scrub {
+    pub fn new(redactor: Option<Redactor>) -> Scrub {
+        Scrub { redactor }
+    }
+
+    pub fn text(&mut self, s: &str) -> String {
+        match &mut self.redactor {
+            Some(r) => r.redact(s),
+            None => s.to_string(),
+        }
+    }
+
+    pub fn report(&self) -> Redaction {
+        match &self.redactor {
+            Some(r) => Redaction {
+                enabled: true,
+                removed: r.counts.clone(),
+            },
+            None => Redaction {
+                enabled: false,
+                removed: BTreeMap::new(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Redaction {
+    pub enabled: bool,
+    /// Rule name -> how many matches were replaced.
+    pub removed: BTreeMap<String, usize>,
+}
+
+impl Redaction {
+    pub fn sentence(&self) -> String {
+        if !self.enabled {
+            return "off (--no-redact)".into();
+        }
+        if self.removed.is_empty() {
+            return "on; nothing needed redacting".into();
+        }
+        let parts: Vec<String> = self
+            .removed
+            .iter()
+            .map(|(k, n)| format!("{n} × {k}"))
+            .collect();
+        format!("on; removed {}", parts.join(", "))
+    }
+}
+
+/// One timeline entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub ts: String,
+    pub service: String,
+    pub instance: String,
+    pub kind: &'static str,
+    pub level: &'static str,
+    pub step: String,
+    pub mutation: bool,
+    /// The entry changed service from the one before: a hop.
+    pub hop: bool,
+    pub source: String,
+    /// Clock-skew correction applied to this entry's source, in ms.
+    pub skew_ms: i64,
+    /// The engineer's mark on this entry, with its note if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mark: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    pub source: String,
+    /// The record's raw text, redacted, cut to a readable length.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingOut {
+    pub kind: &'static str,
+    pub severity: &'static str,
+    pub summary: String,
+    pub ids: BTreeMap<String, String>,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HubOut {
+    pub field: String,
+    pub value: String,
+    pub records: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MarkOut {
+    pub source: String,
+    pub ts: Option<String>,
+    pub step: Option<String>,
+    pub note: Option<String>,
+}
+
+/// `hopline export ID`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventReport {
+    pub id: String,
+    pub summary: Vec<String>,
+    pub first_ts: Option<String>,
+    pub last_ts: Option<String>,
+    pub services: Vec<String>,
+    pub ids: Vec<IdRef>,
+    pub findings: Vec<FindingOut>,
+    pub timeline: Vec<Step>,
+    pub hubs_skipped: Vec<HubOut>,
+    pub clock_skew: Vec<String>,
+    pub marks: Vec<MarkOut>,
+    pub reproduce: String,
+    pub redaction: Redaction,
+}
+
+/// What one event export is made from.
+pub struct EventInput<'a> {
+    pub id: &'a str,
+    pub ids: &'a [IdRef],
+    pub hubs: &'a [HubSkip],
+    pub records: &'a [Record],
+    pub findings: &'a [Finding],
+    pub marks: &'a [Mark],
+    pub reproduce: String,
+}
+
+const EVIDENCE_CHARS: usize = 300;
+
+fn evidence_of(
+    f: &Finding,
+    by_source: &HashMap<&SourceRef, &Record>,
+    scrub: &mut Scrub,
+) -> Vec<Evidence> {
+    f.evidence
+        .iter()
+        .map(|s| Evidence {
+            source: s.to_string(),
+            text: by_source
+                .get(s)
+                .map(|r| {
+                    let raw: String = r.raw.chars().take(EVIDENCE_CHARS).collect();
+                    let cut = if r.raw.chars().count() > EVIDENCE_CHARS {
+                        "…"
+                    } else {
+                        ""
+                    };
+                    scrub.text(&format!("{raw}{cut}"))
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn finding_out(
+    f: &Finding,
+    by_source: &HashMap<&SourceRef, &Record>,
+    scrub: &mut Scrub,
+) -> FindingOut {
+    FindingOut {
+        kind: f.kind.as_str(),
+        severity: f.severity.as_str(),
+        summary: scrub.text(&f.summary),
+        ids: f
+            .ids
+            .iter()
+            .map(|(k, v)| (k.clone(), scrub.text(v)))
+            .collect(),
+        evidence: evidence_of(f, by_source, scrub),
+    }
+}
+
+fn duration(micros: i64) -> String {
+    let ms = micros / 1000;
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 120_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{:.1} min", ms as f64 / 60_000.0)
+    }
+}
+
+fn services_of(records: &[Record]) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for r in records {
+        if !seen.contains(&r.service) {
+            seen.push(r.service.clone());
+        }
+    }
+    seen
+}
+
+pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
+    let records = input.records;
+    let by_source: HashMap<&SourceRef, &Record> = records.iter().map(|r| (&r.source, r)).collect();
+    let services = services_of(records);
+    let mut summary = Vec::new();
+    if let (Some(first), Some(last)) = (records.first(), records.last()) {
+        summary.push(format!(
+            "The event was followed across {} records in {} services ({}) from {} to {} UTC ({}), through {} IDs.",
+            records.len(),
+            services.len(),
+            services.join(", "),
+            format_ts(first.ts),
+            format_ts(last.ts),
+            duration(last.ts - first.ts),
+            input.ids.len()
+        ));
+        let mutations = records.iter().filter(|r| r.mutation).count();
+        let hops = records
+            .windows(2)
+            .filter(|w| w[0].service != w[1].service)
+            .count();
+        summary.push(format!(
+            "It hopped between services {hops} times and made {mutations} state mutations."
+        ));
+    } else {
+        summary.push("No record carries this ID.".into());
+    }
+    summary.push(impact_sentence(input.findings));
+    let marks_by_source: HashMap<&SourceRef, &Mark> =
+        input.marks.iter().map(|m| (&m.source, m)).collect();
+    let mut prev_service: Option<&str> = None;
+    let timeline: Vec<Step> = records
+        .iter()
+        .map(|r| {
+            let hop = prev_service.is_some_and(|p| p != r.service);
+            prev_service = Some(&r.service);
+            Step {
+                ts: format_ts(r.ts),
+                service: r.service.clone(),
+                instance: r.instance.clone(),
+                kind: r.kind.as_str(),
+                level: r.level.as_str(),
+                step: scrub.text(&r.message),
+                mutation: r.mutation,
+                hop,
+                source: r.source.to_string(),
+                skew_ms: 0,
+                mark: marks_by_source
+                    .get(&r.source)
+                    .map(|m| m.note.as_deref().map_or(String::new(), |n| scrub.text(n))),
+            }
+        })
+        .collect();
+    let findings = input
+        .findings
+        .iter()
+        .map(|f| finding_out(f, &by_source, scrub))
+        .collect();
+    let marks = input
+        .marks
+        .iter()
+        .filter_map(|m| {
+            let r = by_source.get(&m.source)?;
+            Some(MarkOut {
+                source: m.source.to_string(),
+                ts: Some(format_ts(r.ts)),
+                step: Some(scrub.text(&r.message)),
+                note: m.note.as_deref().map(|n| scrub.text(n)),
+            })
+        })
+        .collect();
+    EventReport {
+        id: scrub.text(input.id),
+        summary: summary.into_iter().map(|s| scrub.text(&s)).collect(),
+        first_ts: records.first().map(|r| format_ts(r.ts)),
+        last_ts: records.last().map(|r| format_ts(r.ts)),
+        services,
+        ids: input
+            .ids
+            .iter()
+            .map(|i| IdRef {
+                field: i.field.clone(),
+                value: scrub.text(&i.value),
+            })
+            .collect(),
+        findings,
+        timeline,
+        hubs_skipped: input
+            .hubs
+            .iter()
+            .map(|h| HubOut {
+                field: h.id.field.clone(),
+                value: scrub.text(&h.id.value),
+                records: h.carriers,
+            })
+            .collect(),
+        // No source is shifted until skew estimation lands; an empty list
+        // says so rather than inventing offsets.
+        clock_skew: Vec::new(),
+        marks,
+        reproduce: scrub.text(&input.reproduce),
+        redaction: scrub.report(),
+    }
+}
+
+/// One plain sentence about what the findings mean.
+fn impact_sentence(findings: &[Finding]) -> String {
+    if findings.is_empty() {
+        return "No findings: nothing in this event looks anomalous.".into();
+    }
+    let mut kinds: Vec<&str> = findings.iter().map(|f| f.kind.as_str()).collect();
+    kinds.dedup();
+    let mut s = format!(
+        "{} finding{}: {}.",
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" },
+        kinds.join(", ")
+    );
+    for (kind, what) in [
+        (
+            FindingKind::DuplicateSideEffect,
+            " A side effect that must happen once happened more than once.",
+        ),
+        (
+            FindingKind::PartialWrite,
+            " A task stopped after writing part of its state.",
+        ),
+        (
+            FindingKind::KeyConflict,
+            " One idempotency key was used for different payloads.",
+        ),
+        (
+            FindingKind::KeyDrift,
+            " The services built different idempotency keys for this event.",
+        ),
+    ] {
+        if findings.iter().any(|f| f.kind == kind) {
+            s.push_str(what);
+        }
+    }
+    s
+}
+
+/// A finding kind over the whole bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct KindSummary {
+    pub kind: &'static str,
+    pub severity: &'static str,
+    pub count: usize,
+    /// The IDs the findings name (event id first), at most [`MAX_AFFECTED`].
+    pub affected: Vec<String>,
+    pub affected_total: usize,
+}
+
+pub const MAX_AFFECTED: usize = 20;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftRow {
+    pub service: String,
+    pub instance: String,
+    pub setting: String,
+    pub value: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Bucket {
+    pub start: String,
+    pub records: u64,
+    pub errors: u64,
+    pub findings: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Impact {
+    pub what: &'static str,
+    pub count: usize,
+}
+
+/// `hopline export --incident`.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentReport {
+    pub title: String,
+    pub summary: Vec<String>,
+    pub records: u64,
+    pub events: usize,
+    pub first_ts: Option<String>,
+    pub last_ts: Option<String>,
+    pub findings_by_kind: Vec<KindSummary>,
+    pub impact: Vec<Impact>,
+    pub config_drift: Vec<DriftRow>,
+    pub histogram: Vec<Bucket>,
+    /// One event per finding kind, most severe kind first, in full.
+    pub representatives: Vec<(String, EventReport)>,
+    pub marks: Vec<MarkOut>,
+    pub reproduce: String,
+    pub redaction: Redaction,
+}
+
+/// What the incident export is made from. `records` is every record of the
+/// index (config lines and metrics have no event); `events` pairs each
+/// event's ID and records with the indices of its findings.
+pub struct IncidentInput<'a> {
+    pub title: String,
+    pub records: &'a [Record],
+    pub events: Vec<EventSlice<'a>>,
+    pub findings: &'a [Finding],
+    pub only: Option<FindingKind>,
+    pub marks: &'a [Mark],
+    pub reproduce: String,
+}
+
+pub struct EventSlice<'a> {
+    pub id: &'a IdRef,
+    pub ids: &'a [IdRef],
+    pub records: &'a [Record],
+    pub findings: &'a [usize],
+}
+
+const HISTOGRAM_BUCKETS: usize = 24;
+const CONFIG_FIELDS: &[&str] = &[
+    "config_hash",
+    "config_version",
+    "config_fingerprint",
+    "config_checksum",
+];
+/// Which finding ID names an affected event, in order of preference.
+const AFFECTED_KEYS: &[&str] = &["event_id", "request_id", "idem_key", "task_id", "service"];
+
+pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> IncidentReport {
+    let wanted = |f: &Finding| input.only.is_none_or(|k| f.kind == k);
+    let by_source: HashMap<&SourceRef, &Record> =
+        input.records.iter().map(|r| (&r.source, r)).collect();
+    let span = input
+        .records
+        .iter()
+        .filter(|r| r.kind != Kind::Metric)
+        .fold(None, |acc: Option<(Micros, Micros)>, r| match acc {
+            None => Some((r.ts, r.ts)),
+            Some((a, b)) => Some((a.min(r.ts), b.max(r.ts))),
+        });
+
+    let mut by_kind: BTreeMap<FindingKind, (usize, BTreeSet<String>)> = BTreeMap::new();
+    for f in input.findings.iter().filter(|f| wanted(f)) {
+        let e = by_kind.entry(f.kind).or_default();
+        e.0 += 1;
+        if let Some(v) = AFFECTED_KEYS.iter().find_map(|k| f.ids.get(*k)) {
+            e.1.insert(v.clone());
+        }
+    }
+    let mut findings_by_kind: Vec<KindSummary> = by_kind
+        .iter()
+        .map(|(kind, (count, ids))| KindSummary {
+            kind: kind.as_str(),
+            severity: input
+                .findings
+                .iter()
+                .find(|f| f.kind == *kind)
+                .map_or("info", |f| f.severity.as_str()),
+            count: *count,
+            affected: ids
+                .iter()
+                .take(MAX_AFFECTED)
+                .map(|i| scrub.text(i))
+                .collect(),
+            affected_total: ids.len(),
+        })
+        .collect();
+    findings_by_kind.sort_by_key(|k| FindingKind::parse(k.kind).map(|k| (k.severity(), k)));
+
+    let events_with = |kind: FindingKind| {
+        input
+            .events
+            .iter()
+            .filter(|e| e.findings.iter().any(|&i| input.findings[i].kind == kind))
+            .count()
+    };
+    let mut impact = Vec::new();
+    for (kind, what) in [
+        (
+            FindingKind::DuplicateSideEffect,
+            "with a side effect done twice (e.g. charged twice)",
+        ),
+        (
+            FindingKind::PartialWrite,
+            "with a partial write (a task stopped mid-way)",
+        ),
+        (
+            FindingKind::KeyConflict,
+            "whose idempotency key was reused for another payload",
+        ),
+        (
+            FindingKind::KeyDrift,
+            "whose services built different idempotency keys",
+        ),
+        (
+            FindingKind::StuckProcessing,
+            "with an idempotency row stuck in processing",
+        ),
+    ] {
+        if input.only.is_none_or(|k| k == kind) {
+            let count = events_with(kind);
+            if count > 0 {
+                impact.push(Impact { what, count });
+            }
+        }
+    }
+
+    let config_drift = if input.only.is_none_or(|k| k == FindingKind::ConfigDrift) {
+        drift_rows(input.findings, &by_source, scrub)
+    } else {
+        Vec::new()
+    };
+    let histogram = span
+        .map(|s| histogram(input.records, input.findings, &by_source, s))
+        .unwrap_or_default();
+
+    // The first (highest-ranked) finding of each kind picks its event.
+    let mut representatives = Vec::new();
+    let mut done: BTreeSet<FindingKind> = BTreeSet::new();
+    for (i, f) in input.findings.iter().enumerate() {
+        if !wanted(f) || done.contains(&f.kind) {
+            continue;
+        }
+        let Some(event) = input.events.iter().find(|e| e.findings.contains(&i)) else {
+            continue;
+        };
+        done.insert(f.kind);
+        let findings: Vec<Finding> = event
+            .findings
+            .iter()
+            .map(|&j| input.findings[j].clone())
+            .collect();
+        let report = event_report(
+            &EventInput {
+                id: &event.id.value,
+                ids: event.ids,
+                hubs: &[],
+                records: event.records,
+                findings: &findings,
+                marks: input.marks,
+                reproduce: format!("hopline export {}", event.id.value),
+            },
+            scrub,
+        );
+        representatives.push((f.kind.as_str().to_string(), report));
+    }
+
+    let total: usize = findings_by_kind.iter().map(|k| k.count).sum();
+    let mut summary = vec![format!(
+        "{} records from {} events{}.",
+        input.records.len(),
+        input.events.len(),
+        span.map_or(String::new(), |(a, b)| format!(
+            " between {} and {} UTC ({})",
+            format_ts(a),
+            format_ts(b),
+            duration(b - a)
+        ))
+    )];
+    summary.push(if total == 0 {
+        "No findings.".into()
+    } else {
+        let kinds: Vec<String> = findings_by_kind
+            .iter()
+            .map(|k| format!("{} × {}", k.count, k.kind))
+            .collect();
+        format!("{total} findings: {}.", kinds.join(", "))
+    });
+    for i in &impact {
+        summary.push(format!("Events {}: {}.", i.what, i.count));
+    }
+    let marks = input
+        .marks
+        .iter()
+        .map(|m| {
+            let r = by_source.get(&m.source);
+            MarkOut {
+                source: m.source.to_string(),
+                ts: r.map(|r| format_ts(r.ts)),
+                step: r.map(|r| scrub.text(&r.message)),
+                note: m.note.as_deref().map(|n| scrub.text(n)),
+            }
+        })
+        .collect();
+    IncidentReport {
+        title: scrub.text(&input.title),
+        summary,
+        records: input.records.len() as u64,
+        events: input.events.len(),
+        first_ts: span.map(|s| format_ts(s.0)),
+        last_ts: span.map(|s| format_ts(s.1)),
+        findings_by_kind,
+        impact,
+        config_drift,
+        histogram,
+        representatives,
+        marks,
+        reproduce: scrub.text(&input.reproduce),
+        redaction: scrub.report(),
+    }
+}
+
+/// The instances and settings behind each config_drift finding.
+fn drift_rows(
+    findings: &[Finding],
+    by_source: &HashMap<&SourceRef, &Record>,
+    scrub: &mut Scrub,
+) -> Vec<DriftRow> {
+    let mut rows = Vec::new();
+    for f in findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::ConfigDrift)
+    {
+        for s in &f.evidence {
+            let Some(r) = by_source.get(s) else { continue };
+            for (k, v) in &r.attrs {
+                let last = k.rsplit('.').next().unwrap_or(k);
+                if CONFIG_FIELDS.contains(&last) {
+                    rows.push(DriftRow {
+                        service: r.service.clone(),
+                        instance: r.instance.clone(),
+                        setting: k.clone(),
+                        value: scrub.text(v),
+                        source: s.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    rows
+}
+
+fn histogram(
+    records: &[Record],
+    findings: &[Finding],
+    by_source: &HashMap<&SourceRef, &Record>,
+    (first, last): (Micros, Micros),
+) -> Vec<Bucket> {
+    let width = ((last - first) / HISTOGRAM_BUCKETS as i64).max(1);
+    let slot = |ts: Micros| (((ts - first) / width) as usize).min(HISTOGRAM_BUCKETS - 1);
+    let mut buckets: Vec<Bucket> = (0..HISTOGRAM_BUCKETS)
+        .map(|i| Bucket {
+            start: format_ts(first + i as i64 * width),
+            records: 0,
+            errors: 0,
+            findings: 0,
+        })
+        .collect();
+    for r in records.iter().filter(|r| r.kind != Kind::Metric) {
+        let b = &mut buckets[slot(r.ts)];
+        b.records += 1;
+        if r.level >= Level::Error && r.level != Level::Unknown {
+            b.errors += 1;
+        }
+    }
+    for f in findings {
+        let when = f
+            .evidence
+            .iter()
+            .filter_map(|s| by_source.get(s).map(|r| r.ts))
+            .min();
+        if let Some(ts) = when.filter(|ts| (first..=last).contains(ts)) {
+            buckets[slot(ts)].findings += 1;
+        }
+    }
+    buckets
+}
