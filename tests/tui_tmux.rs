@@ -68,26 +68,27 @@ fn have_tmux() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-#[test]
-fn open_move_enter_quit_restores_the_terminal() {
+/// `hopline open BUNDLE` in a fresh tmux server of the test's own, or None
+/// (loudly) when tmux is missing outside CI.
+fn open_in_tmux(name: &str, bundle: &std::path::Path, cache: &std::path::Path) -> Option<Tmux> {
     if !have_tmux() {
         assert!(
             std::env::var_os("CI").is_none(),
             "tmux is required under CI (.ci/run installs it)"
         );
         eprintln!("SKIPPED: tmux is not installed; this end-to-end test did not run");
-        return;
+        return None;
     }
-    let cache = tempfile::tempdir().unwrap();
     let tmux = Tmux {
-        socket: format!("hopline-e2e-{}", std::process::id()),
+        socket: format!("hopline-{name}-{}", std::process::id()),
     };
     let script = format!(
-        "HOPLINE_CACHE_DIR='{}' NO_COLOR=1 '{}' open '{}'; echo HOPLINE-EXIT=$?; \
+        "cd '{}' && HOPLINE_CACHE_DIR='{}' NO_COLOR=1 '{}' open '{}'; echo HOPLINE-EXIT=$?; \
          echo TTY-MODE=$(stty -a | grep -o -- '-\\?icanon' | head -1); sleep 60",
-        cache.path().display(),
+        cache.display(),
+        cache.display(),
         env!("CARGO_BIN_EXE_hopline"),
-        common::sample().display()
+        bundle.display()
     );
     let ok = tmux
         .cmd()
@@ -107,6 +108,15 @@ fn open_move_enter_quit_restores_the_terminal() {
         .status()
         .unwrap();
     assert!(ok.success());
+    Some(tmux)
+}
+
+#[test]
+fn open_move_enter_quit_restores_the_terminal() {
+    let cache = tempfile::tempdir().unwrap();
+    let Some(tmux) = open_in_tmux("e2e", &common::sample(), cache.path()) else {
+        return;
+    };
 
     let first = tmux.wait_for("Events (50)");
     assert!(first.contains("50 events"), "{first}");
@@ -131,4 +141,78 @@ fn open_move_enter_quit_restores_the_terminal() {
         after.contains("TTY-MODE=icanon"),
         "terminal left in raw mode:\n{after}"
     );
+}
+
+#[test]
+fn finding_to_timeline_search_follow_an_id_resize_export_quit() {
+    let cache = tempfile::tempdir().unwrap();
+    let Some(tmux) = open_in_tmux("walk", &common::sample(), cache.path()) else {
+        return;
+    };
+    tmux.wait_for("Findings (5)");
+    // The top finding opens the double-charged event.
+    tmux.send(&["Enter"]);
+    tmux.wait_for("Timeline evt_39febed3e92d");
+    // Search an ID by prefix.
+    tmux.send(&["/", "r", "e", "q", "_", "3", "9", "0", "Enter"]);
+    let found = tmux.wait_for("1 event matches req_390");
+    assert!(found.contains("partial_write"), "{found}");
+    // Into the detail, pick its last ID and follow it; Backspace returns.
+    tmux.send(&["Tab", "Enter", "G", "Enter"]);
+    tmux.wait_for("Timeline of ");
+    tmux.send(&["BSpace"]);
+    tmux.wait_for("Timeline evt_d2b379aa4282");
+    // Export the event from the TUI: the same report `hopline export` writes.
+    tmux.send(&["e"]);
+    tmux.wait_for("exported evt_d2b379aa4282");
+    let md = std::fs::read_to_string(cache.path().join("hopline-evt_d2b379aa4282.md")).unwrap();
+    assert!(
+        md.starts_with("# Postmortem: event `evt_d2b379aa4282`"),
+        "{md}"
+    );
+    // Smaller terminal: still usable.
+    let ok = tmux
+        .cmd()
+        .args(["resize-window", "-t", "e2e", "-x", "80", "-y", "24"])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let small = tmux.wait_for("Events (50)");
+    assert!(
+        small.lines().count() <= 24 && small.contains("Findings"),
+        "{small}"
+    );
+    tmux.send(&["q"]);
+    let after = tmux.wait_for("TTY-MODE=");
+    assert!(after.contains("HOPLINE-EXIT=0"), "{after}");
+}
+
+#[test]
+fn follow_mode_shows_appended_lines() {
+    let cache = tempfile::tempdir().unwrap();
+    let bundle = cache.path().join("live");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let log = bundle.join("payments-api-6c8d7b5f9-q4w8n.log");
+    let line = |ms: u64, evt: &str| {
+        format!(
+            "{{\"time\":{},\"level\":30,\"msg\":\"payment request received\",\"event_id\":\"{evt}\"}}\n",
+            1_795_165_200_000u64 + ms
+        )
+    };
+    std::fs::write(&log, line(0, "evt_before000001")).unwrap();
+    let Some(tmux) = open_in_tmux("follow", &bundle, cache.path()) else {
+        return;
+    };
+    tmux.wait_for("Events (1)");
+    tmux.send(&["f"]);
+    tmux.wait_for("follow ●");
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    f.write_all(line(5000, "evt_appended0002").as_bytes())
+        .unwrap();
+    drop(f);
+    let seen = tmux.wait_for("evt_appended0002");
+    assert!(seen.contains("Events (2)"), "{seen}");
+    tmux.send(&["q"]);
+    tmux.wait_for("HOPLINE-EXIT=0");
 }

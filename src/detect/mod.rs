@@ -7,6 +7,7 @@
 mod config_drift;
 mod duplicate;
 mod idempotency;
+pub mod overview;
 mod retry;
 mod task;
 
@@ -144,11 +145,24 @@ pub struct Analysis {
     /// For each event (same order as `events.events`), indices into `findings`.
     pub event_findings: Vec<Vec<usize>>,
     pub records: u64,
+    /// Records, errors and findings over time.
+    pub histogram: overview::Histogram,
 }
 
 pub fn analyse(records: Vec<Record>, config: &Config) -> Analysis {
     let total = records.len() as u64;
+    let mut histogram = overview::Histogram::of(&records);
     let mut findings = config_drift::config_drift(&records);
+    let mut when: std::collections::HashMap<SourceRef, i64> = findings
+        .iter()
+        .flat_map(|f| f.evidence.iter())
+        .filter_map(|s| {
+            records
+                .iter()
+                .find(|r| &r.source == s)
+                .map(|r| (s.clone(), r.ts))
+        })
+        .collect();
     let events = group_events(
         records.into_iter().filter(|r| !r.ids.is_empty()).collect(),
         config,
@@ -156,6 +170,11 @@ pub fn analyse(records: Vec<Record>, config: &Config) -> Analysis {
     let mut per_event = Vec::with_capacity(events.events.len());
     for (_, recs) in &events.events {
         let found = event_findings(recs, config);
+        for s in found.iter().flat_map(|f| f.evidence.iter()) {
+            if let Some(r) = recs.iter().find(|r| &r.source == s) {
+                when.insert(s.clone(), r.ts);
+            }
+        }
         let start = findings.len();
         findings.extend(found);
         per_event.push((start..findings.len()).collect::<Vec<_>>());
@@ -190,11 +209,17 @@ pub fn analyse(records: Vec<Record>, config: &Config) -> Analysis {
             v
         })
         .collect();
+    for f in &ranked {
+        if let Some(ts) = f.evidence.iter().filter_map(|s| when.get(s)).min() {
+            histogram.add_finding(*ts);
+        }
+    }
     Analysis {
         events,
         findings: ranked,
         event_findings,
         records: total,
+        histogram,
     }
 }
 

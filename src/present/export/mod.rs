@@ -111,6 +111,7 @@ pub fn incident_from_records(
             records: &records,
             events,
             findings: &analysis.findings,
+            histogram: &analysis.histogram,
             only,
             marks: &marks.marks,
             reproduce,

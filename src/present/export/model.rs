@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::correlate::HubSkip;
 use crate::detect::{Finding, FindingKind};
 use crate::index::marks::Mark;
-use crate::record::{IdRef, Kind, Level, Micros, Record, SourceRef, format_ts};
+use crate::record::{IdRef, Kind, Micros, Record, SourceRef, format_ts};
 
 use super::redact::Redactor;
 
@@ -421,6 +421,7 @@ pub struct IncidentInput<'a> {
     pub records: &'a [Record],
     pub events: Vec<EventSlice<'a>>,
     pub findings: &'a [Finding],
+    pub histogram: &'a crate::detect::overview::Histogram,
     pub only: Option<FindingKind>,
     pub marks: &'a [Mark],
     pub reproduce: String,
@@ -527,9 +528,18 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
     } else {
         Vec::new()
     };
-    let histogram = span
-        .map(|s| histogram(input.records, input.findings, &by_source, s))
-        .unwrap_or_default();
+    let coarse = input.histogram.resample(HISTOGRAM_BUCKETS);
+    let histogram = coarse
+        .buckets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Bucket {
+            start: format_ts(coarse.start + i as Micros * coarse.width),
+            records: b.records,
+            errors: b.errors,
+            findings: b.findings,
+        })
+        .collect();
 
     // The first (highest-ranked) finding of each kind picks its event.
     let mut representatives = Vec::new();
@@ -645,40 +655,4 @@ fn drift_rows(
         }
     }
     rows
-}
-
-fn histogram(
-    records: &[Record],
-    findings: &[Finding],
-    by_source: &HashMap<&SourceRef, &Record>,
-    (first, last): (Micros, Micros),
-) -> Vec<Bucket> {
-    let width = ((last - first) / HISTOGRAM_BUCKETS as i64).max(1);
-    let slot = |ts: Micros| (((ts - first) / width) as usize).min(HISTOGRAM_BUCKETS - 1);
-    let mut buckets: Vec<Bucket> = (0..HISTOGRAM_BUCKETS)
-        .map(|i| Bucket {
-            start: format_ts(first + i as i64 * width),
-            records: 0,
-            errors: 0,
-            findings: 0,
-        })
-        .collect();
-    for r in records.iter().filter(|r| r.kind != Kind::Metric) {
-        let b = &mut buckets[slot(r.ts)];
-        b.records += 1;
-        if r.level >= Level::Error && r.level != Level::Unknown {
-            b.errors += 1;
-        }
-    }
-    for f in findings {
-        let when = f
-            .evidence
-            .iter()
-            .filter_map(|s| by_source.get(s).map(|r| r.ts))
-            .min();
-        if let Some(ts) = when.filter(|ts| (first..=last).contains(ts)) {
-            buckets[slot(ts)].findings += 1;
-        }
-    }
-    buckets
 }

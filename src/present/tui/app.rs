@@ -1,17 +1,35 @@
 //! TUI state and how actions change it. No I/O and no drawing here: the
-//! event loop turns keys and background messages into [`Action`]s, and
-//! `render` draws whatever the state is.
+//! event loop turns keys, mouse and background messages into [`Action`]s
+//! and [`Message`]s; what needs the outside world (the index, the disk, the
+//! clipboard) is queued as a [`Request`] for the loop to carry out; `render`
+//! draws whatever the state is.
 
+use std::cell::Cell;
+
+use ratatui::layout::Rect;
+
+use crate::detect::overview::Histogram;
 use crate::detect::{Analysis, Finding};
+use crate::index::marks::Marks;
 use crate::ingest::Progress;
-use crate::record::Record;
+use crate::record::{Level, Micros, Record, SourceRef};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
+    Overview,
+    Findings,
     Events,
     Timeline,
     Detail,
 }
+
+const PANES: [Pane; 5] = [
+    Pane::Overview,
+    Pane::Findings,
+    Pane::Events,
+    Pane::Timeline,
+    Pane::Detail,
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Status {
@@ -22,6 +40,31 @@ pub enum Status {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    Time,
+    Size,
+    Findings,
+}
+
+impl SortBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortBy::Time => "time",
+            SortBy::Size => "size",
+            SortBy::Findings => "findings",
+        }
+    }
+}
+
+/// What the bottom line is doing: showing keys, or taking text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prompt {
+    None,
+    Search(String),
+    Note(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Up,
     Down,
@@ -29,12 +72,40 @@ pub enum Action {
     PageDown,
     Top,
     Bottom,
+    Left,
+    Right,
     Enter,
     Back,
+    /// Backspace: out of a followed ID's timeline, back where it was.
+    HistoryBack,
     NextPane,
     PrevPane,
     ToggleHelp,
     Quit,
+    StartSearch,
+    NextMatch,
+    PrevMatch,
+    CycleSort,
+    ToggleFollow,
+    Mark,
+    StartNote,
+    Export,
+    CopyId,
+    /// Space in the overview: start or end a time range.
+    RangeAnchor,
+    /// Text typed into a prompt; Enter and Esc close it.
+    Type(char),
+    Erase,
+    /// The mouse: a wheel turn or a click at a screen cell.
+    Scroll {
+        up: bool,
+        x: u16,
+        y: u16,
+    },
+    Click {
+        x: u16,
+        y: u16,
+    },
 }
 
 /// Messages from background work to the UI thread.
@@ -43,22 +114,83 @@ pub enum Message {
     Analysing,
     Ready(Box<Analysis>),
     Failed(String),
+    /// The footprint of an ID the user chose to follow.
+    Footprint {
+        query: String,
+        records: Vec<Record>,
+    },
+    /// A line for the footer: what a request did.
+    Flash(String),
 }
+
+/// Work the event loop does for the app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Footprint(String),
+    SaveMarks,
+    Export(String),
+    Copy(String),
+    Follow(bool),
+}
+
+/// What the timeline shows.
+#[derive(Debug, Clone)]
+pub enum View {
+    Event(usize),
+    Footprint { query: String, records: Vec<Record> },
+}
+
+/// Screen areas of the last frame, for mouse hits.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Areas {
+    pub overview: Rect,
+    pub findings: Rect,
+    pub events: Rect,
+    pub timeline: Rect,
+    pub detail: Rect,
+}
+
+pub const OVERVIEW_BUCKETS: usize = 60;
 
 pub struct App {
     pub bundle: String,
     pub status: Status,
     pub analysis: Option<Analysis>,
+    /// Event indices as listed: filtered by the time range, sorted.
+    pub listed: Vec<usize>,
     pub event_sel: usize,
-    /// The event whose timeline is open (index into analysis events).
-    pub open_event: Option<usize>,
+    pub sort: SortBy,
+    pub finding_sel: usize,
+    /// Findings as listed (indices into analysis findings).
+    pub listed_findings: Vec<usize>,
+    pub view: Option<View>,
     pub entry_sel: usize,
+    /// Which of the selected entry's IDs the detail pane points at.
+    pub id_sel: usize,
+    pub detail_scroll: u16,
+    pub history: Vec<(View, usize)>,
     pub focus: Pane,
+    pub prompt: Prompt,
+    pub query: Option<String>,
+    /// Listed positions of events matching the query.
+    pub matches: Vec<usize>,
+    pub overview: Histogram,
+    pub cursor: usize,
+    pub anchor: Option<usize>,
+    pub range: Option<(Micros, Micros)>,
+    pub follow: bool,
+    pub marks: Marks,
+    pub flash: Option<String>,
+    pub requests: Vec<Request>,
     pub show_help: bool,
     pub quit: bool,
     pub color: bool,
     /// Rows a page moves; set from the last frame's size.
     pub page: usize,
+    pub areas: Cell<Areas>,
+    /// First visible row of the findings, events and timeline tables in
+    /// the last frame (tables scroll to keep the selection in view).
+    pub offsets: Cell<[usize; 3]>,
 }
 
 impl App {
@@ -67,26 +199,70 @@ impl App {
             bundle,
             status: Status::Ingesting(Progress::default()),
             analysis: None,
+            listed: Vec::new(),
             event_sel: 0,
-            open_event: None,
+            sort: SortBy::Time,
+            finding_sel: 0,
+            listed_findings: Vec::new(),
+            view: None,
             entry_sel: 0,
-            focus: Pane::Events,
+            id_sel: 0,
+            detail_scroll: 0,
+            history: Vec::new(),
+            focus: Pane::Findings,
+            prompt: Prompt::None,
+            query: None,
+            matches: Vec::new(),
+            overview: Histogram::default(),
+            cursor: 0,
+            anchor: None,
+            range: None,
+            follow: false,
+            marks: Marks::default(),
+            flash: None,
+            requests: Vec::new(),
             show_help: false,
             quit: false,
             color,
             page: 10,
+            areas: Cell::new(Areas::default()),
+            offsets: Cell::new([0; 3]),
         }
     }
 
     pub fn event_count(&self) -> usize {
-        self.analysis.as_ref().map_or(0, |a| a.events.events.len())
+        self.listed.len()
     }
 
-    /// The records of the open event's timeline, in true order.
+    /// The analysis event index at a listed position.
+    pub fn event_at(&self, pos: usize) -> Option<usize> {
+        self.listed.get(pos).copied()
+    }
+
+    pub fn selected_event(&self) -> Option<usize> {
+        self.event_at(self.event_sel)
+    }
+
+    /// The records of the open timeline, in true order.
     pub fn timeline(&self) -> &[Record] {
-        match (&self.analysis, self.open_event) {
-            (Some(a), Some(i)) => a.events.events.get(i).map_or(&[], |e| e.1.as_slice()),
+        match (&self.analysis, &self.view) {
+            (Some(a), Some(View::Event(i))) => {
+                a.events.events.get(*i).map_or(&[], |e| e.1.as_slice())
+            }
+            (_, Some(View::Footprint { records, .. })) => records,
             _ => &[],
+        }
+    }
+
+    /// The name of what the timeline shows: the event's key, or the ID
+    /// followed.
+    pub fn timeline_name(&self) -> Option<&str> {
+        match (&self.analysis, &self.view) {
+            (Some(a), Some(View::Event(i))) => {
+                a.events.events.get(*i).map(|e| e.0.key.value.as_str())
+            }
+            (_, Some(View::Footprint { query, .. })) => Some(query),
+            _ => None,
         }
     }
 
@@ -105,19 +281,223 @@ impl App {
         }
     }
 
+    /// The event a finding belongs to, if it has one (config drift does not).
+    pub fn event_of_finding(&self, finding: usize) -> Option<usize> {
+        self.analysis
+            .as_ref()?
+            .event_findings
+            .iter()
+            .position(|f| f.contains(&finding))
+    }
+
+    pub fn mark_of(&self, source: &SourceRef) -> Option<&crate::index::marks::Mark> {
+        self.marks.get(source)
+    }
+
     pub fn on_message(&mut self, msg: Message) {
         match msg {
             Message::Progress(p) => self.status = Status::Ingesting(p),
-            Message::Analysing => self.status = Status::Analysing,
-            Message::Ready(a) => {
-                self.analysis = Some(*a);
-                self.status = Status::Ready;
-                self.event_sel = self.event_sel.min(self.event_count().saturating_sub(1));
-                if self.open_event.is_none() && self.event_count() > 0 {
-                    self.open_event = Some(self.event_sel);
+            Message::Analysing => {
+                if self.analysis.is_none() {
+                    self.status = Status::Analysing;
                 }
             }
+            Message::Ready(a) => self.take_analysis(*a),
             Message::Failed(e) => self.status = Status::Failed(e),
+            Message::Footprint { query, records } => {
+                if records.is_empty() {
+                    self.flash = Some(format!("no record carries {query}"));
+                    return;
+                }
+                if let Some(v) = self.view.take() {
+                    self.history.push((v, self.entry_sel));
+                }
+                self.view = Some(View::Footprint { query, records });
+                self.entry_sel = 0;
+                self.id_sel = 0;
+                self.focus = Pane::Timeline;
+            }
+            Message::Flash(s) => self.flash = Some(s),
+        }
+    }
+
+    /// A new analysis (first, or a follow-mode refresh) keeps what the user
+    /// was looking at: the same event by its key, the same entry by its
+    /// `path:line`.
+    fn take_analysis(&mut self, a: Analysis) {
+        let keep_event = self
+            .selected_event()
+            .and_then(|i| self.analysis.as_ref()?.events.events.get(i))
+            .map(|e| e.0.key.clone());
+        let keep_view = match &self.view {
+            Some(View::Event(i)) => self
+                .analysis
+                .as_ref()
+                .and_then(|old| old.events.events.get(*i))
+                .map(|e| e.0.key.clone()),
+            _ => None,
+        };
+        let keep_entry = self.selected_entry().map(|r| r.source.clone());
+        self.overview = a.histogram.resample(OVERVIEW_BUCKETS);
+        self.cursor = self.cursor.min(OVERVIEW_BUCKETS - 1);
+        self.analysis = Some(a);
+        self.status = Status::Ready;
+        self.relist();
+        let find = |key: &crate::record::IdRef, a: &Analysis| {
+            a.events.events.iter().position(|e| &e.0.key == key)
+        };
+        if let (Some(key), Some(a)) = (keep_event, &self.analysis)
+            && let Some(i) = find(&key, a)
+            && let Some(pos) = self.listed.iter().position(|&l| l == i)
+        {
+            self.event_sel = pos;
+        }
+        match (keep_view, &self.analysis) {
+            (Some(key), Some(a)) => {
+                if let Some(i) = find(&key, a) {
+                    self.view = Some(View::Event(i));
+                }
+            }
+            _ if self.view.is_none() => {
+                self.view = self.selected_event().map(View::Event);
+            }
+            _ => {}
+        }
+        if let Some(src) = keep_entry
+            && let Some(pos) = self.timeline().iter().position(|r| r.source == src)
+        {
+            self.entry_sel = pos;
+        }
+        self.entry_sel = self.entry_sel.min(self.timeline().len().saturating_sub(1));
+        if let Some(q) = self.query.clone() {
+            self.run_query(&q, false);
+        }
+    }
+
+    /// Rebuilds the event and finding lists from the range and the sort.
+    fn relist(&mut self) {
+        let Some(a) = &self.analysis else { return };
+        let in_range = |first: Micros, last: Micros| {
+            self.range
+                .is_none_or(|(from, to)| first < to && last >= from)
+        };
+        let mut listed: Vec<usize> = a
+            .events
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(_, (e, _))| in_range(e.first_ts, e.last_ts))
+            .map(|(i, _)| i)
+            .collect();
+        match self.sort {
+            SortBy::Time => {}
+            SortBy::Size => {
+                listed.sort_by_key(|&i| std::cmp::Reverse(a.events.events[i].0.records))
+            }
+            SortBy::Findings => listed.sort_by_key(|&i| {
+                let worst = a.event_findings[i]
+                    .iter()
+                    .map(|&f| a.findings[f].severity)
+                    .min();
+                (
+                    worst.is_none(),
+                    worst,
+                    std::cmp::Reverse(a.event_findings[i].len()),
+                )
+            }),
+        }
+        let listed_findings: Vec<usize> = (0..a.findings.len())
+            .filter(
+                |&f| match a.event_findings.iter().position(|e| e.contains(&f)) {
+                    Some(e) => listed.contains(&e),
+                    None => true,
+                },
+            )
+            .collect();
+        self.listed = listed;
+        self.listed_findings = listed_findings;
+        self.event_sel = self.event_sel.min(self.listed.len().saturating_sub(1));
+        self.finding_sel = self
+            .finding_sel
+            .min(self.listed_findings.len().saturating_sub(1));
+    }
+
+    /// Marks the listed events that match `q`: an ID or an ID prefix, or
+    /// terms over service (`service:x`), level (`level:error`), fields
+    /// (`key=value`) and message text, all of which must hold for one record.
+    fn run_query(&mut self, q: &str, jump: bool) {
+        let Some(a) = &self.analysis else { return };
+        let terms: Vec<String> = q.split_whitespace().map(str::to_lowercase).collect();
+        let record_matches = |r: &Record| {
+            terms.iter().all(|t| {
+                if let Some(s) = t.strip_prefix("service:") {
+                    r.service.to_lowercase().contains(s)
+                } else if let Some(l) = t.strip_prefix("level:") {
+                    r.level.as_str() == l
+                        || (l == "error" && matches!(r.level, Level::Error | Level::Fatal))
+                } else if let Some((k, v)) = t.split_once('=') {
+                    r.attrs
+                        .iter()
+                        .any(|(ak, av)| ak.to_lowercase() == k && av.to_lowercase().contains(v))
+                } else {
+                    r.message.to_lowercase().contains(t.as_str())
+                }
+            })
+        };
+        let is_id = !q.contains(char::is_whitespace) && !q.contains([':', '=']);
+        self.matches = self
+            .listed
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| {
+                let (e, recs) = &a.events.events[**i];
+                (is_id && e.ids.iter().any(|id| id.value.starts_with(q)))
+                    || recs.iter().any(&record_matches)
+            })
+            .map(|(pos, _)| pos)
+            .collect();
+        self.query = Some(q.to_string());
+        self.flash = Some(match self.matches.len() {
+            0 => format!("no event matches {q}"),
+            1 => format!("1 event matches {q}"),
+            n => format!("{n} events match {q} (n/N to step)"),
+        });
+        if jump && let Some(&first) = self.matches.first() {
+            self.select_event(first);
+            self.focus = Pane::Events;
+        }
+    }
+
+    fn select_event(&mut self, pos: usize) {
+        self.event_sel = pos;
+        self.view = self.selected_event().map(View::Event);
+        self.history.clear();
+        self.entry_sel = 0;
+        self.id_sel = 0;
+        self.detail_scroll = 0;
+    }
+
+    fn step_match(&mut self, forward: bool) {
+        if self.matches.is_empty() {
+            self.flash = Some("no search yet: / to search".into());
+            return;
+        }
+        let cur = self.event_sel;
+        let next = if forward {
+            self.matches
+                .iter()
+                .find(|&&m| m > cur)
+                .or(self.matches.first())
+        } else {
+            self.matches
+                .iter()
+                .rev()
+                .find(|&&m| m < cur)
+                .or(self.matches.last())
+        };
+        if let Some(&m) = next {
+            self.select_event(m);
+            self.focus = Pane::Events;
         }
     }
 
@@ -128,60 +508,333 @@ impl App {
             }
             return;
         }
+        if self.prompt != Prompt::None {
+            self.apply_prompt(action);
+            return;
+        }
+        self.flash = None;
         match action {
             Action::Quit => self.quit = true,
             Action::ToggleHelp => self.show_help = true,
             Action::NextPane => self.focus = next_pane(self.focus, 1),
-            Action::PrevPane => self.focus = next_pane(self.focus, 2),
-            Action::Enter => match self.focus {
-                Pane::Events if self.event_count() > 0 => {
-                    self.open_event = Some(self.event_sel);
-                    self.entry_sel = 0;
-                    self.focus = Pane::Timeline;
+            Action::PrevPane => self.focus = next_pane(self.focus, PANES.len() - 1),
+            Action::StartSearch => self.prompt = Prompt::Search(String::new()),
+            Action::NextMatch => self.step_match(true),
+            Action::PrevMatch => self.step_match(false),
+            Action::CycleSort => {
+                self.sort = match self.sort {
+                    SortBy::Time => SortBy::Size,
+                    SortBy::Size => SortBy::Findings,
+                    SortBy::Findings => SortBy::Time,
+                };
+                self.relist();
+                if let Some(q) = self.query.clone() {
+                    self.run_query(&q, false);
                 }
-                Pane::Timeline if !self.timeline().is_empty() => self.focus = Pane::Detail,
-                _ => {}
-            },
-            Action::Back => {
-                self.focus = match self.focus {
-                    Pane::Detail => Pane::Timeline,
-                    _ => Pane::Events,
+                self.flash = Some(format!("events sorted by {}", self.sort.as_str()));
+            }
+            Action::ToggleFollow => {
+                self.follow = !self.follow;
+                self.requests.push(Request::Follow(self.follow));
+                self.flash = Some(if self.follow {
+                    "follow on: new lines appear as they are written".into()
+                } else {
+                    "follow off".into()
+                });
+            }
+            Action::Mark => {
+                if let Some(src) = self.selected_entry().map(|r| r.source.clone()) {
+                    let on = self.marks.toggle(&src);
+                    self.requests.push(Request::SaveMarks);
+                    self.flash = Some(format!("{} {src}", if on { "marked" } else { "unmarked" }));
                 }
             }
+            Action::StartNote => {
+                if let Some(r) = self.selected_entry() {
+                    let note = self
+                        .marks
+                        .get(&r.source)
+                        .and_then(|m| m.note.clone())
+                        .unwrap_or_default();
+                    self.prompt = Prompt::Note(note);
+                }
+            }
+            Action::Export => match self.timeline_name() {
+                Some(id) => self.requests.push(Request::Export(id.to_string())),
+                None => self.flash = Some("open an event first".into()),
+            },
+            Action::CopyId => {
+                let id = match self.focus {
+                    Pane::Detail => self
+                        .selected_entry()
+                        .and_then(|r| r.ids.get(self.id_sel))
+                        .map(|i| i.value.clone()),
+                    _ => self.timeline_name().map(str::to_string),
+                };
+                if let Some(id) = id {
+                    self.flash = Some(format!("copied {id}"));
+                    self.requests.push(Request::Copy(id));
+                }
+            }
+            Action::HistoryBack => self.history_back(),
+            Action::RangeAnchor => {
+                if self.focus == Pane::Overview {
+                    self.anchor = match self.anchor {
+                        None => Some(self.cursor),
+                        Some(_) => None,
+                    };
+                }
+            }
+            Action::Enter => self.enter(),
+            Action::Back => self.back(),
+            Action::Left | Action::Right if self.focus == Pane::Overview => {
+                let last = OVERVIEW_BUCKETS - 1;
+                self.cursor = match action {
+                    Action::Left => self.cursor.saturating_sub(1),
+                    _ => (self.cursor + 1).min(last),
+                };
+            }
+            Action::Left => self.back(),
+            Action::Right => self.enter(),
+            Action::Scroll { up, x, y } => {
+                if let Some(p) = self.pane_at(x, y) {
+                    self.focus = p;
+                    self.apply(if up { Action::Up } else { Action::Down });
+                }
+            }
+            Action::Click { x, y } => self.click(x, y),
             Action::Up
             | Action::Down
             | Action::PageUp
             | Action::PageDown
             | Action::Top
-            | Action::Bottom => {
-                let (sel, len) = match self.focus {
-                    Pane::Events => (
-                        &mut self.event_sel,
-                        self.analysis.as_ref().map_or(0, |a| a.events.events.len()),
-                    ),
-                    Pane::Timeline | Pane::Detail => {
-                        let len = self.timeline().len();
-                        (&mut self.entry_sel, len)
+            | Action::Bottom => self.move_selection(&action),
+            Action::Type(_) | Action::Erase => {}
+        }
+    }
+
+    fn apply_prompt(&mut self, action: Action) {
+        let text = match &mut self.prompt {
+            Prompt::Search(t) | Prompt::Note(t) => t,
+            Prompt::None => return,
+        };
+        match action {
+            Action::Type(c) => text.push(c),
+            Action::Erase | Action::HistoryBack => {
+                text.pop();
+            }
+            Action::Back | Action::Quit => self.prompt = Prompt::None,
+            Action::Enter => {
+                let prompt = std::mem::replace(&mut self.prompt, Prompt::None);
+                match prompt {
+                    Prompt::Search(q) if !q.trim().is_empty() => self.run_query(q.trim(), true),
+                    Prompt::Note(n) => {
+                        if let Some(src) = self.selected_entry().map(|r| r.source.clone()) {
+                            self.marks.set_note(&src, &n);
+                            self.requests.push(Request::SaveMarks);
+                            self.flash = Some(format!("note saved on {src}"));
+                        }
                     }
-                };
-                *sel = moved(*sel, len, action, self.page);
-                if self.focus == Pane::Events {
-                    // The timeline follows the selection, as in a mail reader.
-                    self.open_event = (self.event_count() > 0).then_some(self.event_sel);
-                    self.entry_sel = 0;
+                    _ => {}
                 }
             }
+            _ => {}
+        }
+    }
+
+    fn enter(&mut self) {
+        match self.focus {
+            Pane::Overview => {
+                let (a, b) = (self.anchor.unwrap_or(self.cursor), self.cursor);
+                let (from, to) = self.overview.range_of(a, b);
+                self.range = Some((from, to));
+                self.anchor = None;
+                self.relist();
+                self.flash = Some(format!(
+                    "showing {} events between {} and {} (Esc in the overview clears)",
+                    self.listed.len(),
+                    crate::record::format_ts(from),
+                    crate::record::format_ts(to)
+                ));
+            }
+            Pane::Findings => {
+                let Some(&f) = self.listed_findings.get(self.finding_sel) else {
+                    return;
+                };
+                match self.event_of_finding(f) {
+                    Some(e) => {
+                        if let Some(pos) = self.listed.iter().position(|&l| l == e) {
+                            self.select_event(pos);
+                        } else {
+                            self.view = Some(View::Event(e));
+                            self.entry_sel = 0;
+                        }
+                        // Start on the first piece of evidence.
+                        let evidence = self
+                            .analysis
+                            .as_ref()
+                            .and_then(|a| a.findings[f].evidence.first().cloned());
+                        if let Some(src) = evidence
+                            && let Some(pos) = self.timeline().iter().position(|r| r.source == src)
+                        {
+                            self.entry_sel = pos;
+                        }
+                        self.focus = Pane::Timeline;
+                    }
+                    None => {
+                        self.flash = Some(
+                            "this finding spans services, not one event: its evidence is listed in `hopline findings`"
+                                .into(),
+                        )
+                    }
+                }
+            }
+            Pane::Events if !self.listed.is_empty() => {
+                self.select_event(self.event_sel);
+                self.focus = Pane::Timeline;
+            }
+            Pane::Timeline if !self.timeline().is_empty() => {
+                self.focus = Pane::Detail;
+                self.id_sel = 0;
+                self.detail_scroll = 0;
+            }
+            Pane::Detail => {
+                if let Some(id) = self
+                    .selected_entry()
+                    .and_then(|r| r.ids.get(self.id_sel))
+                    .map(|i| i.value.clone())
+                {
+                    self.requests.push(Request::Footprint(id));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn back(&mut self) {
+        match self.focus {
+            Pane::Overview => self.clear_range(),
+            Pane::Detail => self.focus = Pane::Timeline,
+            Pane::Timeline if !self.history.is_empty() => self.history_back(),
+            Pane::Timeline => self.focus = Pane::Events,
+            _ => {}
+        }
+    }
+
+    /// Esc in the overview: drop a half-made range first, then the filter.
+    fn clear_range(&mut self) {
+        if self.anchor.take().is_some() {
+            return;
+        }
+        if self.range.take().is_some() {
+            self.relist();
+            self.flash = Some("time range cleared".into());
+        }
+    }
+
+    fn history_back(&mut self) {
+        if let Some((view, entry)) = self.history.pop() {
+            self.view = Some(view);
+            self.entry_sel = entry;
+            self.id_sel = 0;
+            self.focus = Pane::Timeline;
+        }
+    }
+
+    fn move_selection(&mut self, action: &Action) {
+        let page = self.page;
+        match self.focus {
+            Pane::Overview => {}
+            Pane::Findings => {
+                self.finding_sel = moved(self.finding_sel, self.listed_findings.len(), action, page)
+            }
+            Pane::Events => {
+                let pos = moved(self.event_sel, self.listed.len(), action, page);
+                // The timeline follows the selection, as in a mail reader.
+                self.select_event(pos);
+            }
+            Pane::Timeline => {
+                self.entry_sel = moved(self.entry_sel, self.timeline().len(), action, page);
+                self.id_sel = 0;
+                self.detail_scroll = 0;
+            }
+            Pane::Detail => match action {
+                Action::PageDown => self.detail_scroll = self.detail_scroll.saturating_add(5),
+                Action::PageUp => self.detail_scroll = self.detail_scroll.saturating_sub(5),
+                _ => {
+                    let n = self.selected_entry().map_or(0, |r| r.ids.len());
+                    self.id_sel = moved(self.id_sel, n, action, page);
+                }
+            },
+        }
+    }
+
+    fn pane_at(&self, x: u16, y: u16) -> Option<Pane> {
+        let a = self.areas.get();
+        let hit = |r: Rect| x >= r.x && x < r.x + r.width && y >= r.y && y < r.y + r.height;
+        [
+            (a.overview, Pane::Overview),
+            (a.findings, Pane::Findings),
+            (a.events, Pane::Events),
+            (a.timeline, Pane::Timeline),
+            (a.detail, Pane::Detail),
+        ]
+        .into_iter()
+        .find(|(r, _)| hit(*r))
+        .map(|(_, p)| p)
+    }
+
+    /// A click focuses the pane and selects the row under the pointer
+    /// (tables have a border and a header row above the first entry).
+    fn click(&mut self, x: u16, y: u16) {
+        let Some(pane) = self.pane_at(x, y) else {
+            return;
+        };
+        self.focus = pane;
+        let a = self.areas.get();
+        let [off_f, off_e, off_t] = self.offsets.get();
+        let row = |r: Rect, header: u16, offset: usize| {
+            (y >= r.y + 1 + header).then(|| (y - r.y - 1 - header) as usize + offset)
+        };
+        match pane {
+            Pane::Overview => {
+                let inner = a.overview.width.saturating_sub(2).max(1) as usize;
+                let col = x.saturating_sub(a.overview.x + 1) as usize;
+                self.cursor = (col * OVERVIEW_BUCKETS / inner).min(OVERVIEW_BUCKETS - 1);
+            }
+            Pane::Findings => {
+                if let Some(r) = row(a.findings, 0, off_f)
+                    && r < self.listed_findings.len()
+                {
+                    self.finding_sel = r;
+                }
+            }
+            Pane::Events => {
+                if let Some(r) = row(a.events, 1, off_e)
+                    && r < self.listed.len()
+                {
+                    self.select_event(r);
+                }
+            }
+            Pane::Timeline => {
+                if let Some(r) = row(a.timeline, 1, off_t)
+                    && r < self.timeline().len()
+                {
+                    self.entry_sel = r;
+                    self.id_sel = 0;
+                }
+            }
+            Pane::Detail => {}
         }
     }
 }
 
 fn next_pane(p: Pane, step: usize) -> Pane {
-    const ORDER: [Pane; 3] = [Pane::Events, Pane::Timeline, Pane::Detail];
-    let i = ORDER.iter().position(|x| *x == p).unwrap_or(0);
-    ORDER[(i + step) % ORDER.len()]
+    let i = PANES.iter().position(|x| *x == p).unwrap_or(0);
+    PANES[(i + step) % PANES.len()]
 }
 
-fn moved(sel: usize, len: usize, action: Action, page: usize) -> usize {
+fn moved(sel: usize, len: usize, action: &Action, page: usize) -> usize {
     if len == 0 {
         return 0;
     }

@@ -1,39 +1,79 @@
-//! The triage TUI (ratatui + crossterm). Background work (ingest, analysis)
-//! runs on a scoped thread and reports over a channel; the UI thread only
-//! draws and answers keys, so it never freezes while a bundle is read.
+//! The triage TUI (ratatui + crossterm). Background work (ingest, analysis,
+//! follow-mode refreshes) runs on a scoped thread and reports over a
+//! channel; the UI thread only draws, answers keys and mouse, and carries
+//! out the app's small requests (a footprint lookup, saving marks, an
+//! export, a clipboard copy), so it never freezes while a bundle is read.
 //! The terminal is restored on exit, on error and on panic.
 
 pub mod app;
 pub mod render;
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use base64::Engine;
+use ratatui::crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event, KeyCode, KeyEventKind, KeyModifiers,
+    MouseEventKind,
+};
+use ratatui::crossterm::execute;
 
 use crate::config::Config;
+use crate::correlate::{HubRule, footprint};
 use crate::detect::analyse;
 use crate::index::RecordIndex;
+use crate::index::marks::Marks;
 use crate::ingest::{all_records, ingest};
+use crate::present::export;
 
-pub use app::{Action, App, Message, Pane, Status};
+pub use app::{Action, App, Message, Pane, Prompt, Request, Status};
 
-pub fn action_for(code: KeyCode, mods: KeyModifiers) -> Option<Action> {
+/// How often follow mode looks for new lines: well inside the 2 s promise.
+const FOLLOW_EVERY: Duration = Duration::from_millis(700);
+
+/// Keys to actions. While a prompt is open, printable keys are text.
+pub fn action_for(code: KeyCode, mods: KeyModifiers, typing: bool) -> Option<Action> {
+    if mods.contains(KeyModifiers::CONTROL) && code == KeyCode::Char('c') {
+        return Some(Action::Quit);
+    }
+    if typing {
+        return Some(match code {
+            KeyCode::Char(c) => Action::Type(c),
+            KeyCode::Backspace => Action::Erase,
+            KeyCode::Enter => Action::Enter,
+            KeyCode::Esc => Action::Back,
+            _ => return None,
+        });
+    }
     Some(match code {
         KeyCode::Char('q') => Action::Quit,
-        KeyCode::Char('c') if mods.contains(KeyModifiers::CONTROL) => Action::Quit,
         KeyCode::Up | KeyCode::Char('k') => Action::Up,
         KeyCode::Down | KeyCode::Char('j') => Action::Down,
         KeyCode::PageUp => Action::PageUp,
         KeyCode::PageDown => Action::PageDown,
         KeyCode::Home | KeyCode::Char('g') => Action::Top,
         KeyCode::End | KeyCode::Char('G') => Action::Bottom,
-        KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => Action::Enter,
-        KeyCode::Esc | KeyCode::Left | KeyCode::Char('h') => Action::Back,
+        KeyCode::Enter => Action::Enter,
+        KeyCode::Right | KeyCode::Char('l') => Action::Right,
+        KeyCode::Left | KeyCode::Char('h') => Action::Left,
+        KeyCode::Esc => Action::Back,
+        KeyCode::Backspace => Action::HistoryBack,
         KeyCode::Tab => Action::NextPane,
         KeyCode::BackTab => Action::PrevPane,
         KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Char('/') => Action::StartSearch,
+        KeyCode::Char('n') => Action::NextMatch,
+        KeyCode::Char('N') => Action::PrevMatch,
+        KeyCode::Char('s') => Action::CycleSort,
+        KeyCode::Char('f') => Action::ToggleFollow,
+        KeyCode::Char('m') => Action::Mark,
+        KeyCode::Char('c') => Action::StartNote,
+        KeyCode::Char('e') => Action::Export,
+        KeyCode::Char('y') => Action::CopyId,
+        KeyCode::Char(' ') => Action::RangeAnchor,
         _ => return None,
     })
 }
@@ -49,33 +89,24 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel::<Message>();
     let mut app = App::new(bundle_label, color);
+    app.marks = Marks::load(index.dir()).unwrap_or_default();
+    let follow = AtomicBool::new(false);
+    let stop = AtomicBool::new(false);
     std::thread::scope(|s| -> anyhow::Result<()> {
-        let worker = s.spawn(|| {
-            let tx = tx;
-            let mut last = std::time::Instant::now();
-            let result = ingest(&index, &roots, &config, &mut |p| {
-                // A few updates a second are plenty for a header.
-                if last.elapsed() > Duration::from_millis(100) {
-                    last = std::time::Instant::now();
-                    let _ = tx.send(Message::Progress(p));
-                }
-            });
-            let msg = match result {
-                Err(e) => Message::Failed(format!("ingest failed: {e}")),
-                Ok(_) => {
-                    let _ = tx.send(Message::Analysing);
-                    match all_records(&index) {
-                        Ok(records) => Message::Ready(Box::new(analyse(records, &config))),
-                        Err(e) => Message::Failed(format!("reading the index failed: {e}")),
-                    }
-                }
-            };
-            // The UI may have quit already; then nobody needs the result.
-            let _ = tx.send(msg);
-        });
+        let worker = s.spawn(|| background(&index, &roots, &config, &tx, &follow, &stop));
         let mut terminal = ratatui::try_init()?;
-        let outcome = event_loop(&mut terminal, &mut app, &rx);
+        // Mouse capture is ours to undo, on panic too: ratatui's hook only
+        // restores what it set up.
+        let _ = execute!(std::io::stdout(), EnableMouseCapture);
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = execute!(std::io::stdout(), DisableMouseCapture);
+            hook(info);
+        }));
+        let outcome = event_loop(&mut terminal, &mut app, &rx, &index, &config, &follow);
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
         ratatui::restore();
+        stop.store(true, Ordering::Relaxed);
         // Quitting during ingest must not wait for it to finish: the
         // committed part stays valid and the next open resumes it.
         if !worker.is_finished() && app.quit {
@@ -85,29 +116,175 @@ pub fn run(
     })
 }
 
+/// Ingest, analyse, then (in follow mode) ingest again whenever files grow
+/// and send a fresh analysis. Ends when the UI stops it.
+fn background(
+    index: &RecordIndex,
+    roots: &[PathBuf],
+    config: &Config,
+    tx: &mpsc::Sender<Message>,
+    follow: &AtomicBool,
+    stop: &AtomicBool,
+) {
+    let mut first = true;
+    loop {
+        let mut last = Instant::now();
+        let result = ingest(index, roots, config, &mut |p| {
+            // A few updates a second are plenty for a header.
+            if first && last.elapsed() > Duration::from_millis(100) {
+                last = Instant::now();
+                let _ = tx.send(Message::Progress(p));
+            }
+        });
+        match result {
+            Err(e) => {
+                let _ = tx.send(Message::Failed(format!("ingest failed: {e}")));
+            }
+            Ok(report) if first || report.records_added > 0 => {
+                let _ = tx.send(Message::Analysing);
+                let msg = match all_records(index) {
+                    Ok(records) => Message::Ready(Box::new(analyse(records, config))),
+                    Err(e) => Message::Failed(format!("reading the index failed: {e}")),
+                };
+                if tx.send(msg).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+        }
+        first = false;
+        // Wait for follow mode (or the end), looking often enough that
+        // turning it on is felt at once.
+        let started = Instant::now();
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            if follow.load(Ordering::Relaxed) && started.elapsed() >= FOLLOW_EVERY {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
     rx: &mpsc::Receiver<Message>,
+    index: &RecordIndex,
+    config: &Config,
+    follow: &AtomicBool,
 ) -> anyhow::Result<()> {
     loop {
         while let Ok(msg) = rx.try_recv() {
             app.on_message(msg);
+        }
+        for req in std::mem::take(&mut app.requests) {
+            if let Some(msg) = carry_out(req, index, config, app, follow) {
+                app.on_message(msg);
+            }
         }
         terminal.draw(|f| render::render(app, f))?;
         if app.quit {
             return Ok(());
         }
         if event::poll(Duration::from_millis(100))? {
-            match event::read()? {
+            let action = match event::read()? {
                 Event::Key(k) if k.kind != KeyEventKind::Release => {
-                    if let Some(a) = action_for(k.code, k.modifiers) {
-                        app.apply(a);
-                    }
+                    action_for(k.code, k.modifiers, app.prompt != Prompt::None)
                 }
-                Event::Resize(_, h) => app.page = (h as usize / 3).max(1),
-                _ => {}
+                Event::Mouse(m) => match m.kind {
+                    MouseEventKind::ScrollUp => Some(Action::Scroll {
+                        up: true,
+                        x: m.column,
+                        y: m.row,
+                    }),
+                    MouseEventKind::ScrollDown => Some(Action::Scroll {
+                        up: false,
+                        x: m.column,
+                        y: m.row,
+                    }),
+                    MouseEventKind::Down(_) => Some(Action::Click {
+                        x: m.column,
+                        y: m.row,
+                    }),
+                    _ => None,
+                },
+                Event::Resize(_, h) => {
+                    app.page = (h as usize / 3).max(1);
+                    None
+                }
+                _ => None,
+            };
+            if let Some(a) = action {
+                app.apply(a);
             }
         }
+    }
+}
+
+/// One request, done on the UI thread: each is a single index lookup or a
+/// small write, well under a frame.
+fn carry_out(
+    req: Request,
+    index: &RecordIndex,
+    config: &Config,
+    app: &App,
+    follow: &AtomicBool,
+) -> Option<Message> {
+    match req {
+        Request::Footprint(id) => Some(match footprint(index, &id, HubRule::from_config(config)) {
+            Ok(fp) => Message::Footprint {
+                query: id,
+                records: fp.records,
+            },
+            Err(e) => Message::Flash(format!("cannot follow {id}: {e}")),
+        }),
+        Request::SaveMarks => app
+            .marks
+            .save()
+            .err()
+            .map(|e| Message::Flash(format!("marks not saved: {e}"))),
+        Request::Export(id) => Some(Message::Flash(export_event(index, config, &id))),
+        Request::Copy(text) => {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+            let mut out = std::io::stdout();
+            let _ = write!(out, "\x1b]52;c;{b64}\x07");
+            let _ = out.flush();
+            None
+        }
+        Request::Follow(on) => {
+            follow.store(on, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+/// `e`: the same report `hopline export ID` writes, into the current
+/// directory.
+fn export_event(index: &RecordIndex, config: &Config, id: &str) -> String {
+    let reproduce = format!("hopline --index {} timeline {id}", index.dir().display());
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = PathBuf::from(format!("hopline-{safe}.md"));
+    match export::event_from_index(index, id, config, true, reproduce) {
+        Ok(Some(report)) => {
+            let text = export::render_event(&report, export::Format::Markdown);
+            match std::fs::write(&path, text) {
+                Ok(()) => format!("exported {id} to {} (redacted)", path.display()),
+                Err(e) => format!("cannot write {}: {e}", path.display()),
+            }
+        }
+        Ok(None) => format!("no record carries {id}"),
+        Err(e) => format!("export failed: {e}"),
     }
 }

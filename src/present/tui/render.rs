@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Wr
 use crate::detect::Severity;
 use crate::record::{Record, format_ts};
 
-use super::app::{App, Pane, Status};
+use super::app::{App, Areas, OVERVIEW_BUCKETS, Pane, Prompt, Status, View};
 use crate::present::sanitize::{for_terminal, truncate};
 
 struct Theme {
@@ -59,27 +59,45 @@ fn clock(ts: i64) -> String {
 
 pub fn render(app: &App, frame: &mut Frame) {
     let theme = Theme { color: app.color };
-    let [header, body, footer] = Layout::vertical([
+    let area = frame.area();
+    // The overview earns its rows only when the lists keep enough of theirs.
+    let overview_h = if area.height >= 22 { 5 } else { 0 };
+    let [header, overview, body, footer] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(overview_h),
         Constraint::Min(5),
         Constraint::Length(1),
     ])
-    .areas(frame.area());
+    .areas(area);
     render_header(app, &theme, frame, header);
+    if overview_h > 0 {
+        render_overview(app, &theme, frame, overview);
+    }
     // Wide enough for a full `evt_` + 12 hex ID, and no wider.
-    let left_w = (body.width * 34 / 100).clamp(30, 42);
+    let left_w = (body.width * 34 / 100).clamp(34, 44);
     let [left, right] =
         Layout::horizontal([Constraint::Length(left_w), Constraint::Min(20)]).areas(body);
+    let findings_rows = app.listed_findings.len().max(1) as u16 + 2;
+    let [findings, events] = Layout::vertical([
+        Constraint::Length(findings_rows.min(left.height / 3).max(3)),
+        Constraint::Min(3),
+    ])
+    .areas(left);
     let [timeline, detail] =
         Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(right);
-    render_events(app, &theme, frame, left);
-    render_timeline(app, &theme, frame, timeline);
+    app.areas.set(Areas {
+        overview,
+        findings,
+        events,
+        timeline,
+        detail,
+    });
+    let off_f = render_findings(app, &theme, frame, findings);
+    let off_e = render_events(app, &theme, frame, events);
+    let off_t = render_timeline(app, &theme, frame, timeline);
+    app.offsets.set([off_f, off_e, off_t]);
     render_detail(app, &theme, frame, detail);
-    let keys = "↑↓/jk move  Enter open  Esc back  Tab pane  ? help  q quit";
-    frame.render_widget(
-        Paragraph::new(keys).style(theme.fg(Color::DarkGray)),
-        footer,
-    );
+    render_footer(app, &theme, frame, footer);
     if app.show_help {
         render_help(&theme, frame);
     }
@@ -93,14 +111,31 @@ fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     spans.push(Span::raw(for_terminal(&app.bundle).into_owned()));
     let state = match &app.status {
         Status::Ingesting(p) => format!(
-            " · ingesting {}/{} files, {} records",
-            p.files_done, p.files_total, p.records
+            " · ingesting {}/{} files, {} records, {:.0}%",
+            p.files_done,
+            p.files_total,
+            p.records,
+            if p.bytes_total > 0 {
+                p.bytes_done as f64 * 100.0 / p.bytes_total as f64
+            } else {
+                0.0
+            }
         ),
         Status::Analysing => " · analysing…".to_string(),
         Status::Ready => {
             let a = app.analysis.as_ref();
+            let span = a
+                .filter(|a| !a.histogram.buckets.is_empty())
+                .map(|a| {
+                    format!(
+                        " · {}–{}",
+                        &format_ts(a.histogram.start)[..19],
+                        clock(a.histogram.end()).get(..8).unwrap_or("")
+                    )
+                })
+                .unwrap_or_default();
             format!(
-                " · {} records · {} events · {} findings",
+                " · {} records{span} · {} events · {} findings",
                 a.map_or(0, |a| a.records),
                 app.event_count(),
                 a.map_or(0, |a| a.findings.len())
@@ -109,7 +144,104 @@ fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Status::Failed(e) => format!(" · error: {}", for_terminal(e)),
     };
     spans.push(Span::raw(state));
+    spans.push(Span::styled(
+        if app.follow {
+            " · follow ●"
+        } else {
+            " · follow ○"
+        },
+        if app.follow {
+            theme.fg(Color::Green)
+        } else {
+            theme.fg(Color::DarkGray)
+        },
+    ));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+const BARS: [&str; 8] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"];
+
+/// Records per time bucket as bars, `!` under buckets with errors, `F`
+/// under buckets with findings; the cursor and a chosen range are shown
+/// reversed.
+fn render_overview(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let focused = app.focus == Pane::Overview;
+    let h = &app.overview;
+    let inner = area.width.saturating_sub(2) as usize;
+    let mut title = "Overview".to_string();
+    if let Some((from, to)) = app.range {
+        title = format!("Overview — {} to {}", clock(from), clock(to));
+    }
+    if h.buckets.is_empty() || inner == 0 {
+        frame.render_widget(
+            Paragraph::new("").block(block(&title, focused, theme)),
+            area,
+        );
+        return;
+    }
+    let max = h
+        .buckets
+        .iter()
+        .map(|b| b.records)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let bucket_of = |col: usize| (col * OVERVIEW_BUCKETS / inner).min(OVERVIEW_BUCKETS - 1);
+    let (lo, hi) = match app.anchor {
+        Some(a) => (a.min(app.cursor), a.max(app.cursor)),
+        None => (app.cursor, app.cursor),
+    };
+    let mut bars = Vec::with_capacity(inner);
+    let mut marks = Vec::with_capacity(inner);
+    for col in 0..inner {
+        let i = bucket_of(col);
+        let b = h.buckets[i];
+        let glyph = if b.records == 0 {
+            " "
+        } else {
+            BARS[((b.records * 7).div_ceil(max) as usize).min(7)]
+        };
+        let mut style = if b.errors > 0 {
+            theme.fg(Color::Red)
+        } else {
+            theme.fg(Color::Blue)
+        };
+        if focused && (lo..=hi).contains(&i) {
+            style = style.add_modifier(Modifier::REVERSED);
+        }
+        bars.push(Span::styled(glyph, style));
+        let first_col = col == 0 || bucket_of(col - 1) != i;
+        let (m, ms) = if !first_col {
+            (" ", Style::default())
+        } else if b.findings > 0 {
+            ("F", theme.fg(Color::Magenta).add_modifier(Modifier::BOLD))
+        } else if b.errors > 0 {
+            ("!", theme.fg(Color::Red))
+        } else {
+            (" ", Style::default())
+        };
+        marks.push(Span::styled(m, ms));
+    }
+    let (from, _) = h.range_of(app.cursor, app.cursor);
+    let axis = format!(
+        "{}{:>width$}",
+        clock(h.start).get(..8).unwrap_or(""),
+        format!(
+            "cursor {} · {} records",
+            clock(from).get(..8).unwrap_or(""),
+            h.buckets[app.cursor].records
+        ),
+        width = inner.saturating_sub(8)
+    );
+    let lines = vec![
+        Line::from(bars),
+        Line::from(marks),
+        Line::from(Span::styled(axis, theme.fg(Color::DarkGray))),
+    ];
+    frame.render_widget(
+        Paragraph::new(lines).block(block(&title, focused, theme)),
+        area,
+    );
 }
 
 fn block(title: &str, focused: bool, theme: &Theme) -> Block<'static> {
@@ -118,7 +250,66 @@ fn block(title: &str, focused: bool, theme: &Theme) -> Block<'static> {
         .border_style(theme.border(focused))
 }
 
-fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+fn severity_glyph(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "●",
+        Severity::High => "●",
+        Severity::Medium => "◐",
+        _ => "○",
+    }
+}
+
+fn render_findings(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> usize {
+    let focused = app.focus == Pane::Findings;
+    let Some(a) = &app.analysis else {
+        frame.render_widget(
+            Paragraph::new("").block(block("Findings", focused, theme)),
+            area,
+        );
+        return 0;
+    };
+    let title = format!("Findings ({})", app.listed_findings.len());
+    if app.listed_findings.is_empty() {
+        frame.render_widget(
+            Paragraph::new("none: nothing looks anomalous")
+                .style(theme.fg(Color::DarkGray))
+                .block(block(&title, focused, theme)),
+            area,
+        );
+        return 0;
+    }
+    let rows: Vec<Row> = app
+        .listed_findings
+        .iter()
+        .map(|&i| {
+            let f = &a.findings[i];
+            Row::new(vec![
+                Cell::from(severity_glyph(f.severity)).style(theme.severity(f.severity)),
+                Cell::from(f.kind.as_str()),
+                Cell::from(for_terminal(&f.summary).into_owned()),
+            ])
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(1),
+            Constraint::Length(21),
+            Constraint::Min(5),
+        ],
+    )
+    .block(block(&title, focused, theme))
+    .row_highlight_style(if focused {
+        theme.selected()
+    } else {
+        Style::default()
+    });
+    let mut state = TableState::default().with_selected(Some(app.finding_sel));
+    frame.render_stateful_widget(table, area, &mut state);
+    state.offset()
+}
+
+fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> usize {
     let focused = app.focus == Pane::Events;
     let Some(a) = &app.analysis else {
         let msg = match &app.status {
@@ -129,51 +320,74 @@ fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             Paragraph::new(msg).block(block("Events", focused, theme)),
             area,
         );
-        return;
+        return 0;
     };
-    // Borders, the marker, time, service and record counts, four column gaps.
-    let id_w = (area.width as usize)
-        .saturating_sub(2 + 1 + 8 + 3 + 3 + 4)
-        .max(8);
-    let rows: Vec<Row> = a
-        .events
-        .events
+    // Narrow: no service count and minutes only, so a whole ID still fits.
+    let narrow = area.width < 40;
+    let time_w: usize = if narrow { 5 } else { 8 };
+    let fixed = 2 + 1 + 1 + time_w + 4 + if narrow { 4 } else { 3 + 5 };
+    let id_w = (area.width as usize).saturating_sub(fixed).max(8);
+    let rows: Vec<Row> = app
+        .listed
         .iter()
         .enumerate()
-        .map(|(i, (e, _))| {
+        .map(|(pos, &i)| {
+            let e = &a.events.events[i].0;
             let worst = a.event_findings[i]
                 .iter()
                 .map(|&f| a.findings[f].severity)
                 .min();
             let mark = match worst {
-                Some(s) => Cell::from("●").style(theme.severity(s)),
+                Some(s) => Cell::from(severity_glyph(s)).style(theme.severity(s)),
                 None => Cell::from(" "),
             };
-            Row::new(vec![
+            let hit = if app.matches.contains(&pos) {
+                "›"
+            } else {
+                " "
+            };
+            let mut cells = vec![
                 mark,
+                Cell::from(hit).style(theme.fg(Color::Yellow)),
                 Cell::from(truncate(&for_terminal(&e.key.value), id_w).into_owned()),
-                Cell::from(clock(e.first_ts).get(..8).unwrap_or("").to_string()),
-                Cell::from(format!("{:>3}", e.services.len())),
-                Cell::from(format!("{:>3}", e.records)),
-            ])
+                Cell::from(clock(e.first_ts).get(..time_w).unwrap_or("").to_string()),
+            ];
+            if !narrow {
+                cells.push(Cell::from(format!("{:>3}", e.services.len())));
+            }
+            cells.push(Cell::from(format!("{:>4}", e.records)));
+            Row::new(cells)
         })
         .collect();
-    let title = format!("Events ({})", a.events.events.len());
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(1),
-            Constraint::Length(id_w as u16),
-            Constraint::Length(8),
-            Constraint::Length(3),
-            Constraint::Length(3),
-        ],
-    )
-    .header(Row::new(vec!["!", "event", "first", "svc", "rec"]).style(theme.fg(Color::DarkGray)))
-    .block(block(&title, focused, theme))
-    .row_highlight_style(theme.selected());
-    let mut state = TableState::default().with_selected(Some(app.event_sel));
+    let mut title = format!("Events ({}) by {}", app.listed.len(), app.sort.as_str());
+    if let Some(q) = &app.query {
+        title.push_str(&format!(" · /{} {}", for_terminal(q), app.matches.len()));
+    }
+    let mut widths = vec![
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(id_w as u16),
+        Constraint::Length(time_w as u16),
+    ];
+    let mut header = vec!["!", " ", "event", "first"];
+    if !narrow {
+        widths.push(Constraint::Length(3));
+        header.push("svc");
+    }
+    widths.push(Constraint::Length(4));
+    header.push(" rec");
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.fg(Color::DarkGray)))
+        .block(block(&title, focused, theme))
+        .row_highlight_style(if focused {
+            theme.selected()
+        } else {
+            Style::default().add_modifier(Modifier::BOLD)
+        });
+    let mut state =
+        TableState::default().with_selected((!app.listed.is_empty()).then_some(app.event_sel));
     frame.render_stateful_widget(table, area, &mut state);
+    state.offset()
 }
 
 /// One lane per service: `●` in the entry's lane, `─` across the lanes a hop
@@ -213,7 +427,7 @@ fn lanes_cell(
     Line::from(spans)
 }
 
-fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> usize {
     let focused = app.focus == Pane::Timeline;
     let records = app.timeline();
     let mut services: Vec<String> = Vec::new();
@@ -222,14 +436,16 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             services.push(r.service.clone());
         }
     }
-    let title = match (&app.analysis, app.open_event) {
-        (Some(a), Some(i)) if i < a.events.events.len() => {
-            let e = &a.events.events[i].0;
-            let findings = app.event_findings(i);
-            let kinds: Vec<&str> = findings.iter().map(|f| f.kind.as_str()).collect();
+    let title = match (&app.view, app.timeline_name()) {
+        (Some(View::Event(i)), Some(name)) => {
+            let kinds: Vec<&str> = app
+                .event_findings(*i)
+                .iter()
+                .map(|f| f.kind.as_str())
+                .collect();
             format!(
                 "Timeline {} — {} services{}",
-                for_terminal(&e.key.value),
+                for_terminal(name),
                 services.len(),
                 if kinds.is_empty() {
                     String::new()
@@ -238,9 +454,16 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 }
             )
         }
+        (Some(View::Footprint { .. }), Some(name)) => format!(
+            "Timeline of {} — {} services — Backspace returns",
+            for_terminal(name),
+            services.len()
+        ),
         _ => "Timeline".to_string(),
     };
     let lanes_w = (services.len() * 2).saturating_sub(1).max(1) as u16;
+    let service_w: usize = if area.width < 70 { 11 } else { 18 };
+    let time_w: usize = if area.width < 70 { 8 } else { 12 };
     let legend: String = services
         .iter()
         .map(|s| s.chars().next().unwrap_or('?').to_string())
@@ -251,10 +474,16 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         .enumerate()
         .map(|(i, r)| {
             let prev = i.checked_sub(1).map(|p| &records[p]);
+            let mark = match app.mark_of(&r.source) {
+                Some(m) if m.note.is_some() => "✎",
+                Some(_) => "★",
+                None => " ",
+            };
             Row::new(vec![
-                Cell::from(clock(r.ts)),
+                Cell::from(clock(r.ts).get(..time_w).unwrap_or("").to_string()),
+                Cell::from(mark).style(theme.fg(Color::Yellow)),
                 Cell::from(lanes_cell(&services, prev, r, theme)),
-                Cell::from(truncate(&for_terminal(&r.service), 18).into_owned()),
+                Cell::from(truncate(&for_terminal(&r.service), service_w).into_owned()),
                 Cell::from(for_terminal(&r.message).into_owned()),
             ])
         })
@@ -262,15 +491,17 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let table = Table::new(
         rows,
         [
-            Constraint::Length(12),
+            Constraint::Length(time_w as u16),
+            Constraint::Length(1),
             Constraint::Length(lanes_w),
-            Constraint::Length(18),
-            Constraint::Min(10),
+            Constraint::Length(service_w as u16),
+            Constraint::Min(6),
         ],
     )
     .header(
         Row::new(vec![
             "time".to_string(),
+            " ".into(),
             legend,
             "service".into(),
             "message".into(),
@@ -286,6 +517,7 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut state =
         TableState::default().with_selected((!records.is_empty()).then_some(app.entry_sel));
     frame.render_stateful_widget(table, area, &mut state);
+    state.offset()
 }
 
 fn render_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -315,15 +547,30 @@ fn render_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         for_terminal(&r.instance),
         r.level.as_str()
     )));
-    let ids: Vec<String> = r
-        .ids
-        .iter()
-        .map(|i| format!("{}={}", i.field, i.value))
-        .collect();
-    lines.push(Line::from(format!(
-        "ids: {}",
-        for_terminal(&ids.join("  "))
-    )));
+    if let Some(m) = app.mark_of(&r.source) {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "★ marked{}",
+                m.note
+                    .as_deref()
+                    .map(|n| format!(": {}", for_terminal(n)))
+                    .unwrap_or_default()
+            ),
+            theme.fg(Color::Yellow),
+        )));
+    }
+    let mut ids = vec![Span::raw("ids: ")];
+    for (i, id) in r.ids.iter().enumerate() {
+        let text = format!("{}={}", for_terminal(&id.field), for_terminal(&id.value));
+        let style = if focused && i == app.id_sel {
+            theme.selected()
+        } else {
+            Style::default()
+        };
+        ids.push(Span::styled(text, style));
+        ids.push(Span::raw("  "));
+    }
+    lines.push(Line::from(ids));
     lines.push(Line::from(""));
     let pretty = serde_json::from_str::<serde_json::Value>(&r.raw)
         .ok()
@@ -333,39 +580,110 @@ fn render_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     for l in pretty.lines() {
         lines.push(Line::from(for_terminal(l).into_owned()));
     }
+    let title = if focused {
+        "Detail — ↑↓ pick an ID, Enter follows it, y copies it"
+    } else {
+        "Detail"
+    };
     frame.render_widget(
         Paragraph::new(Text::from(lines))
             .wrap(Wrap { trim: false })
-            .block(block("Detail", focused, theme)),
+            .scroll((app.detail_scroll, 0))
+            .block(block(title, focused, theme)),
         area,
     );
 }
 
+fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let line = match &app.prompt {
+        Prompt::Search(q) => Line::from(vec![
+            Span::styled("/", theme.fg(Color::Yellow)),
+            Span::raw(for_terminal(q).into_owned()),
+            Span::styled(
+                "▏  ID, prefix, or words · service:x level:error key=value · Enter search · Esc cancel",
+                theme.fg(Color::DarkGray),
+            ),
+        ]),
+        Prompt::Note(n) => Line::from(vec![
+            Span::styled("note: ", theme.fg(Color::Yellow)),
+            Span::raw(for_terminal(n).into_owned()),
+            Span::styled("▏  Enter save · Esc cancel", theme.fg(Color::DarkGray)),
+        ]),
+        Prompt::None => match &app.flash {
+            Some(f) => Line::from(Span::styled(
+                for_terminal(f).into_owned(),
+                theme.fg(Color::Yellow),
+            )),
+            None => Line::from(Span::styled(
+                match app.focus {
+                    Pane::Overview => {
+                        "←→ bucket  Space range start  Enter filter  Esc clear  Tab pane  ? help  q quit"
+                    }
+                    Pane::Findings => {
+                        "↑↓ move  Enter open the event  / search  Tab pane  ? help  q quit"
+                    }
+                    Pane::Events => {
+                        "↑↓ move  Enter open  / search  n/N next  s sort  e export  f follow  ? help  q quit"
+                    }
+                    Pane::Timeline => {
+                        "↑↓ move  Enter detail  m mark  c note  e export  y copy ID  Esc back  ? help  q quit"
+                    }
+                    Pane::Detail => {
+                        "↑↓ pick ID  Enter follow ID  Backspace return  y copy  PgUp/PgDn scroll  Esc back"
+                    }
+                },
+                theme.fg(Color::DarkGray),
+            )),
+        },
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
 const HELP: &[(&str, &str)] = &[
     ("↑ ↓  j k", "move the selection"),
-    ("PgUp PgDn", "move a page"),
+    ("PgUp PgDn", "move a page (Detail: scroll)"),
     ("g G  Home End", "first / last"),
-    ("Enter → l", "open the event / the entry's detail"),
+    (
+        "Enter → l",
+        "open: finding's event, event, entry's detail, follow ID",
+    ),
     ("Esc ← h", "back out"),
+    ("Backspace", "back from a followed ID's timeline"),
     ("Tab  Shift-Tab", "next / previous pane"),
+    (
+        "/",
+        "search events: ID, prefix, words, service:, level:, k=v",
+    ),
+    ("n  N", "next / previous match"),
+    ("s", "sort events by time, size, findings"),
+    (
+        "Space (Overview)",
+        "start a time range; Enter filters, Esc clears",
+    ),
+    ("m", "mark the entry (kept with the index, in exports)"),
+    ("c", "attach a note to the entry"),
+    ("e", "export the event to hopline-<id>.md"),
+    ("y", "copy the ID (OSC 52 clipboard)"),
+    ("f", "follow: show new lines as files grow"),
+    ("mouse", "wheel scrolls, click selects"),
     ("?", "this help (any of ? Esc q closes it)"),
     ("q  Ctrl-C", "quit"),
 ];
 
 fn render_help(theme: &Theme, frame: &mut Frame) {
     let area = frame.area();
-    let w = 58.min(area.width);
-    let h = (HELP.len() as u16 + 4).min(area.height);
+    let w = 78.min(area.width);
+    let h = (HELP.len() as u16 + 3).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
         width: w,
         height: h,
     };
-    let mut lines = vec![Line::from("")];
+    let mut lines = Vec::new();
     for (k, what) in HELP {
         lines.push(Line::from(vec![
-            Span::styled(format!(" {k:<15}"), theme.fg(Color::Cyan)),
+            Span::styled(format!(" {k:<18}"), theme.fg(Color::Cyan)),
             Span::raw(*what),
         ]));
     }
