@@ -37,6 +37,18 @@ fn nothing(message: impl Into<String>, hint: Option<&str>) -> anyhow::Error {
     .into()
 }
 
+fn ambiguous(prefix: &str, matches: &[String]) -> anyhow::Error {
+    let shown: Vec<&str> = matches.iter().take(10).map(String::as_str).collect();
+    let more = if matches.len() > 10 { ", …" } else { "" };
+    nothing(
+        format!(
+            "the prefix {prefix:?} matches several IDs: {}{more}",
+            shown.join(", ")
+        ),
+        Some("type more of the ID"),
+    )
+}
+
 pub fn exit_code_for(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<NothingFound>().is_some() {
         3
@@ -267,6 +279,9 @@ fn timeline(g: &Global, id: &str, json: bool) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
     let fp = footprint(&index, id, HubRule::from_config(&config))?;
+    if !fp.ambiguous.is_empty() {
+        return Err(ambiguous(id, &fp.ambiguous));
+    }
     if fp.records.is_empty() {
         return Err(nothing(
             format!("no record carries the ID {id:?}"),

@@ -293,3 +293,27 @@ fn partial_write_shows_the_stuck_row_and_the_revoke_after_the_last_mutation() {
     let kinds = finding_kinds(&v);
     assert_eq!(kinds, BTreeSet::from(["partial_write", "stuck_processing"]));
 }
+
+#[test]
+fn a_unique_prefix_finds_the_event_and_an_ambiguous_one_says_so() {
+    let ix = Ingested::sample();
+    let v: Value =
+        serde_json::from_str(&run_ok(ix.cmd().args(["timeline", "evt_39fe", "--json"]))).unwrap();
+    assert_eq!(v["query"], DOUBLE_CHARGE_EVT);
+    assert_eq!(v["prefix"], "evt_39fe");
+    assert_eq!(v["entries"].as_array().unwrap().len(), 30);
+    // Each entry says what it did on the path.
+    let hops: Vec<&str> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["hop"].as_str())
+        .collect();
+    for kind in ["received", "sent", "enqueued", "picked"] {
+        assert!(hops.contains(&kind), "no {kind} hop in {hops:?}");
+    }
+    let out = run(ix.cmd().args(["timeline", "evt_"]));
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("matches several IDs"), "{err}");
+}

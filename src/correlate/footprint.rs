@@ -43,6 +43,9 @@ fn fanout(records: &[Record], id: &str) -> usize {
     per_field.values().map(HashSet::len).max().unwrap_or(0)
 }
 
+/// Shorter prefixes match too much to be worth completing.
+pub const MIN_PREFIX: usize = 4;
+
 /// A footprint never grows past this many records; a bigger one means a hub
 /// slipped under the limit, and the timeline says it was cut.
 pub const MAX_RECORDS: usize = 20_000;
@@ -61,6 +64,11 @@ pub struct Footprint {
     pub hubs: Vec<HubSkip>,
     pub records: Vec<Record>,
     pub truncated: bool,
+    /// The prefix the user typed, when the query was completed from it.
+    pub prefix: Option<String>,
+    /// IDs a prefix matched when it matched more than one (then nothing
+    /// was followed).
+    pub ambiguous: Vec<String>,
 }
 
 impl Footprint {
@@ -84,6 +92,23 @@ pub fn footprint<S: RecordStore>(
         query: query.to_string(),
         ..Footprint::default()
     };
+    // Not an ID as given: perhaps the start of one (`evt_39fe`).
+    if query.chars().count() >= MIN_PREFIX && store.carriers(query)? == 0 {
+        let mut found = store.ids_with_prefix(query, 11)?;
+        match found.len() {
+            0 => return Ok(fp),
+            1 => {
+                fp.prefix = Some(query.to_string());
+                fp.query = found.remove(0);
+            }
+            _ => {
+                fp.ambiguous = found;
+                return Ok(fp);
+            }
+        }
+    }
+    let query = fp.query.clone();
+    let query = query.as_str();
     let mut seen_ids: HashSet<String> = HashSet::new();
     let mut seen_records: HashSet<SourceRef> = HashSet::new();
     let mut frontier = vec![query.to_string()];
@@ -166,6 +191,19 @@ pub(crate) mod tests {
         }
         fn carriers(&self, id: &str) -> Result<u64, Self::Error> {
             Ok(self.0.iter().filter(|r| r.carries(id)).count() as u64)
+        }
+        fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>, Self::Error> {
+            let mut ids: Vec<String> = self
+                .0
+                .iter()
+                .flat_map(|r| r.ids.iter())
+                .filter(|i| i.value.starts_with(prefix))
+                .map(|i| i.value.clone())
+                .collect();
+            ids.sort();
+            ids.dedup();
+            ids.truncate(limit);
+            Ok(ids)
         }
     }
 

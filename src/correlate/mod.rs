@@ -3,6 +3,7 @@
 //! [`RecordStore`] — kept this narrow so a team's own log store can answer
 //! the same two questions at fleet scale.
 
+pub mod classify;
 pub mod events;
 pub mod footprint;
 
@@ -18,6 +19,8 @@ pub trait RecordStore {
     fn records_carrying(&self, ids: &[String]) -> Result<Vec<Record>, Self::Error>;
     /// How many records carry this ID value.
     fn carriers(&self, id: &str) -> Result<u64, Self::Error>;
+    /// Up to `limit` distinct ID values starting with `prefix`, in order.
+    fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>, Self::Error>;
 }
 
 /// True order: time, then file and line for records of the same instant.

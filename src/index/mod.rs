@@ -238,6 +238,10 @@ impl RecordStore for RecordIndex {
         self.load(addrs)
     }
 
+    fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>, IndexError> {
+        self.prefix_terms(prefix, limit)
+    }
+
     fn carriers(&self, id: &str) -> Result<u64, IndexError> {
         let term = Term::from_field_text(self.fields.id, id);
         let searcher = self.reader.searcher();
@@ -252,6 +256,39 @@ impl RecordStore for RecordIndex {
             .search(&q, &Count)
             .map(|n| n as u64)
             .map_err(|e| self.err(e))
+    }
+}
+
+impl RecordIndex {
+    fn prefix_terms(&self, prefix: &str, limit: usize) -> Result<Vec<String>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut out: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        for segment in searcher.segment_readers() {
+            let inverted = segment
+                .inverted_index(self.fields.id)
+                .map_err(|e| self.err(e))?;
+            let mut stream = inverted
+                .terms()
+                .range()
+                .ge(prefix.as_bytes())
+                .into_stream()
+                .map_err(|e| self.err(e.into()))?;
+            let mut taken = 0;
+            while stream.advance() && taken < limit {
+                let Ok(key) = std::str::from_utf8(stream.key()) else {
+                    continue;
+                };
+                if !key.starts_with(prefix) {
+                    break;
+                }
+                // A term of deleted documents only is no ID any more.
+                if stream.value().doc_freq > 0 {
+                    out.insert(key.to_string());
+                    taken += 1;
+                }
+            }
+        }
+        Ok(out.into_iter().take(limit).collect())
     }
 }
 

@@ -16,6 +16,7 @@ use super::sanitize::{for_terminal, truncate};
 pub fn timeline_json(fp: &Footprint, findings: &[Finding]) -> Value {
     json!({
         "query": fp.query,
+        "prefix": fp.prefix,
         "ids": fp.ids.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),
         "hubs_skipped": fp.hubs.iter().map(|h| json!({"field": h.id.field, "value": h.id.value, "carriers": h.carriers})).collect::<Vec<_>>(),
         "truncated": fp.truncated,
@@ -33,6 +34,7 @@ fn entry_json(r: &Record) -> Value {
         "level": r.level.as_str(),
         "message": r.message,
         "mutation": r.mutation,
+        "hop": crate::correlate::classify::hop(r).map(|h| h.as_str()),
         "skew_ms": 0,
         "ids": r.ids.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),
         "source": {"path": r.source.path, "line": r.source.line},

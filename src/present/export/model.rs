@@ -80,6 +80,8 @@ pub struct Step {
     pub mutation: bool,
     /// The entry changed service from the one before: a hop.
     pub hop: bool,
+    /// What the entry did on the path: sent, received, enqueued, picked.
+    pub hop_kind: Option<&'static str>,
     pub source: String,
     /// Clock-skew correction applied to this entry's source, in ms.
     pub skew_ms: i64,
@@ -259,6 +261,7 @@ pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
                 step: scrub.text(&r.message),
                 mutation: r.mutation,
                 hop,
+                hop_kind: crate::correlate::classify::hop(r).map(|h| h.as_str()),
                 source: r.source.to_string(),
                 skew_ms: 0,
                 mark: marks_by_source
