@@ -74,7 +74,7 @@ key, status, time and fingerprint) is read in a READ ONLY transaction with a sta
 timeout; a later run reads only rows whose updated_at moved. The password never appears \
 in output or errors.")]
     Ingest {
-        /// Bundle directories or files (optional with --pg)
+        /// Bundle directories, files or tar archives (.tar, .tgz, .tar.zst), or - for standard input (optional with --pg)
         #[arg(value_name = "PATH", required_unless_present = "pg")]
         paths: Vec<PathBuf>,
         /// Read the idempotency table live from this Postgres

@@ -157,6 +157,26 @@ fn progress_bar(total: u64) -> Option<ProgressBar> {
     Some(bar)
 }
 
+/// `-` reads standard input: it is copied (streaming) to `stdin.log`
+/// beside the index, so every record still points at a file and line, and
+/// piping the same text again adds nothing.
+fn spool_stdin(paths: &[PathBuf], index_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::with_capacity(paths.len());
+    for p in paths {
+        if p.as_os_str() == "-" {
+            let spool = index_dir.join("stdin.log");
+            let mut file = std::fs::File::create(&spool)
+                .with_context(|| format!("creating {}", spool.display()))?;
+            std::io::copy(&mut std::io::stdin().lock(), &mut file)
+                .context("reading standard input")?;
+            out.push(spool);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
 fn do_ingest(index: &RecordIndex, roots: &[PathBuf], config: &Config) -> Result<IngestReport> {
     let mut bar: Option<ProgressBar> = None;
     let started = std::time::Instant::now();
@@ -196,6 +216,7 @@ fn ingest_cmd(
         _ => index_dir_for_ingest(g, paths),
     };
     let index = RecordIndex::open_or_create(&dir)?;
+    let paths = &spool_stdin(paths, index.dir())?;
     let config = config_for(g, None, paths)?;
     let mut report = if paths.is_empty() {
         IngestReport::default()

@@ -147,6 +147,25 @@ pub fn ingest(
     };
     let mut writer = index.writer()?;
     for file in &found.files {
+        let archive = ingest_archive(
+            index.dir(),
+            file,
+            &mut manifest,
+            &mut writer,
+            config,
+            &mut report,
+            &mut |bytes, records| {
+                progress.bytes_done += bytes;
+                progress.records += records;
+                on_progress(progress);
+            },
+        )?;
+        if let Some(reports) = archive {
+            progress.files_done += 1;
+            on_progress(progress);
+            report.files.extend(reports);
+            continue;
+        }
         let file_report = ingest_file(
             file,
             &mut manifest,
@@ -166,6 +185,130 @@ pub fn ingest(
     let index = writer.commit(manifest)?;
     report.records_total = index.count()?;
     Ok(report)
+}
+
+/// A tar archive (any compression): unchanged since the last ingest, it is
+/// skipped whole; otherwise its members are unpacked into a scratch
+/// directory beside the index and ingested as files named
+/// `archive!member`, and members that vanished lose their records.
+/// Returns None when the file is not an archive.
+fn ingest_archive(
+    index_dir: &std::path::Path,
+    file: &SourceFile,
+    manifest: &mut Manifest,
+    writer: &mut crate::index::RecordWriter,
+    config: &Config,
+    report: &mut IngestReport,
+    tick: &mut dyn FnMut(u64, u64),
+) -> Result<Option<Vec<FileReport>>, IngestError> {
+    let Ok((head, _)) = sources::open(file).and_then(|(_, r)| sources::peek(r, 512)) else {
+        return Ok(None);
+    };
+    if !sources::archive::is_tar(&head) {
+        return Ok(None);
+    }
+    let head_len = head.len().min(4096);
+    let hash = head_hash(&head[..head_len]);
+    let archive_report = |status, records, malformed, why: String| FileReport {
+        path: file.rel.clone(),
+        dialect: Dialect::Archive,
+        status,
+        records,
+        malformed,
+        why,
+    };
+    if let Some(prior) = manifest.sources.get(&file.rel)
+        && prior.dialect == Dialect::Archive
+        && prior.size == file.size
+        && prior.mtime_ns == file.mtime_ns
+        && prior.head_hash == hash
+    {
+        tick(file.size, 0);
+        return Ok(Some(vec![archive_report(
+            FileStatus::Unchanged,
+            0,
+            0,
+            "tar archive, unchanged".into(),
+        )]));
+    }
+    let scratch = index_dir.join("unpack");
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).map_err(|source| IngestError::Read {
+        path: scratch.display().to_string(),
+        source,
+    })?;
+    let unpacked = sources::archive::unpack(file, &scratch);
+    let (members, bad) = match unpacked {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&scratch);
+            tick(file.size, 0);
+            return Ok(Some(vec![archive_report(
+                FileStatus::Skipped,
+                0,
+                0,
+                format!("tar archive unreadable: {e}"),
+            )]));
+        }
+    };
+    let mut reports = Vec::new();
+    for u in bad {
+        reports.push(FileReport {
+            path: u.path,
+            dialect: Dialect::Unknown,
+            status: FileStatus::Skipped,
+            records: 0,
+            malformed: 0,
+            why: u.why,
+        });
+    }
+    let prefix = format!("{}!", file.rel);
+    let vanished: Vec<String> = manifest
+        .sources
+        .keys()
+        .filter(|k| k.starts_with(&prefix) && !members.iter().any(|m| &&m.rel == k))
+        .cloned()
+        .collect();
+    for k in vanished {
+        writer.delete_source(&k);
+        manifest.sources.remove(&k);
+    }
+    let (mut records, mut malformed) = (0, 0);
+    for member in &members {
+        let r = ingest_file(member, manifest, writer, config, report, &mut |_, n| {
+            tick(0, n)
+        });
+        let r = r?;
+        records += r.records;
+        malformed += r.malformed;
+        reports.push(r);
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    tick(file.size, 0);
+    manifest.sources.insert(
+        file.rel.clone(),
+        SourceState {
+            dialect: Dialect::Archive,
+            size: file.size,
+            mtime_ns: file.mtime_ns,
+            head_hash: hash,
+            head_len: head_len as u64,
+            offset: file.size,
+            next_line: 0,
+            records,
+            malformed,
+        },
+    );
+    reports.insert(
+        0,
+        archive_report(
+            FileStatus::New,
+            records,
+            malformed,
+            format!("tar archive of {} members", members.len()),
+        ),
+    );
+    Ok(Some(reports))
 }
 
 fn ingest_file(

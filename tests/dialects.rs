@@ -120,3 +120,209 @@ fn task_lifecycle_json_csv_and_metrics_join_the_timeline() {
     assert_eq!(entries[3]["source"]["path"], "tasks/history.csv");
     assert_eq!(entries[3]["source"]["line"], 2);
 }
+
+/// One line per logger, each with an ID of its own to find it by.
+const LOGGERS: &[(&str, &str)] = &[
+    (
+        "pino-api-5d7f8c9b4-k2x7p.log",
+        r#"{"level":50,"time":1795165201123,"pid":1,"hostname":"pino-api-5d7f8c9b4-k2x7p","msg":"charge failed","reqId":"req_pino"}"#,
+    ),
+    (
+        "structlog.log",
+        r#"{"event":"charge failed","timestamp":"2026-11-20T09:00:01.123000Z","level":"error","logger":"pay","event_id":"evt_structlog"}"#,
+    ),
+    (
+        "pyjson.log",
+        r#"{"asctime":"2026-11-20 09:00:01,123","levelname":"ERROR","name":"pay","message":"charge failed","task_id":"task_pyjson"}"#,
+    ),
+    (
+        "zap.log",
+        r#"{"level":"error","ts":1795165201.123,"caller":"x.go:1","msg":"charge failed","idem_key":"idem_zap"}"#,
+    ),
+    (
+        "zerolog.log",
+        r#"{"level":"error","time":"2026-11-20T10:00:01.123+01:00","message":"charge failed","request_id":"req_zerolog"}"#,
+    ),
+    (
+        "logrus.log",
+        r#"{"level":"error","msg":"charge failed","time":"2026-11-20T09:00:01.123Z","event_id":"evt_logrus"}"#,
+    ),
+    (
+        "ecs-nested.log",
+        r#"{"@timestamp":"2026-11-20T09:00:01.123Z","log":{"level":"error"},"message":"charge failed","service":{"name":"ecs-svc"},"trace":{"id":"4bf92f3577b34da6a3ce929d0e0e4736"}}"#,
+    ),
+    (
+        "ecs-flat.log",
+        r#"{"@timestamp":"2026-11-20T09:00:01.123Z","log.level":"error","message":"charge failed","service.name":"ecs-svc","event.id":"x","http.request.id":"req_ecsflat"}"#,
+    ),
+    (
+        "otel-flat.log",
+        r#"{"timeUnixNano":"1795165201123000000","severityText":"ERROR","body":"charge failed","traceId":"5b8efff798038103d269b633813fc60c","resource":{"service.name":"otel-svc"}}"#,
+    ),
+    (
+        "gcp.log",
+        r#"{"insertId":"abc","jsonPayload":{"message":"charge failed","event_id":"evt_gcp"},"resource":{"type":"k8s_container","labels":{"container_name":"gcp-svc","pod_name":"gcp-svc-6d8f9b7c5-x2x9z"}},"timestamp":"2026-11-20T09:00:01.123Z","severity":"ERROR","logName":"projects/p/logs/stdout"}"#,
+    ),
+    (
+        "docker-7f9c6d8b5-h3j6m.log",
+        r#"{"log":"{\"level\":\"error\",\"msg\":\"charge failed\",\"event_id\":\"evt_docker\"}\n","stream":"stdout","time":"2026-11-20T09:00:01.123Z"}"#,
+    ),
+    (
+        "logfmt.log",
+        r#"time=2026-11-20T09:00:01.123Z level=error msg="charge failed" event_id=evt_logfmt"#,
+    ),
+];
+
+fn gzip(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text.as_bytes()).unwrap();
+    gz.finish().unwrap()
+}
+
+fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, text) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_795_165_200);
+        h.set_entry_type(tar::EntryType::Regular);
+        // Written raw: the builder refuses `..`, a hostile archive does not.
+        h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        b.append(&h, text.as_bytes()).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+#[test]
+fn every_logger_wrapper_and_container_gives_the_same_record() {
+    let b = Bundle::new(&[]);
+    let root = b.root();
+    std::fs::create_dir_all(&root).unwrap();
+    for (name, line) in LOGGERS {
+        std::fs::write(root.join(name), format!("{line}\n")).unwrap();
+    }
+    // Containers: gzip, zstd, a plain tar, a tgz with a directory inside.
+    let gz_line = r#"{"level":"error","msg":"charge failed","time":"2026-11-20T09:00:01.123Z","event_id":"evt_gz"}"#;
+    std::fs::write(root.join("rotated.log.1.gz"), gzip(&format!("{gz_line}\n"))).unwrap();
+    let zst_line = r#"{"level":"error","msg":"charge failed","time":"2026-11-20T09:00:01.123Z","event_id":"evt_zst"}"#;
+    std::fs::write(
+        root.join("archived.log.zst"),
+        zstd::encode_all(format!("{zst_line}\n").as_bytes(), 3).unwrap(),
+    )
+    .unwrap();
+    let tar_line = r#"{"level":"error","msg":"charge failed","time":"2026-11-20T09:00:01.123Z","event_id":"evt_tar"}"#;
+    std::fs::write(
+        root.join("plain.tar"),
+        tar_of(&[("inner/app.log", &format!("{tar_line}\n"))]),
+    )
+    .unwrap();
+    let tgz_line = r#"{"level":"error","msg":"charge failed","time":"2026-11-20T09:00:01.123Z","event_id":"evt_tgz"}"#;
+    let tgz = {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar_of(&[
+            ("logs/worker-7f9c6d8b5-h3j6m.log", &format!("{tgz_line}\n")),
+            ("../escape.log", "nope\n"),
+        ]))
+        .unwrap();
+        gz.finish().unwrap()
+    };
+    std::fs::write(root.join("node-logs.tgz"), tgz).unwrap();
+    // Kubernetes CRI with a long line split in two.
+    std::fs::write(
+        root.join("cri-6c8d7b5f9-q4w8n.log"),
+        "2026-11-20T09:00:01.123Z stdout P {\"level\":\"error\",\"msg\":\"charge \n\
+         2026-11-20T09:00:01.124Z stdout F failed\",\"event_id\":\"evt_cri\"}\n",
+    )
+    .unwrap();
+
+    let ingest = b.ingest();
+    let ids = [
+        "req_pino",
+        "evt_structlog",
+        "task_pyjson",
+        "idem_zap",
+        "req_zerolog",
+        "evt_logrus",
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "req_ecsflat",
+        "5b8efff798038103d269b633813fc60c",
+        "evt_gcp",
+        "evt_docker",
+        "evt_logfmt",
+        "evt_gz",
+        "evt_zst",
+        "evt_tar",
+        "evt_tgz",
+        "evt_cri",
+    ];
+    for id in ids {
+        let t = b.timeline(id);
+        let e = &t["entries"][0];
+        assert_eq!(e["ts"], "2026-11-20T09:00:01.123000Z", "{id}: {e}");
+        assert_eq!(e["level"], "error", "{id}: {e}");
+        assert_eq!(e["message"], "charge failed", "{id}: {e}");
+    }
+    let service = |id: &str| {
+        b.timeline(id)["entries"][0]["service"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(service("req_pino"), "pino-api");
+    assert_eq!(service("4bf92f3577b34da6a3ce929d0e0e4736"), "ecs-svc");
+    assert_eq!(service("5b8efff798038103d269b633813fc60c"), "otel-svc");
+    assert_eq!(service("evt_gcp"), "gcp-svc");
+    assert_eq!(service("evt_tgz"), "worker");
+    let path = |id: &str| {
+        b.timeline(id)["entries"][0]["source"]["path"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        path("evt_tgz"),
+        "node-logs.tgz!logs/worker-7f9c6d8b5-h3j6m.log"
+    );
+    assert_eq!(path("evt_tar"), "plain.tar!inner/app.log");
+    let skipped: Vec<&str> = ingest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "skipped")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(skipped, ["node-logs.tgz!../escape.log"], "{ingest}");
+    // Again: nothing new, archives included.
+    let again = b.ingest();
+    assert_eq!(again["records_added"], 0, "{again}");
+}
+
+#[test]
+fn standard_input_is_a_source_too() {
+    let b = Bundle::new(&[]);
+    let mut child = b
+        .hop()
+        .args(["ingest", "--json", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(
+                b"{\"time\":1795165201123,\"msg\":\"from a pipe\",\"event_id\":\"evt_stdin\"}\n",
+            )
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let t = b.timeline("evt_stdin");
+    assert_eq!(t["entries"][0]["message"], "from a pipe");
+    assert_eq!(t["entries"][0]["source"]["path"], "stdin.log");
+}

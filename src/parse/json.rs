@@ -21,6 +21,10 @@ const TIME_KEYS: &[&str] = &[
     "datetime",
     "date",
     "eventTime",
+    "timeUnixNano",
+    "time_unix_nano",
+    "observedTimeUnixNano",
+    "receiveTimestamp",
     "t",
 ];
 const LEVEL_KEYS: &[&str] = &[
@@ -31,8 +35,22 @@ const LEVEL_KEYS: &[&str] = &[
     "lvl",
     "loglevel",
     "level_name",
+    "severityText",
+    "severity_text",
 ];
-const MESSAGE_KEYS: &[&str] = &["msg", "message", "event", "@message", "log.message"];
+const MESSAGE_KEYS: &[&str] = &[
+    "msg",
+    "message",
+    "event",
+    "@message",
+    "log.message",
+    // OpenTelemetry log records and GCP Cloud Logging entries.
+    "body",
+    "body.stringValue",
+    "textPayload",
+    "jsonPayload.message",
+    "jsonPayload.msg",
+];
 const SERVICE_KEYS: &[&str] = &[
     "service",
     "service.name",
@@ -40,6 +58,10 @@ const SERVICE_KEYS: &[&str] = &[
     "svc",
     "app",
     "application",
+    "resource.service.name",
+    "resource.labels.service_name",
+    "resource.labels.container_name",
+    "serviceContext.service",
 ];
 const INSTANCE_KEYS: &[&str] = &[
     "hostname",
@@ -48,6 +70,9 @@ const INSTANCE_KEYS: &[&str] = &[
     "pod",
     "instance",
     "pod_name",
+    "resource.host.name",
+    "resource.labels.pod_name",
+    "resource.labels.instance_id",
 ];
 
 pub fn parse_line(
@@ -82,6 +107,21 @@ fn unwrap_docker(mut obj: Map<String, Value>, map: &FieldMap) -> Fields {
         Some(Value::String(s)) => s,
         _ => String::new(),
     };
+    let stream = match obj.get("stream") {
+        Some(Value::String(s)) => s.as_str(),
+        _ => "",
+    };
+    wrapped(&inner, wrapper_ts, stream, map)
+}
+
+/// The line a container runtime wrapped (Docker json-file, CRI): JSON
+/// fields when it is a JSON object, else plain text with a guessed level.
+pub fn wrapped(
+    inner: &str,
+    wrapper_ts: Option<crate::record::Micros>,
+    stream: &str,
+    map: &FieldMap,
+) -> Fields {
     let inner = inner.trim_end_matches(['\n', '\r']);
     let mut fields = match serde_json::from_str::<Value>(inner) {
         Ok(Value::Object(inner_obj)) => fields_of(inner_obj, map),
@@ -97,8 +137,8 @@ fn unwrap_docker(mut obj: Map<String, Value>, map: &FieldMap) -> Fields {
     if fields.ts.is_none() {
         fields.ts = wrapper_ts;
     }
-    if let Some(Value::String(stream)) = obj.get("stream") {
-        fields.attrs.push(("stream".into(), stream.clone()));
+    if !stream.is_empty() {
+        fields.attrs.push(("stream".into(), stream.to_string()));
     }
     fields
 }

@@ -3,12 +3,14 @@
 //! `normalize` turns fields into a `Record` (IDs, mutation, service).
 //! Nothing here knows about the index or where the bytes came from.
 
+pub mod cri;
 pub mod csv_table;
 pub mod idem;
 pub mod json;
 pub mod logfmt;
 pub mod metrics;
 pub mod normalize;
+pub mod otlp;
 pub mod sniff;
 pub mod task;
 pub mod time;
@@ -39,6 +41,9 @@ pub enum Malformed {
     BadCsv(String),
     NotATaskEvent,
     BadMetric(String),
+    NotCri,
+    /// A stack-trace line with no record before it to belong to.
+    OrphanContinuation,
 }
 
 impl Malformed {
@@ -55,6 +60,8 @@ impl Malformed {
             Malformed::BadCsv(_) => "invalid CSV row",
             Malformed::NotATaskEvent => "not a task event",
             Malformed::BadMetric(_) => "invalid metric sample",
+            Malformed::NotCri => "not a CRI log line",
+            Malformed::OrphanContinuation => "stack-trace line without its record",
         }
     }
 }
@@ -100,6 +107,8 @@ pub fn parse_stream(
 ) -> std::io::Result<StreamEnd> {
     match dialect {
         Dialect::IdemCsv => idem::parse_csv(reader, ctx, config, sink),
+        Dialect::Cri => cri::parse_stream(reader, first_line, ctx, config, sink),
+        Dialect::Otlp => otlp::parse_stream(reader, first_line, ctx, config, sink),
         Dialect::TaskCsv => csv_table::parse(reader, sink, |columns, values, line| {
             let raw = csv_table::raw_row(values);
             task::lifecycle_row(columns, values, &raw, line, ctx, config)
@@ -121,7 +130,7 @@ pub fn parse_stream(
                 _ => task::parse_celery_line(text, line_no, ctx, config).map(Some),
             })
         }
-        Dialect::Unknown => Ok(StreamEnd {
+        Dialect::Unknown | Dialect::Archive => Ok(StreamEnd {
             bytes: 0,
             next_line: first_line,
         }),
@@ -130,12 +139,84 @@ pub fn parse_stream(
 
 /// Reads complete lines, rejecting binary, oversized and non-UTF-8 lines
 /// before a parser sees them. Blank lines, and lines a parser answers
-/// `Ok(None)` for (comments), are skipped silently.
+/// `Ok(None)` for (comments), are skipped silently. A line that is not a
+/// record but looks like part of a stack trace (indented, `Traceback`,
+/// `Caused by:`, `goroutine 1 [running]:`, `java.lang.…Exception`) is
+/// attached to the record before it instead of being counted as garbage;
+/// that is why each record is held until the next one arrives.
 fn for_each_line(
     reader: &mut dyn BufRead,
     first_line: u64,
     sink: &mut dyn FnMut(Parsed),
     mut parse: impl FnMut(u64, &str) -> Result<Option<Record>, Malformed>,
+) -> std::io::Result<StreamEnd> {
+    let mut held: Option<Box<Record>> = None;
+    let end = lines(
+        reader,
+        first_line,
+        sink,
+        &mut |line_no, text, _, sink| match parse(line_no, text) {
+            Ok(Some(r)) => {
+                if let Some(prev) = held.replace(Box::new(r)) {
+                    sink(Parsed::Record(prev));
+                }
+            }
+            Ok(None) => {}
+            Err(_) if is_continuation(text) => match held.as_mut() {
+                Some(r) => attach_continuation(r, text),
+                None => sink(Parsed::Malformed {
+                    line: line_no,
+                    why: Malformed::OrphanContinuation,
+                }),
+            },
+            Err(why) => sink(Parsed::Malformed { line: line_no, why }),
+        },
+    )?;
+    if let Some(r) = held {
+        sink(Parsed::Record(r));
+    }
+    Ok(end)
+}
+
+/// A stack trace kept with its record stops growing here (flat memory).
+const MAX_STACK_BYTES: usize = 64 << 10;
+
+fn attach_continuation(r: &mut Record, text: &str) {
+    match r.attrs.iter_mut().find(|(k, _)| k == "stack") {
+        Some((_, v)) if v.len() < MAX_STACK_BYTES => {
+            v.push('\n');
+            v.push_str(text);
+        }
+        Some(_) => return,
+        None => r.attrs.push(("stack".into(), text.to_string())),
+    }
+    r.raw.push('\n');
+    r.raw.push_str(text);
+}
+
+fn is_continuation(text: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(
+            r"^(\s+\S|Traceback \(most recent call last\)|During handling of the above exception|Caused by: |goroutine \d+ \[|panic: |\[signal |[\w$]+(\.[\w$]+)*(Exception|Error|Throwable)(: |$)|\.\.\. \d+ more)",
+        )
+        .expect("continuation pattern compiles")
+    });
+    re.is_match(text)
+}
+
+/// What the line loop calls per line: number, text, bytes consumed so far,
+/// and the sink to report into.
+pub(crate) type OnLine<'a> = dyn FnMut(u64, &str, u64, &mut dyn FnMut(Parsed)) + 'a;
+
+/// The line loop every line-oriented dialect shares: complete lines only,
+/// binary, oversized and non-UTF-8 lines reported as such; `on_line` gets
+/// the 1-based number, the text, and the bytes consumed through this line.
+pub(crate) fn lines(
+    reader: &mut dyn BufRead,
+    first_line: u64,
+    sink: &mut dyn FnMut(Parsed),
+    on_line: &mut OnLine<'_>,
 ) -> std::io::Result<StreamEnd> {
     let mut buf = Vec::with_capacity(4096);
     let mut consumed = 0u64;
@@ -179,11 +260,7 @@ fn for_each_line(
             });
             continue;
         };
-        match parse(this, text) {
-            Ok(Some(r)) => sink(Parsed::Record(Box::new(r))),
-            Ok(None) => {}
-            Err(why) => sink(Parsed::Malformed { line: this, why }),
-        }
+        on_line(this, text, consumed, sink);
     }
 }
 
@@ -260,6 +337,40 @@ mod tests {
                 (4, "binary data")
             ]
         );
+    }
+
+    #[test]
+    fn stack_traces_stay_with_their_record() {
+        let input = concat!(
+            "{\"time\":1795165201123,\"level\":\"error\",\"msg\":\"charge failed\"}\n",
+            "Traceback (most recent call last):\n",
+            "  File \"billing/worker.py\", line 88, in charge\n",
+            "ValueError: card declined\n",
+            "{\"time\":1795165202123,\"msg\":\"next\"}\n"
+        )
+        .as_bytes();
+        let (records, bad) = run(Dialect::JsonLog, input);
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(records.len(), 2);
+        let stack = records[0].attr("stack").unwrap();
+        assert!(
+            stack.starts_with("Traceback") && stack.ends_with("card declined"),
+            "{stack}"
+        );
+        assert_eq!(records[1].source.line, 5);
+        // Java and Go shapes, in logfmt.
+        let input = concat!(
+            "time=2026-11-20T09:00:01Z level=error msg=boom\n",
+            "java.lang.IllegalStateException: no charge\n",
+            "\tat com.pay.Billing.charge(Billing.java:42)\n",
+            "Caused by: java.io.IOException: reset\n",
+            "\t... 12 more\n",
+            "goroutine 1 [running]:\n"
+        )
+        .as_bytes();
+        let (records, bad) = run(Dialect::Logfmt, input);
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(records[0].attr("stack").unwrap().lines().count(), 5);
     }
 
     #[test]

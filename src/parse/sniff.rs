@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{idem, logfmt, metrics, task};
+use super::{cri, idem, logfmt, metrics, otlp, task};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -20,6 +20,12 @@ pub enum Dialect {
     TaskCsv,
     /// Prometheus/OpenMetrics text exposition.
     Metrics,
+    /// A tar archive; its members are sniffed one by one.
+    Archive,
+    /// Kubernetes CRI lines (`<time> stdout F <text>`) around any dialect.
+    Cri,
+    /// OpenTelemetry OTLP/JSON export requests, one per line.
+    Otlp,
     Unknown,
 }
 
@@ -34,6 +40,9 @@ impl Dialect {
             Dialect::TaskLifecycle => "task_lifecycle",
             Dialect::TaskCsv => "task_csv",
             Dialect::Metrics => "metrics",
+            Dialect::Archive => "archive",
+            Dialect::Cri => "cri",
+            Dialect::Otlp => "otlp_json",
             Dialect::Unknown => "unknown",
         }
     }
@@ -49,6 +58,8 @@ impl Dialect {
                 | Dialect::TaskLifecycle
                 | Dialect::Metrics
                 | Dialect::IdemJson
+                | Dialect::Cri
+                | Dialect::Otlp
         )
     }
 }
@@ -94,6 +105,16 @@ pub fn sniff(head: &[u8]) -> Sniffed {
             why: format!("CSV header with key and status columns: {}", first.trim()),
         };
     }
+    let cri_lines = lines.iter().filter(|l| cri::split(l).is_some()).count();
+    if cri_lines * 2 > lines.len() {
+        return Sniffed {
+            dialect: Dialect::Cri,
+            why: format!(
+                "{cri_lines}/{} lines are Kubernetes CRI lines (time stream P|F text)",
+                lines.len()
+            ),
+        };
+    }
     let objects: Vec<serde_json::Map<String, Value>> = lines
         .iter()
         .filter_map(|l| match serde_json::from_str::<Value>(l) {
@@ -102,6 +123,12 @@ pub fn sniff(head: &[u8]) -> Sniffed {
         })
         .collect();
     if objects.len() * 2 > lines.len() {
+        if objects.iter().any(otlp::is_otlp) {
+            return Sniffed {
+                dialect: Dialect::Otlp,
+                why: "OpenTelemetry OTLP/JSON (resourceLogs)".into(),
+            };
+        }
         let tasks = objects
             .iter()
             .filter(|o| {

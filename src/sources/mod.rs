@@ -1,5 +1,6 @@
 //! Where bytes come from: files and directories given on the command line,
-//! gzip read transparently (recognised by its magic bytes, not its name).
+//! gzip and zstd read transparently (recognised by their magic bytes, not
+//! their names), tar archives unpacked member by member (`archive.rs`).
 //! Paths in provenance are relative to the bundle root the user named.
 
 use std::fs::File;
@@ -9,6 +10,7 @@ use std::time::UNIX_EPOCH;
 
 use flate2::read::MultiGzDecoder;
 
+pub mod archive;
 pub mod postgres;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -16,6 +18,7 @@ pub mod postgres;
 pub enum Compression {
     None,
     Gzip,
+    Zstd,
 }
 
 /// One readable file of a bundle.
@@ -136,6 +139,8 @@ fn source_file(abs: &Path, rel: String, meta: &std::fs::Metadata) -> SourceFile 
 pub fn compression_of(head: &[u8]) -> Compression {
     if head.starts_with(&[0x1f, 0x8b]) {
         Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
     } else {
         Compression::None
     }
@@ -144,12 +149,16 @@ pub fn compression_of(head: &[u8]) -> Compression {
 /// Opens a file for reading its decoded content.
 pub fn open(file: &SourceFile) -> io::Result<(Compression, Box<dyn BufRead + Send>)> {
     let mut f = File::open(&file.abs)?;
-    let mut magic = [0u8; 2];
+    let mut magic = [0u8; 4];
     let n = read_full(&mut f, &mut magic)?;
     let f = File::open(&file.abs)?;
     let compression = compression_of(&magic[..n]);
     let reader: Box<dyn BufRead + Send> = match compression {
         Compression::Gzip => Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(f))),
+        Compression::Zstd => Box::new(BufReader::with_capacity(
+            1 << 16,
+            zstd::stream::read::Decoder::new(f)?,
+        )),
         Compression::None => Box::new(BufReader::with_capacity(1 << 16, f)),
     };
     Ok((compression, reader))
