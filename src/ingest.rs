@@ -146,7 +146,14 @@ pub fn ingest(
         ..Progress::default()
     };
     let mut writer = index.writer()?;
+    let mut advance = |bytes: u64, records: u64, files: usize| {
+        progress.bytes_done += bytes;
+        progress.records += records;
+        progress.files_done += files;
+        on_progress(progress);
+    };
     for file in &found.files {
+        let tick = &mut |bytes, records| advance(bytes, records, 0);
         let archive = ingest_archive(
             index.dir(),
             file,
@@ -154,33 +161,21 @@ pub fn ingest(
             &mut writer,
             config,
             &mut report,
-            &mut |bytes, records| {
-                progress.bytes_done += bytes;
-                progress.records += records;
-                on_progress(progress);
-            },
+            tick,
         )?;
-        if let Some(reports) = archive {
-            progress.files_done += 1;
-            on_progress(progress);
-            report.files.extend(reports);
-            continue;
-        }
-        let file_report = ingest_file(
-            file,
-            &mut manifest,
-            &mut writer,
-            config,
-            &mut report,
-            &mut |bytes, records| {
-                progress.bytes_done += bytes;
-                progress.records += records;
-                on_progress(progress);
-            },
-        )?;
-        progress.files_done += 1;
-        on_progress(progress);
-        report.files.push(file_report);
+        let reports = match archive {
+            Some(reports) => reports,
+            None => vec![ingest_file(
+                file,
+                &mut manifest,
+                &mut writer,
+                config,
+                &mut report,
+                tick,
+            )?],
+        };
+        advance(0, 0, 1);
+        report.files.extend(reports);
     }
     let index = writer.commit(manifest)?;
     report.records_total = index.count()?;

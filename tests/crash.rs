@@ -15,7 +15,11 @@ use serde_json::Value;
 /// event id per 3 lines.
 fn write_bundle(root: &Path, lines: usize) {
     std::fs::create_dir_all(root).unwrap();
-    for (service, field) in [("api", "request_id"), ("worker", "task_id"), ("ledger", "idem_key")] {
+    for (service, field) in [
+        ("api", "request_id"),
+        ("worker", "task_id"),
+        ("ledger", "idem_key"),
+    ] {
         let mut text = String::with_capacity(lines * 140);
         for i in 0..lines {
             text.push_str(&format!(
@@ -75,10 +79,11 @@ fn kill_dash_nine_at_several_points_then_resume_to_a_clean_result() {
         assert_eq!(again["records_added"], 0, "killed after {after_ms} ms");
         // A footprint is whole.
         let t: Value = serde_json::from_str(&run_ok(
-            common::hopline(&cache)
-                .arg("--index")
-                .arg(&index)
-                .args(["timeline", "evt_00012345", "--json"]),
+            common::hopline(&cache).arg("--index").arg(&index).args([
+                "timeline",
+                "evt_00012345",
+                "--json",
+            ]),
         ))
         .unwrap();
         assert_eq!(t["entries"].as_array().unwrap().len(), 3);

@@ -53,11 +53,7 @@ pub fn parse_json_line(
     ctx: &FileContext,
     config: &Config,
 ) -> Result<crate::record::Record, Malformed> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| Malformed::BadJson(e.to_string()))?;
-    let serde_json::Value::Object(obj) = value else {
-        return Err(Malformed::NotAnObject);
-    };
+    let obj = super::json::object(text)?;
     let columns: Vec<String> = obj.keys().cloned().collect();
     let values: Vec<String> = obj
         .values()

@@ -81,16 +81,22 @@ pub fn parse_line(
     ctx: &FileContext,
     config: &Config,
 ) -> Result<Record, Malformed> {
-    let value: Value = serde_json::from_str(text).map_err(|e| Malformed::BadJson(e.to_string()))?;
-    let Value::Object(obj) = value else {
-        return Err(Malformed::NotAnObject);
-    };
+    let obj = object(text)?;
     let fields = if is_docker_wrapper(&obj) {
         unwrap_docker(obj, &config.fields)
     } else {
         fields_of(obj, &config.fields)
     };
     into_record(fields, Kind::Log, text, line, ctx, config)
+}
+
+/// One line as a JSON object, or why it is not one.
+pub fn object(text: &str) -> Result<Map<String, Value>, Malformed> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(obj)) => Ok(obj),
+        Ok(_) => Err(Malformed::NotAnObject),
+        Err(e) => Err(Malformed::BadJson(e.to_string())),
+    }
 }
 
 /// Docker's json-file driver: `{"log": "...\n", "stream": "stdout", "time": "..."}`.

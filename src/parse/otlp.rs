@@ -66,10 +66,10 @@ pub fn parse_stream(
 ) -> std::io::Result<StreamEnd> {
     super::lines(reader, first_line, sink, &mut |line_no, text, _, sink| {
         let bad = |why| Parsed::Malformed { line: line_no, why };
-        let obj = match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(o)) if is_otlp(&o) => o,
+        let obj = match json::object(text) {
+            Ok(o) if is_otlp(&o) => o,
             Ok(_) => return sink(bad(Malformed::NotAnObject)),
-            Err(e) => return sink(bad(Malformed::BadJson(e.to_string()))),
+            Err(why) => return sink(bad(why)),
         };
         for rl in obj["resourceLogs"].as_array().into_iter().flatten() {
             let resource = attributes(&rl["resource"]["attributes"]);

@@ -21,10 +21,7 @@ pub fn parse_celery_line(
     ctx: &FileContext,
     config: &Config,
 ) -> Result<Record, Malformed> {
-    let value: Value = serde_json::from_str(text).map_err(|e| Malformed::BadJson(e.to_string()))?;
-    let Value::Object(obj) = value else {
-        return Err(Malformed::NotAnObject);
-    };
+    let obj = json::object(text)?;
     let event_type = obj
         .get("type")
         .and_then(Value::as_str)
@@ -149,10 +146,7 @@ pub fn parse_lifecycle_line(
     ctx: &FileContext,
     config: &Config,
 ) -> Result<Record, Malformed> {
-    let value: Value = serde_json::from_str(text).map_err(|e| Malformed::BadJson(e.to_string()))?;
-    let Value::Object(obj) = value else {
-        return Err(Malformed::NotAnObject);
-    };
+    let obj = json::object(text)?;
     let ts = LIFECYCLE_TIME_FIELDS
         .iter()
         .find_map(|f| obj.get(*f).and_then(time::from_json));

@@ -1,0 +1,32 @@
+//! Every parser on every input, whatever the sniffer would have said: the
+//! first byte picks the dialect, so each parser (JSON, logfmt, CSV dumps,
+//! Celery and lifecycle events, CRI, OTLP, metrics) gets arbitrary bytes.
+#![no_main]
+
+use hopline::config::Config;
+use hopline::parse::{Dialect, FileContext, parse_stream};
+use libfuzzer_sys::fuzz_target;
+
+const DIALECTS: &[Dialect] = &[
+    Dialect::JsonLog,
+    Dialect::Logfmt,
+    Dialect::IdemCsv,
+    Dialect::IdemJson,
+    Dialect::CeleryEvents,
+    Dialect::TaskLifecycle,
+    Dialect::TaskCsv,
+    Dialect::Metrics,
+    Dialect::Cri,
+    Dialect::Otlp,
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let dialect = DIALECTS[pick as usize % DIALECTS.len()];
+    let mut ctx = FileContext::for_path("fuzz/worker.log");
+    ctx.fallback_ts = Some(1_795_165_200_000_000);
+    let mut reader = rest;
+    let _ = parse_stream(dialect, &mut reader, 1, &ctx, &Config::default(), &mut |_| {});
+});
