@@ -58,9 +58,16 @@ pub struct Global {
 pub enum Command {
     /// Ingest a bundle (if needed) and open the triage TUI on it
     Open {
-        /// Bundle directories or files
+        /// Bundle directories, files or tar archives
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Also read the idempotency table live from this Postgres (see `ingest --help`);
+        /// in follow mode (`f`) changed rows appear as they change
+        #[arg(long, value_name = "URL")]
+        pg: Option<String>,
+        /// The idempotency table, optionally schema-qualified
+        #[arg(long, value_name = "[SCHEMA.]TABLE", requires = "pg")]
+        pg_table: Option<String>,
     },
     /// Read files and directories into the index; re-running adds only what is new
     #[command(after_help = "Postgres: --pg takes a libpq URL or key=value string \

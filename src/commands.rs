@@ -65,7 +65,11 @@ pub fn hint_for(e: &anyhow::Error) -> Option<String> {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
     match &cli.command {
-        Command::Open { paths } => open(g, paths),
+        Command::Open {
+            paths,
+            pg,
+            pg_table,
+        } => open(g, paths, pg.as_deref(), pg_table.as_deref()),
         Command::Ingest {
             paths,
             pg,
@@ -274,7 +278,13 @@ fn ingest_cmd(
     Ok(ExitCode::SUCCESS)
 }
 
-fn open(g: &Global, paths: &[PathBuf]) -> Result<ExitCode> {
+fn open(
+    g: &Global,
+    paths: &[PathBuf],
+    pg: Option<&str>,
+    pg_table: Option<&str>,
+) -> Result<ExitCode> {
+    let pg = pg.map(PgTarget::parse).transpose()?;
     for p in paths {
         if !p.exists() {
             bail!("{}: no such file or directory", p.display());
@@ -292,7 +302,11 @@ fn open(g: &Global, paths: &[PathBuf]) -> Result<ExitCode> {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(" ");
-    tui::run(index, paths.to_vec(), config, label, color_enabled(g))?;
+    let live = pg.map(|target| tui::LiveTable {
+        target,
+        table: pg_table.map(str::to_string),
+    });
+    tui::run(index, paths.to_vec(), live, config, label, color_enabled(g))?;
     Ok(ExitCode::SUCCESS)
 }
 

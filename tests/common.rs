@@ -72,3 +72,127 @@ pub fn line_of(path: &Path, line: u64) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// Driving the real binary in a tmux server of the test's own.
+pub mod tmux {
+    use std::process::Command;
+    use std::thread::sleep;
+    use std::time::{Duration, Instant};
+
+    pub struct Tmux {
+        socket: String,
+    }
+
+    impl Tmux {
+        pub fn cmd(&self) -> Command {
+            let mut c = Command::new("tmux");
+            c.args(["-L", &self.socket]);
+            c
+        }
+        pub fn send(&self, keys: &[&str]) {
+            for k in keys {
+                // One key per call: tmux would otherwise merge Esc with the next
+                // key into an Alt chord.
+                let ok = self
+                    .cmd()
+                    .args(["send-keys", "-t", "e2e", k])
+                    .status()
+                    .unwrap();
+                assert!(ok.success());
+                sleep(Duration::from_millis(150));
+            }
+        }
+        pub fn screen(&self) -> String {
+            let out = self
+                .cmd()
+                .args(["capture-pane", "-t", "e2e", "-p"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+        pub fn wait_for(&self, needle: &str) -> String {
+            let start = Instant::now();
+            loop {
+                let s = self.screen();
+                if s.contains(needle) {
+                    return s;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "waited for {needle:?}; screen:\n{s}"
+                );
+                sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    impl Drop for Tmux {
+        fn drop(&mut self) {
+            let _ = self.cmd().arg("kill-server").status();
+        }
+    }
+
+    pub fn have_tmux() -> bool {
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    /// `hopline open BUNDLE` in a fresh tmux server of the test's own, or None
+    /// (loudly) when tmux is missing outside CI.
+    pub fn open_in_tmux(
+        name: &str,
+        bundle: &std::path::Path,
+        cache: &std::path::Path,
+    ) -> Option<Tmux> {
+        open_in_tmux_with(name, bundle, cache, "")
+    }
+
+    /// The same with extra arguments for `open` (already shell-quoted).
+    pub fn open_in_tmux_with(
+        name: &str,
+        bundle: &std::path::Path,
+        cache: &std::path::Path,
+        extra: &str,
+    ) -> Option<Tmux> {
+        if !have_tmux() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "tmux is required under CI (.ci/run installs it)"
+            );
+            eprintln!("SKIPPED: tmux is not installed; this end-to-end test did not run");
+            return None;
+        }
+        let tmux = Tmux {
+            socket: format!("hopline-{name}-{}", std::process::id()),
+        };
+        let script = format!(
+            "cd '{}' && HOPLINE_CACHE_DIR='{}' NO_COLOR=1 '{}' open '{}' {extra}; echo HOPLINE-EXIT=$?; \
+             echo TTY-MODE=$(stty -a | grep -o -- '-\\?icanon' | head -1); sleep 60",
+            cache.display(),
+            cache.display(),
+            env!("CARGO_BIN_EXE_hopline"),
+            bundle.display()
+        );
+        let ok = tmux
+            .cmd()
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "e2e",
+                "-x",
+                "120",
+                "-y",
+                "36",
+                "sh",
+                "-c",
+                &script,
+            ])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        Some(tmux)
+    }
+}

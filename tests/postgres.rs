@@ -546,3 +546,46 @@ fn a_json_lines_dump_gives_the_same_rows_as_the_live_table() {
     assert_eq!(a.len(), 3);
     assert_eq!(a, essence(all_records(&dumped).unwrap()));
 }
+
+#[test]
+fn the_tui_follows_a_row_changing_in_postgres() {
+    let Some(s) = Schema::new() else { return };
+    s.exec(&format!(
+        "CREATE TABLE {0}.operation_log (idem_key text PRIMARY KEY, payload_hash text, status text, \
+         result_json jsonb, updated_at timestamptz NOT NULL); \
+         INSERT INTO {0}.operation_log VALUES ('idem_live01', 'sha256:aa', 'processing', NULL, '2026-11-20 09:00:01+00')",
+        s.name
+    ));
+    let cache = tempfile::tempdir().unwrap();
+    let bundle = cache.path().join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    std::fs::write(
+        bundle.join("payments-api-6c8d7b5f9-q4w8n.log"),
+        "{\"time\":1795165200500,\"level\":30,\"msg\":\"idempotency key reserved\",\"event_id\":\"evt_live01\",\"idem_key\":\"idem_live01\"}\n",
+    )
+    .unwrap();
+    let Some(tmux) = common::tmux::open_in_tmux_with(
+        "pgfollow",
+        &bundle,
+        cache.path(),
+        &format!("--pg '{}'", s.url()),
+    ) else {
+        return;
+    };
+    let first = tmux.wait_for("Events (1)");
+    assert!(
+        first.contains("stuck_processing"),
+        "the row is stuck: {first}"
+    );
+    tmux.send(&["f"]);
+    tmux.wait_for("follow ●");
+    s.exec(&format!(
+        "UPDATE {0}.operation_log SET status = 'completed', updated_at = '2026-11-20 09:00:03+00'",
+        s.name
+    ));
+    // The row completed: a new state on the timeline, and no longer stuck.
+    let after = tmux.wait_for("0 findings");
+    assert!(after.contains("3 records"), "{after}");
+    tmux.send(&["q"]);
+    tmux.wait_for("HOPLINE-EXIT=0");
+}

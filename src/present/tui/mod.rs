@@ -78,11 +78,18 @@ pub fn action_for(code: KeyCode, mods: KeyModifiers, typing: bool) -> Option<Act
     })
 }
 
-/// Ingests `roots` into `index` in the background and runs the TUI until
-/// the user quits.
+/// The idempotency table read live next to the files, when `--pg` is given.
+pub struct LiveTable {
+    pub target: crate::sources::postgres::PgTarget,
+    pub table: Option<String>,
+}
+
+/// Ingests `roots` (and the live table) into `index` in the background and
+/// runs the TUI until the user quits.
 pub fn run(
     index: RecordIndex,
     roots: Vec<PathBuf>,
+    live: Option<LiveTable>,
     config: Config,
     bundle_label: String,
     color: bool,
@@ -93,7 +100,8 @@ pub fn run(
     let follow = AtomicBool::new(false);
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| -> anyhow::Result<()> {
-        let worker = s.spawn(|| background(&index, &roots, &config, &tx, &follow, &stop));
+        let worker =
+            s.spawn(|| background(&index, &roots, live.as_ref(), &config, &tx, &follow, &stop));
         let mut terminal = ratatui::try_init()?;
         // Mouse capture is ours to undo, on panic too: ratatui's hook only
         // restores what it set up.
@@ -121,6 +129,7 @@ pub fn run(
 fn background(
     index: &RecordIndex,
     roots: &[PathBuf],
+    live: Option<&LiveTable>,
     config: &Config,
     tx: &mpsc::Sender<Message>,
     follow: &AtomicBool,
@@ -136,11 +145,22 @@ fn background(
                 let _ = tx.send(Message::Progress(p));
             }
         });
+        // Rows whose updated_at moved since the last read; a failure here
+        // is shown and the files keep working.
+        let mut rows_added = 0;
+        if let Some(live) = live {
+            match crate::ingest::ingest_pg(index, &live.target, live.table.as_deref(), config) {
+                Ok(r) => rows_added = r.records_added,
+                Err(e) => {
+                    let _ = tx.send(Message::Flash(format!("Postgres: {e}")));
+                }
+            }
+        }
         match result {
             Err(e) => {
                 let _ = tx.send(Message::Failed(format!("ingest failed: {e}")));
             }
-            Ok(report) if first || report.records_added > 0 => {
+            Ok(report) if first || report.records_added + rows_added > 0 => {
                 let _ = tx.send(Message::Analysing);
                 let msg = match all_records(index) {
                     Ok(records) => Message::Ready(Box::new(analyse(records, config))),
