@@ -7,6 +7,13 @@ use hopline::config::Config;
 use hopline::parse::{Dialect, FileContext, parse_stream};
 use libfuzzer_sys::fuzz_target;
 
+/// Built once: compiling the default patterns per input would make the
+/// fuzzer measure regex compilation instead of the parsers.
+fn config() -> &'static Config {
+    static C: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+    C.get_or_init(Config::default)
+}
+
 const DIALECTS: &[Dialect] = &[
     Dialect::JsonLog,
     Dialect::Logfmt,
@@ -28,5 +35,5 @@ fuzz_target!(|data: &[u8]| {
     let mut ctx = FileContext::for_path("fuzz/worker.log");
     ctx.fallback_ts = Some(1_795_165_200_000_000);
     let mut reader = rest;
-    let _ = parse_stream(dialect, &mut reader, 1, &ctx, &Config::default(), &mut |_| {});
+    let _ = parse_stream(dialect, &mut reader, 1, &ctx, config(), &mut |_| {});
 });
