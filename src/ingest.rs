@@ -152,56 +152,46 @@ pub fn ingest(
         progress.files_done += files;
         on_progress(progress);
     };
+    let mut run = Run {
+        index_dir: index.dir(),
+        manifest: &mut manifest,
+        writer: &mut writer,
+        config,
+        report: &mut report,
+    };
     for file in &found.files {
-        let tick = &mut |bytes, records| advance(bytes, records, 0);
-        let archive = ingest_archive(
-            index.dir(),
-            file,
-            &mut manifest,
-            &mut writer,
-            config,
-            &mut report,
-            tick,
-        )?;
-        let reports = match archive {
-            Some(reports) => reports,
-            None => vec![ingest_file(
-                file,
-                &mut manifest,
-                &mut writer,
-                config,
-                &mut report,
-                tick,
-            )?],
-        };
+        let reports = ingest_file(&mut run, file, &mut |bytes, records| {
+            advance(bytes, records, 0)
+        })?;
         advance(0, 0, 1);
-        report.files.extend(reports);
+        run.report.files.extend(reports);
     }
     let index = writer.commit(manifest)?;
     report.records_total = index.count()?;
     Ok(report)
 }
 
+/// What one ingest run writes into, shared by every file it reads.
+struct Run<'a> {
+    index_dir: &'a std::path::Path,
+    manifest: &'a mut Manifest,
+    writer: &'a mut crate::index::RecordWriter,
+    config: &'a Config,
+    report: &'a mut IngestReport,
+}
+
 /// A tar archive (any compression): unchanged since the last ingest, it is
 /// skipped whole; otherwise its members are unpacked into a scratch
 /// directory beside the index and ingested as files named
 /// `archive!member`, and members that vanished lose their records.
-/// Returns None when the file is not an archive.
+/// `head` and `reader` are the file as ingest_file opened and sniffed it.
 fn ingest_archive(
-    index_dir: &std::path::Path,
+    run: &mut Run<'_>,
     file: &SourceFile,
-    manifest: &mut Manifest,
-    writer: &mut crate::index::RecordWriter,
-    config: &Config,
-    report: &mut IngestReport,
+    head: &[u8],
+    reader: Box<dyn std::io::BufRead + Send>,
     tick: &mut dyn FnMut(u64, u64),
-) -> Result<Option<Vec<FileReport>>, IngestError> {
-    let Ok((head, _)) = sources::open(file).and_then(|(_, r)| sources::peek(r, 512)) else {
-        return Ok(None);
-    };
-    if !sources::archive::is_tar(&head) {
-        return Ok(None);
-    }
+) -> Result<Vec<FileReport>, IngestError> {
     let head_len = head.len().min(4096);
     let hash = head_hash(&head[..head_len]);
     let archive_report = |status, records, malformed, why: String| FileReport {
@@ -212,38 +202,43 @@ fn ingest_archive(
         malformed,
         why,
     };
-    if let Some(prior) = manifest.sources.get(&file.rel)
+    if let Some(prior) = run.manifest.sources.get(&file.rel)
         && prior.dialect == Dialect::Archive
         && prior.size == file.size
         && prior.mtime_ns == file.mtime_ns
         && prior.head_hash == hash
     {
         tick(file.size, 0);
-        return Ok(Some(vec![archive_report(
+        return Ok(vec![archive_report(
             FileStatus::Unchanged,
             0,
             0,
             "tar archive, unchanged".into(),
-        )]));
+        )]);
     }
-    let scratch = index_dir.join("unpack");
+    // One scratch directory per archive, so an archive inside an archive
+    // does not clear its parent's members.
+    let scratch = run
+        .index_dir
+        .join("unpack")
+        .join(format!("{:016x}", head_hash(file.rel.as_bytes())));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).map_err(|source| IngestError::Read {
         path: scratch.display().to_string(),
         source,
     })?;
-    let unpacked = sources::archive::unpack(file, &scratch);
+    let unpacked = sources::archive::unpack(file, reader, &scratch);
     let (members, bad) = match unpacked {
         Ok(x) => x,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&scratch);
             tick(file.size, 0);
-            return Ok(Some(vec![archive_report(
+            return Ok(vec![archive_report(
                 FileStatus::Skipped,
                 0,
                 0,
                 format!("tar archive unreadable: {e}"),
-            )]));
+            )]);
         }
     };
     let mut reports = Vec::new();
@@ -258,29 +253,27 @@ fn ingest_archive(
         });
     }
     let prefix = format!("{}!", file.rel);
-    let vanished: Vec<String> = manifest
+    let vanished: Vec<String> = run
+        .manifest
         .sources
         .keys()
         .filter(|k| k.starts_with(&prefix) && !members.iter().any(|m| &&m.rel == k))
         .cloned()
         .collect();
     for k in vanished {
-        writer.delete_source(&k);
-        manifest.sources.remove(&k);
+        run.writer.delete_source(&k);
+        run.manifest.sources.remove(&k);
     }
     let (mut records, mut malformed) = (0, 0);
     for member in &members {
-        let r = ingest_file(member, manifest, writer, config, report, &mut |_, n| {
-            tick(0, n)
-        });
-        let r = r?;
-        records += r.records;
-        malformed += r.malformed;
-        reports.push(r);
+        let rs = ingest_file(run, member, &mut |_, n| tick(0, n))?;
+        records += rs.iter().map(|r| r.records).sum::<u64>();
+        malformed += rs.iter().map(|r| r.malformed).sum::<u64>();
+        reports.extend(rs);
     }
     let _ = std::fs::remove_dir_all(&scratch);
     tick(file.size, 0);
-    manifest.sources.insert(
+    run.manifest.sources.insert(
         file.rel.clone(),
         SourceState {
             dialect: Dialect::Archive,
@@ -303,17 +296,16 @@ fn ingest_archive(
             format!("tar archive of {} members", members.len()),
         ),
     );
-    Ok(Some(reports))
+    Ok(reports)
 }
 
+/// One file: opened once, sniffed from its head, then parsed from where
+/// the last ingest stopped (an archive goes to [`ingest_archive`]).
 fn ingest_file(
+    run: &mut Run<'_>,
     file: &SourceFile,
-    manifest: &mut Manifest,
-    writer: &mut crate::index::RecordWriter,
-    config: &Config,
-    report: &mut IngestReport,
     tick: &mut dyn FnMut(u64, u64),
-) -> Result<FileReport, IngestError> {
+) -> Result<Vec<FileReport>, IngestError> {
     let read_err = |source| IngestError::Read {
         path: file.rel.clone(),
         source,
@@ -329,29 +321,35 @@ fn ingest_file(
     let opened = sources::open(file).and_then(|(_, r)| sources::peek(r, HEAD_BYTES));
     let (head, mut reader) = match opened {
         Ok(x) => x,
-        Err(e) => return Ok(skipped(e.to_string())),
+        Err(e) => return Ok(vec![skipped(e.to_string())]),
     };
     let sniffed = parse::sniff::sniff(&head);
-    if sniffed.dialect == Dialect::Unknown {
-        tick(file.size, 0);
-        return Ok(skipped(sniffed.why));
+    match sniffed.dialect {
+        Dialect::Unknown => {
+            tick(file.size, 0);
+            return Ok(vec![skipped(sniffed.why)]);
+        }
+        Dialect::Archive => {
+            return ingest_archive(run, file, &head, reader, tick);
+        }
+        _ => {}
     }
     let (from_offset, first_line, replace, prior) = match plan(
         file,
         &head,
-        manifest.sources.get(&file.rel),
+        run.manifest.sources.get(&file.rel),
         sniffed.dialect,
     ) {
         Plan::Skip(state) => {
             tick(file.size, 0);
-            return Ok(FileReport {
+            return Ok(vec![FileReport {
                 path: file.rel.clone(),
                 dialect: state.dialect,
                 status: FileStatus::Unchanged,
                 records: 0,
                 malformed: 0,
                 why: sniffed.why,
-            });
+            }]);
         }
         Plan::Read {
             from_offset,
@@ -361,7 +359,7 @@ fn ingest_file(
         } => (from_offset, first_line, replace, prior),
     };
     if replace {
-        writer.delete_source(&file.rel);
+        run.writer.delete_source(&file.rel);
     }
     if from_offset > 0 {
         std::io::copy(&mut (&mut reader).take(from_offset), &mut std::io::sink())
@@ -374,6 +372,7 @@ fn ingest_file(
     // Parse on a scoped thread; index on this one. Bounded channel: the
     // parser never runs more than a few batches ahead (flat memory).
     let (tx, rx) = mpsc::sync_channel::<Vec<Parsed>>(8);
+    let config = run.config;
     let mut records = 0u64;
     let mut malformed = 0u64;
     let end = thread::scope(|s| -> Result<parse::StreamEnd, IngestError> {
@@ -399,7 +398,7 @@ fn ingest_file(
                 match p {
                     Parsed::Record(r) => {
                         if failure.is_none()
-                            && let Err(e) = writer.add(&r)
+                            && let Err(e) = run.writer.add(&r)
                         {
                             failure = Some(e);
                         }
@@ -407,13 +406,13 @@ fn ingest_file(
                     }
                     Parsed::Malformed { line, why } => {
                         malformed += 1;
-                        report.malformed_total += 1;
-                        *report
+                        run.report.malformed_total += 1;
+                        *run.report
                             .malformed_by_reason
                             .entry(why.reason().to_string())
                             .or_default() += 1;
-                        if report.malformed.len() < MAX_REPORTED {
-                            report.malformed.push((
+                        if run.report.malformed.len() < MAX_REPORTED {
+                            run.report.malformed.push((
                                 SourceRef {
                                     path: file.rel.clone(),
                                     line,
@@ -436,7 +435,7 @@ fn ingest_file(
         }
     })?;
     tick(file.size, 0);
-    report.records_added += records;
+    run.report.records_added += records;
     let head_len = head.len().min(4096);
     let state = SourceState {
         dialect,
@@ -454,15 +453,15 @@ fn ingest_file(
         (false, true) => FileStatus::Replaced,
         (false, false) => FileStatus::New,
     };
-    manifest.sources.insert(file.rel.clone(), state);
-    Ok(FileReport {
+    run.manifest.sources.insert(file.rel.clone(), state);
+    Ok(vec![FileReport {
         path: file.rel.clone(),
         dialect,
         status,
         records,
         malformed,
         why: sniffed.why,
-    })
+    }])
 }
 
 /// Reads every record of the index (for whole-index analysis).

@@ -20,7 +20,7 @@ pub enum Dialect {
     TaskCsv,
     /// Prometheus/OpenMetrics text exposition.
     Metrics,
-    /// A tar archive; its members are sniffed one by one.
+    /// A tar archive (`ustar` header); its members are sniffed one by one.
     Archive,
     /// Kubernetes CRI lines (`<time> stdout F <text>`) around any dialect.
     Cri,
@@ -75,6 +75,13 @@ pub struct Sniffed {
 pub const SNIFF_LINES: usize = 32;
 
 pub fn sniff(head: &[u8]) -> Sniffed {
+    // Before the NUL check: a tar header is mostly NULs.
+    if head.len() >= 262 && &head[257..262] == b"ustar" {
+        return Sniffed {
+            dialect: Dialect::Archive,
+            why: "tar archive (ustar header); members are read one by one".into(),
+        };
+    }
     if head.contains(&0) {
         return unknown("binary data (NUL bytes) in the first block");
     }

@@ -1,18 +1,13 @@
-//! Tar archives (plain, `.tar.gz`/`.tgz`, `.tar.zst`), recognised by the
-//! `ustar` magic of their first header once decompressed. Members are
+//! Tar archives (plain, `.tar.gz`/`.tgz`, `.tar.zst`; the sniffer knows
+//! them by the `ustar` magic of their first header). Members are
 //! unpacked into a scratch directory and read like any other file, so
 //! sniffing, incremental state and the parse/index pipeline are the same;
 //! their provenance is `archive.tgz!inner/path.log`.
 
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::path::{Component, Path, PathBuf};
 
-use super::{SourceFile, open};
-
-/// Is the decoded head of a file the start of a tar archive?
-pub fn is_tar(head: &[u8]) -> bool {
-    head.len() >= 262 && &head[257..262] == b"ustar"
-}
+use super::SourceFile;
 
 /// A member path that stays inside the scratch directory, or None for
 /// absolute paths and `..` (a hostile archive must not write elsewhere).
@@ -28,14 +23,15 @@ fn safe_member_path(path: &Path) -> Option<PathBuf> {
     (!out.as_os_str().is_empty()).then_some(out)
 }
 
-/// Unpacks the regular files of `archive` under `into` and returns them as
-/// sources named `archive-rel!member`. Dotfiles are skipped as in a
-/// directory; a member that cannot be unpacked is reported, not fatal.
+/// Unpacks the regular files of `archive` (read, decompressed, from
+/// `reader`) under `into` and returns them as sources named
+/// `archive-rel!member`. Dotfiles are skipped as in a directory; a member
+/// that cannot be unpacked is reported, not fatal.
 pub fn unpack(
     archive: &SourceFile,
+    reader: Box<dyn BufRead + Send>,
     into: &Path,
 ) -> io::Result<(Vec<SourceFile>, Vec<super::Unreadable>)> {
-    let (_, reader) = open(archive)?;
     let mut tar = tar::Archive::new(reader);
     tar.set_preserve_mtime(true);
     let mut files = Vec::new();
