@@ -87,30 +87,9 @@ pub fn parse_celery_line(
     into_record(fields, Kind::TaskEvent, text, line, ctx, config)
 }
 
-/// Task-id fields of the generic lifecycle format, and its state words.
+/// Task-id and time fields of the generic lifecycle format.
 const LIFECYCLE_ID_FIELDS: &[&str] = &["task_id", "job_id", "task"];
 const LIFECYCLE_TIME_FIELDS: &[&str] = &["time", "ts", "timestamp", "at"];
-const LIFECYCLE_STATES: &[&str] = &[
-    "enqueue",
-    "enqueued",
-    "queued",
-    "start",
-    "started",
-    "complete",
-    "completed",
-    "succeeded",
-    "success",
-    "cancel",
-    "cancelled",
-    "canceled",
-    "timeout",
-    "timed_out",
-    "fail",
-    "failed",
-    "retry",
-    "retried",
-    "revoked",
-];
 
 /// Is this object a generic lifecycle record (a task id and a known state,
 /// no log message)? What the sniffer asks of each line.
@@ -123,8 +102,10 @@ pub fn is_lifecycle(obj: &serde_json::Map<String, Value>) -> bool {
     has_id && state.is_some_and(is_lifecycle_state) && !has_message
 }
 
+/// A state word [`TaskState::of`] knows: the one vocabulary for Celery
+/// event types and lifecycle states.
 pub fn is_lifecycle_state(state: &str) -> bool {
-    LIFECYCLE_STATES.contains(&state.to_ascii_lowercase().as_str())
+    TaskState::of(state) != TaskState::Other
 }
 
 /// Does a CSV header look like a lifecycle table (task id and state)?
