@@ -14,23 +14,53 @@ const CONFIG_FIELDS: &[&str] = &[
     "config_checksum",
 ];
 
-pub fn config_drift(records: &[Record]) -> Vec<Finding> {
-    // service -> instance -> (latest value, its evidence)
-    let mut seen: BTreeMap<&str, BTreeMap<&str, (&str, SourceRef)>> = BTreeMap::new();
+/// One instance's configuration fingerprint, as last logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigSetting {
+    pub service: String,
+    pub instance: String,
+    /// The field it was logged under (`config_hash`, `boot.config_version`, …).
+    pub setting: String,
+    pub value: String,
+    pub source: SourceRef,
+    pub ts: crate::record::Micros,
+}
+
+/// The latest setting of every instance that logs one, by service then
+/// instance.
+pub fn config_settings(records: &[Record]) -> Vec<ConfigSetting> {
+    let mut latest: BTreeMap<(&str, &str), ConfigSetting> = BTreeMap::new();
     for r in records {
-        let value = r.attrs.iter().find_map(|(k, v)| {
+        let found = r.attrs.iter().find(|(k, v)| {
             let last = k.rsplit('.').next().unwrap_or(k);
-            CONFIG_FIELDS.contains(&last).then_some(v.as_str())
+            CONFIG_FIELDS.contains(&last) && !v.is_empty()
         });
-        if let Some(v) = value.filter(|v| !v.is_empty()) {
-            seen.entry(&r.service)
-                .or_default()
-                .insert(&r.instance, (v, r.source.clone()));
+        if let Some((k, v)) = found {
+            latest.insert(
+                (&r.service, &r.instance),
+                ConfigSetting {
+                    service: r.service.clone(),
+                    instance: r.instance.clone(),
+                    setting: k.clone(),
+                    value: v.clone(),
+                    source: r.source.clone(),
+                    ts: r.ts,
+                },
+            );
         }
     }
+    latest.into_values().collect()
+}
+
+/// Services whose instances run different settings.
+pub fn config_drift(settings: &[ConfigSetting]) -> Vec<Finding> {
+    let mut by_service: BTreeMap<&str, Vec<&ConfigSetting>> = BTreeMap::new();
+    for s in settings {
+        by_service.entry(&s.service).or_default().push(s);
+    }
     let mut out = Vec::new();
-    for (service, instances) in seen {
-        let mut values: Vec<&str> = instances.values().map(|(v, _)| *v).collect();
+    for (service, instances) in by_service {
+        let mut values: Vec<&str> = instances.iter().map(|s| s.value.as_str()).collect();
         values.sort();
         values.dedup();
         if values.len() < 2 {
@@ -38,7 +68,7 @@ pub fn config_drift(records: &[Record]) -> Vec<Finding> {
         }
         let detail: Vec<String> = instances
             .iter()
-            .map(|(i, (v, _))| format!("{i}={v}"))
+            .map(|s| format!("{}={}", s.instance, s.value))
             .collect();
         let mut ids = BTreeMap::new();
         ids.insert("service".into(), service.to_string());
@@ -50,7 +80,7 @@ pub fn config_drift(records: &[Record]) -> Vec<Finding> {
                 values.len(),
                 detail.join(", ")
             ),
-            instances.into_values().map(|(_, s)| s),
+            instances.iter().map(|s| s.source.clone()),
         ));
     }
     out
@@ -68,9 +98,9 @@ mod tests {
         let mut b = a.clone();
         b.instance = "worker-2".into();
         b.source.line = 2;
-        assert!(config_drift(&[a.clone(), b.clone()]).is_empty());
+        assert!(config_drift(&config_settings(&[a.clone(), b.clone()])).is_empty());
         b.attrs[0].1 = "def".into();
-        let f = config_drift(&[a, b]);
+        let f = config_drift(&config_settings(&[a, b]));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].evidence.len(), 2);
     }

@@ -4,7 +4,7 @@
 //! a safe replay, a clean cancel, a retry that succeeded once — are not
 //! findings: false alarms cost on-call engineers as much as misses.
 
-mod config_drift;
+pub mod config_drift;
 mod duplicate;
 mod idempotency;
 pub mod overview;
@@ -147,21 +147,20 @@ pub struct Analysis {
     pub records: u64,
     /// Records, errors and findings over time.
     pub histogram: overview::Histogram,
+    /// Each instance's latest configuration fingerprint (config_drift's
+    /// evidence, and the incident report's drift table).
+    pub config_settings: Vec<config_drift::ConfigSetting>,
 }
 
 pub fn analyse(records: Vec<Record>, config: &Config) -> Analysis {
     let total = records.len() as u64;
     let mut histogram = overview::Histogram::of(&records);
-    let mut findings = config_drift::config_drift(&records);
-    let mut when: std::collections::HashMap<SourceRef, i64> = findings
+    let config_settings = config_drift::config_settings(&records);
+    let mut findings = config_drift::config_drift(&config_settings);
+    // When each piece of evidence happened, to place findings over time.
+    let mut when: std::collections::HashMap<SourceRef, i64> = config_settings
         .iter()
-        .flat_map(|f| f.evidence.iter())
-        .filter_map(|s| {
-            records
-                .iter()
-                .find(|r| &r.source == s)
-                .map(|r| (s.clone(), r.ts))
-        })
+        .map(|s| (s.source.clone(), s.ts))
         .collect();
     let events = group_events(
         records.into_iter().filter(|r| !r.ids.is_empty()).collect(),
@@ -220,6 +219,7 @@ pub fn analyse(records: Vec<Record>, config: &Config) -> Analysis {
         event_findings,
         records: total,
         histogram,
+        config_settings,
     }
 }
 

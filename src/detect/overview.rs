@@ -18,6 +18,8 @@ pub struct Bucket {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Histogram {
     pub start: Micros,
+    /// The time of the last record counted (`start` is the first's).
+    pub last: Micros,
     /// Microseconds per bucket (at least 1).
     pub width: Micros,
     pub buckets: Vec<Bucket>,
@@ -35,6 +37,7 @@ impl Histogram {
         let width = ((last - first) / FINE_BUCKETS as i64 + 1).max(1);
         let mut h = Histogram {
             start: first,
+            last,
             width,
             buckets: vec![Bucket::default(); FINE_BUCKETS],
         };
@@ -59,6 +62,11 @@ impl Histogram {
         }
     }
 
+    /// First and last record time, when anything was counted.
+    pub fn span(&self) -> Option<(Micros, Micros)> {
+        (!self.buckets.is_empty()).then_some((self.start, self.last))
+    }
+
     pub fn end(&self) -> Micros {
         self.start + self.width * self.buckets.len() as Micros
     }
@@ -80,6 +88,7 @@ impl Histogram {
         }
         Histogram {
             start: self.start,
+            last: self.last,
             width,
             buckets: out,
         }

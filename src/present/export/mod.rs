@@ -14,6 +14,7 @@ use crate::correlate::{HubRule, footprint};
 use crate::detect::{FindingKind, analyse, event_findings};
 use crate::index::marks::Marks;
 use crate::index::{IndexError, RecordIndex};
+use crate::ingest::all_records;
 use crate::record::Record;
 
 /// Output format of an export.
@@ -65,6 +66,8 @@ pub fn event_from_index(
 }
 
 /// The whole bundle's report (`hopline export --incident [--kind K]`).
+/// Records are read once and handed to the analysis, not copied: only the
+/// few that carry a mark are kept aside.
 pub fn incident_from_index(
     index: &RecordIndex,
     config: &Config,
@@ -73,51 +76,26 @@ pub fn incident_from_index(
     title: String,
     reproduce: String,
 ) -> Result<model::IncidentReport, IndexError> {
-    let mut records = Vec::new();
-    index.for_each_record(&mut |r| records.push(r))?;
-    records.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
     let marks = marks_of(index)?;
-    Ok(incident_from_records(
-        records, config, only, &marks, redact, title, reproduce,
-    ))
-}
-
-pub fn incident_from_records(
-    records: Vec<Record>,
-    config: &Config,
-    only: Option<FindingKind>,
-    marks: &Marks,
-    redact: bool,
-    title: String,
-    reproduce: String,
-) -> model::IncidentReport {
-    let analysis = analyse(records.clone(), config);
-    let events = analysis
-        .events
-        .events
+    let records = all_records(index)?;
+    let marked: Vec<Record> = records
         .iter()
-        .zip(&analysis.event_findings)
-        .map(|((summary, recs), found)| model::EventSlice {
-            id: &summary.key,
-            ids: &summary.ids,
-            records: recs,
-            findings: found,
-        })
+        .filter(|r| marks.get(&r.source).is_some())
+        .cloned()
         .collect();
+    let analysis = analyse(records, config);
     let mut scrub = scrub_for(config, redact);
-    incident_report(
+    Ok(incident_report(
         &IncidentInput {
             title,
-            records: &records,
-            events,
-            findings: &analysis.findings,
-            histogram: &analysis.histogram,
+            analysis: &analysis,
+            marked: &marked,
             only,
             marks: &marks.marks,
             reproduce,
         },
         &mut scrub,
-    )
+    ))
 }
 
 /// Either report in either format, as the bytes to write.

@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 
 use crate::correlate::HubSkip;
-use crate::detect::{Finding, FindingKind};
+use crate::detect::{Analysis, Finding, FindingKind};
 use crate::index::marks::Mark;
-use crate::record::{IdRef, Kind, Micros, Record, SourceRef, format_ts};
+use crate::record::{IdRef, Micros, Record, SourceRef, format_ts};
 
 use super::redact::Redactor;
 
@@ -416,52 +416,30 @@ pub struct IncidentReport {
     pub redaction: Redaction,
 }
 
-/// What the incident export is made from. `records` is every record of the
-/// index (config lines and metrics have no event); `events` pairs each
-/// event's ID and records with the indices of its findings.
+/// What the incident export is made from: the whole-index analysis, and
+/// the few records that carry a mark (marks may sit on records of no event).
 pub struct IncidentInput<'a> {
     pub title: String,
-    pub records: &'a [Record],
-    pub events: Vec<EventSlice<'a>>,
-    pub findings: &'a [Finding],
-    pub histogram: &'a crate::detect::overview::Histogram,
+    pub analysis: &'a Analysis,
+    pub marked: &'a [Record],
     pub only: Option<FindingKind>,
     pub marks: &'a [Mark],
     pub reproduce: String,
 }
 
-pub struct EventSlice<'a> {
-    pub id: &'a IdRef,
-    pub ids: &'a [IdRef],
-    pub records: &'a [Record],
-    pub findings: &'a [usize],
-}
-
 const HISTOGRAM_BUCKETS: usize = 24;
-const CONFIG_FIELDS: &[&str] = &[
-    "config_hash",
-    "config_version",
-    "config_fingerprint",
-    "config_checksum",
-];
 /// Which finding ID names an affected event, in order of preference.
 const AFFECTED_KEYS: &[&str] = &["event_id", "request_id", "idem_key", "task_id", "service"];
 
 pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> IncidentReport {
+    let analysis = input.analysis;
+    let all_findings = &analysis.findings;
+    let events = &analysis.events.events;
     let wanted = |f: &Finding| input.only.is_none_or(|k| f.kind == k);
-    let by_source: HashMap<&SourceRef, &Record> =
-        input.records.iter().map(|r| (&r.source, r)).collect();
-    let span = input
-        .records
-        .iter()
-        .filter(|r| r.kind != Kind::Metric)
-        .fold(None, |acc: Option<(Micros, Micros)>, r| match acc {
-            None => Some((r.ts, r.ts)),
-            Some((a, b)) => Some((a.min(r.ts), b.max(r.ts))),
-        });
+    let span = analysis.histogram.span();
 
     let mut by_kind: BTreeMap<FindingKind, (usize, BTreeSet<String>)> = BTreeMap::new();
-    for f in input.findings.iter().filter(|f| wanted(f)) {
+    for f in all_findings.iter().filter(|f| wanted(f)) {
         let e = by_kind.entry(f.kind).or_default();
         e.0 += 1;
         if let Some(v) = AFFECTED_KEYS.iter().find_map(|k| f.ids.get(*k)) {
@@ -472,8 +450,7 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
         .iter()
         .map(|(kind, (count, ids))| KindSummary {
             kind: kind.as_str(),
-            severity: input
-                .findings
+            severity: all_findings
                 .iter()
                 .find(|f| f.kind == *kind)
                 .map_or("info", |f| f.severity.as_str()),
@@ -489,10 +466,10 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
     findings_by_kind.sort_by_key(|k| FindingKind::parse(k.kind).map(|k| (k.severity(), k)));
 
     let events_with = |kind: FindingKind| {
-        input
-            .events
+        analysis
+            .event_findings
             .iter()
-            .filter(|e| e.findings.iter().any(|&i| input.findings[i].kind == kind))
+            .filter(|found| found.iter().any(|&i| all_findings[i].kind == kind))
             .count()
     };
     let mut impact = Vec::new();
@@ -527,11 +504,11 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
     }
 
     let config_drift = if input.only.is_none_or(|k| k == FindingKind::ConfigDrift) {
-        drift_rows(input.findings, &by_source, scrub)
+        drift_rows(analysis, scrub)
     } else {
         Vec::new()
     };
-    let coarse = input.histogram.resample(HISTOGRAM_BUCKETS);
+    let coarse = analysis.histogram.resample(HISTOGRAM_BUCKETS);
     let histogram = coarse
         .buckets
         .iter()
@@ -547,28 +524,32 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
     // The first (highest-ranked) finding of each kind picks its event.
     let mut representatives = Vec::new();
     let mut done: BTreeSet<FindingKind> = BTreeSet::new();
-    for (i, f) in input.findings.iter().enumerate() {
+    for (i, f) in all_findings.iter().enumerate() {
         if !wanted(f) || done.contains(&f.kind) {
             continue;
         }
-        let Some(event) = input.events.iter().find(|e| e.findings.contains(&i)) else {
+        let Some(e) = analysis
+            .event_findings
+            .iter()
+            .position(|found| found.contains(&i))
+        else {
             continue;
         };
         done.insert(f.kind);
-        let findings: Vec<Finding> = event
-            .findings
+        let (summary, records) = &events[e];
+        let findings: Vec<Finding> = analysis.event_findings[e]
             .iter()
-            .map(|&j| input.findings[j].clone())
+            .map(|&j| all_findings[j].clone())
             .collect();
         let report = event_report(
             &EventInput {
-                id: &event.id.value,
-                ids: event.ids,
+                id: &summary.key.value,
+                ids: &summary.ids,
                 hubs: &[],
-                records: event.records,
+                records,
                 findings: &findings,
                 marks: input.marks,
-                reproduce: format!("hopline export {}", event.id.value),
+                reproduce: format!("hopline export {}", summary.key.value),
             },
             scrub,
         );
@@ -578,8 +559,8 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
     let total: usize = findings_by_kind.iter().map(|k| k.count).sum();
     let mut summary = vec![format!(
         "{} records from {} events{}.",
-        input.records.len(),
-        input.events.len(),
+        analysis.records,
+        events.len(),
         span.map_or(String::new(), |(a, b)| format!(
             " between {} and {} UTC ({})",
             format_ts(a),
@@ -603,7 +584,7 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
         .marks
         .iter()
         .map(|m| {
-            let r = by_source.get(&m.source);
+            let r = input.marked.iter().find(|r| r.source == m.source);
             MarkOut {
                 source: m.source.to_string(),
                 ts: r.map(|r| format_ts(r.ts)),
@@ -615,8 +596,8 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
     IncidentReport {
         title: scrub.text(&input.title),
         summary,
-        records: input.records.len() as u64,
-        events: input.events.len(),
+        records: analysis.records,
+        events: events.len(),
         first_ts: span.map(|s| format_ts(s.0)),
         last_ts: span.map(|s| format_ts(s.1)),
         findings_by_kind,
@@ -630,32 +611,24 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
     }
 }
 
-/// The instances and settings behind each config_drift finding.
-fn drift_rows(
-    findings: &[Finding],
-    by_source: &HashMap<&SourceRef, &Record>,
-    scrub: &mut Scrub,
-) -> Vec<DriftRow> {
-    let mut rows = Vec::new();
-    for f in findings
+/// The instances and settings of every service config_drift flagged.
+fn drift_rows(analysis: &Analysis, scrub: &mut Scrub) -> Vec<DriftRow> {
+    let drifting: BTreeSet<&str> = analysis
+        .findings
         .iter()
         .filter(|f| f.kind == FindingKind::ConfigDrift)
-    {
-        for s in &f.evidence {
-            let Some(r) = by_source.get(s) else { continue };
-            for (k, v) in &r.attrs {
-                let last = k.rsplit('.').next().unwrap_or(k);
-                if CONFIG_FIELDS.contains(&last) {
-                    rows.push(DriftRow {
-                        service: r.service.clone(),
-                        instance: r.instance.clone(),
-                        setting: k.clone(),
-                        value: scrub.text(v),
-                        source: s.to_string(),
-                    });
-                }
-            }
-        }
-    }
-    rows
+        .filter_map(|f| f.ids.get("service").map(String::as_str))
+        .collect();
+    analysis
+        .config_settings
+        .iter()
+        .filter(|s| drifting.contains(s.service.as_str()))
+        .map(|s| DriftRow {
+            service: s.service.clone(),
+            instance: s.instance.clone(),
+            setting: s.setting.clone(),
+            value: scrub.text(&s.value),
+            source: s.source.to_string(),
+        })
+        .collect()
 }
