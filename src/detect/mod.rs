@@ -152,6 +152,20 @@ pub struct Analysis {
     pub config_settings: Vec<config_drift::ConfigSetting>,
 }
 
+impl Analysis {
+    /// For each finding, the event it belongs to (None for config drift,
+    /// which spans instances): `event_findings` inverted.
+    pub fn finding_events(&self) -> Vec<Option<usize>> {
+        let mut out = vec![None; self.findings.len()];
+        for (e, found) in self.event_findings.iter().enumerate() {
+            for &f in found {
+                out[f] = Some(e);
+            }
+        }
+        out
+    }
+}
+
 pub fn analyse(records: Vec<Record>, config: &Config) -> Analysis {
     let total = records.len() as u64;
     let mut histogram = overview::Histogram::of(&records);

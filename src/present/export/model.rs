@@ -524,15 +524,12 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
     // The first (highest-ranked) finding of each kind picks its event.
     let mut representatives = Vec::new();
     let mut done: BTreeSet<FindingKind> = BTreeSet::new();
-    for (i, f) in all_findings.iter().enumerate() {
+    let finding_events = analysis.finding_events();
+    for (f, event) in all_findings.iter().zip(&finding_events) {
         if !wanted(f) || done.contains(&f.kind) {
             continue;
         }
-        let Some(e) = analysis
-            .event_findings
-            .iter()
-            .position(|found| found.contains(&i))
-        else {
+        let Some(e) = *event else {
             continue;
         };
         done.insert(f.kind);

@@ -163,6 +163,8 @@ pub struct App {
     pub finding_sel: usize,
     /// Findings as listed (indices into analysis findings).
     pub listed_findings: Vec<usize>,
+    /// Each finding's event, computed once per analysis.
+    finding_events: Vec<Option<usize>>,
     pub view: Option<View>,
     pub entry_sel: usize,
     /// Which of the selected entry's IDs the detail pane points at.
@@ -172,7 +174,7 @@ pub struct App {
     pub focus: Pane,
     pub prompt: Prompt,
     pub query: Option<String>,
-    /// Listed positions of events matching the query.
+    /// Listed positions of events matching the query, ascending.
     pub matches: Vec<usize>,
     pub overview: Histogram,
     pub cursor: usize,
@@ -204,6 +206,7 @@ impl App {
             sort: SortBy::Time,
             finding_sel: 0,
             listed_findings: Vec::new(),
+            finding_events: Vec::new(),
             view: None,
             entry_sel: 0,
             id_sel: 0,
@@ -283,11 +286,7 @@ impl App {
 
     /// The event a finding belongs to, if it has one (config drift does not).
     pub fn event_of_finding(&self, finding: usize) -> Option<usize> {
-        self.analysis
-            .as_ref()?
-            .event_findings
-            .iter()
-            .position(|f| f.contains(&finding))
+        self.finding_events.get(finding).copied().flatten()
     }
 
     pub fn mark_of(&self, source: &SourceRef) -> Option<&crate::index::marks::Mark> {
@@ -339,6 +338,7 @@ impl App {
         };
         let keep_entry = self.selected_entry().map(|r| r.source.clone());
         self.overview = a.histogram.resample(OVERVIEW_BUCKETS);
+        self.finding_events = a.finding_events();
         self.cursor = self.cursor.min(OVERVIEW_BUCKETS - 1);
         self.analysis = Some(a);
         self.status = Status::Ready;
@@ -406,13 +406,12 @@ impl App {
                 )
             }),
         }
+        let mut in_list = vec![false; a.events.events.len()];
+        for &e in &listed {
+            in_list[e] = true;
+        }
         let listed_findings: Vec<usize> = (0..a.findings.len())
-            .filter(
-                |&f| match a.event_findings.iter().position(|e| e.contains(&f)) {
-                    Some(e) => listed.contains(&e),
-                    None => true,
-                },
-            )
+            .filter(|&f| self.finding_events[f].is_none_or(|e| in_list[e]))
             .collect();
         self.listed = listed;
         self.listed_findings = listed_findings;

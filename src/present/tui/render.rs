@@ -341,7 +341,7 @@ fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> usi
                 Some(s) => Cell::from(severity_glyph(s)).style(theme.severity(s)),
                 None => Cell::from(" "),
             };
-            let hit = if app.matches.contains(&pos) {
+            let hit = if app.matches.binary_search(&pos).is_ok() {
                 "›"
             } else {
                 " "
