@@ -402,12 +402,9 @@ fn export_cmd(
         "json" => export::Format::Json,
         _ => export::Format::Markdown,
     };
-    let roots = index.manifest()?.roots;
     let (text, what) = match id {
         Some(id) => {
-            let reproduce = format!("hopline --index {} timeline {id}", index.dir().display());
-            let Some(report) = export::event_from_index(&index, id, &config, redact, reproduce)?
-            else {
+            let Some(report) = export::event_from_index(&index, id, &config, redact)? else {
                 return Err(nothing(format!("no record carries the ID {id:?}"), None));
             };
             let what = format!(
@@ -419,26 +416,7 @@ fn export_cmd(
         }
         None => {
             let only = kind.map(parse_kind).transpose()?;
-            let title = roots
-                .iter()
-                .filter_map(|r| Path::new(r).file_name())
-                .map(|n| n.to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join(" + ");
-            let title = if title.is_empty() {
-                index.dir().display().to_string()
-            } else {
-                title
-            };
-            let mut reproduce = format!(
-                "hopline --index {} export --incident",
-                index.dir().display()
-            );
-            if let Some(k) = kind {
-                reproduce.push_str(&format!(" --kind {k}"));
-            }
-            let report =
-                export::incident_from_index(&index, &config, only, redact, title, reproduce)?;
+            let report = export::incident_from_index(&index, &config, only, redact)?;
             let what = format!(
                 "{} records, {} finding kinds",
                 report.records,

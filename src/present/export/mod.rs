@@ -42,8 +42,8 @@ pub fn event_from_index(
     id: &str,
     config: &Config,
     redact: bool,
-    reproduce: String,
 ) -> Result<Option<model::EventReport>, IndexError> {
+    let reproduce = format!("hopline --index {} timeline {id}", index.dir().display());
     let fp = footprint(index, id, HubRule::from_config(config))?;
     if fp.records.is_empty() {
         return Ok(None);
@@ -73,9 +73,28 @@ pub fn incident_from_index(
     config: &Config,
     only: Option<FindingKind>,
     redact: bool,
-    title: String,
-    reproduce: String,
 ) -> Result<model::IncidentReport, IndexError> {
+    // Titled by the bundles ingested into it, by name.
+    let title = index
+        .manifest()?
+        .roots
+        .iter()
+        .filter_map(|r| std::path::Path::new(r).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let title = if title.is_empty() {
+        index.dir().display().to_string()
+    } else {
+        title
+    };
+    let mut reproduce = format!(
+        "hopline --index {} export --incident",
+        index.dir().display()
+    );
+    if let Some(k) = only {
+        reproduce.push_str(&format!(" --kind {}", k.as_str()));
+    }
     let marks = marks_of(index)?;
     let records = all_records(index)?;
     let marked: Vec<Record> = records

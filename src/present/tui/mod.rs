@@ -284,7 +284,6 @@ fn carry_out(
 /// `e`: the same report `hopline export ID` writes, into the current
 /// directory.
 fn export_event(index: &RecordIndex, config: &Config, id: &str) -> String {
-    let reproduce = format!("hopline --index {} timeline {id}", index.dir().display());
     let safe: String = id
         .chars()
         .map(|c| {
@@ -296,7 +295,7 @@ fn export_event(index: &RecordIndex, config: &Config, id: &str) -> String {
         })
         .collect();
     let path = PathBuf::from(format!("hopline-{safe}.md"));
-    match export::event_from_index(index, id, config, true, reproduce) {
+    match export::event_from_index(index, id, config, true) {
         Ok(Some(report)) => {
             let text = export::render_event(&report, export::Format::Markdown);
             match std::fs::write(&path, text) {
