@@ -73,13 +73,7 @@ pub struct Footprint {
 
 impl Footprint {
     pub fn services(&self) -> Vec<String> {
-        let mut seen = Vec::new();
-        for r in &self.records {
-            if !seen.contains(&r.service) {
-                seen.push(r.service.clone());
-            }
-        }
-        seen
+        super::services_in_order(&self.records)
     }
 }
 

@@ -23,6 +23,18 @@ pub trait RecordStore {
     fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>, Self::Error>;
 }
 
+/// The services records pass through, in the order they first appear:
+/// the lanes of a timeline, the participants of a sequence diagram.
+pub fn services_in_order(records: &[Record]) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for r in records {
+        if !seen.contains(&r.service) {
+            seen.push(r.service.clone());
+        }
+    }
+    seen
+}
+
 /// True order: time, then file and line for records of the same instant.
 pub fn sort_true_order(records: &mut [Record]) {
     records.sort_by(|a, b| a.order_key().cmp(&b.order_key()));

@@ -206,20 +206,10 @@ fn duration(micros: i64) -> String {
     }
 }
 
-fn services_of(records: &[Record]) -> Vec<String> {
-    let mut seen: Vec<String> = Vec::new();
-    for r in records {
-        if !seen.contains(&r.service) {
-            seen.push(r.service.clone());
-        }
-    }
-    seen
-}
-
 pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
     let records = input.records;
     let by_source: HashMap<&SourceRef, &Record> = records.iter().map(|r| (&r.source, r)).collect();
-    let services = services_of(records);
+    let services = crate::correlate::services_in_order(records);
     let mut summary = Vec::new();
     if let (Some(first), Some(last)) = (records.first(), records.last()) {
         summary.push(format!(

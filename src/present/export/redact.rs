@@ -107,17 +107,6 @@ impl Redactor {
         }
         out
     }
-
-    pub fn summary(&self) -> String {
-        if self.counts.is_empty() {
-            return "nothing needed redacting".into();
-        }
-        self.counts
-            .iter()
-            .map(|(k, n)| format!("{n} × {k}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
 
 fn luhn(candidate: &str) -> bool {
@@ -169,7 +158,7 @@ mod tests {
             let out = r.redact(text);
             assert!(!out.contains(secret), "{out}");
         }
-        assert!(r.summary().contains("email"));
+        assert!(r.counts.contains_key("email"));
     }
 
     #[test]

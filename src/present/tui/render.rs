@@ -430,12 +430,7 @@ fn lanes_cell(
 fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> usize {
     let focused = app.focus == Pane::Timeline;
     let records = app.timeline();
-    let mut services: Vec<String> = Vec::new();
-    for r in records {
-        if !services.contains(&r.service) {
-            services.push(r.service.clone());
-        }
-    }
+    let services = crate::correlate::services_in_order(records);
     let title = match (&app.view, app.timeline_name()) {
         (Some(View::Event(i)), Some(name)) => {
             let kinds: Vec<&str> = app
