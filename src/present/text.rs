@@ -41,8 +41,9 @@ fn entry_json(r: &Record) -> Value {
     })
 }
 
-/// Time as `HH:MM:SS.mmm`; the date is printed once above the table.
-fn clock(ts: i64) -> String {
+/// Time as `HH:MM:SS.mmm`, for views that show the date once (the
+/// timeline table's heading, the TUI's header).
+pub fn clock(ts: i64) -> String {
     let full = format_ts(ts);
     full.get(11..23).unwrap_or(&full).to_string()
 }

@@ -12,6 +12,7 @@ use crate::record::{Record, format_ts};
 
 use super::app::{App, Areas, OVERVIEW_BUCKETS, Pane, Prompt, Status, View};
 use crate::present::sanitize::{for_terminal, truncate};
+use crate::present::text::clock;
 
 struct Theme {
     color: bool,
@@ -50,11 +51,6 @@ impl Theme {
             _ => Color::Gray,
         })
     }
-}
-
-fn clock(ts: i64) -> String {
-    let full = format_ts(ts);
-    full.get(11..23).unwrap_or(&full).to_string()
 }
 
 pub fn render(app: &App, frame: &mut Frame) {

@@ -77,26 +77,25 @@ impl TlsPolicy {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?;
-        let config = match self.mode {
-            SslMode::VerifyCa | SslMode::VerifyFull => {
-                let roots = Arc::new(self.roots()?);
-                let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
-                    .build()
-                    .map_err(|e| format!("cannot use the CA roots: {e}"))?;
-                builder
-                    .dangerous()
-                    .with_custom_certificate_verifier(Arc::new(Verify {
-                        webpki,
-                        check_name: self.mode == SslMode::VerifyFull,
-                    }))
-                    .with_no_client_auth()
-            }
-            _ => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
-                .with_no_client_auth(),
+        let chain = match self.mode {
+            SslMode::VerifyCa | SslMode::VerifyFull => Some(
+                WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(self.roots()?),
+                    provider.clone(),
+                )
+                .build()
+                .map_err(|e| format!("cannot use the CA roots: {e}"))?,
+            ),
+            _ => None,
         };
-        Ok(config)
+        Ok(builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Verify {
+                chain,
+                check_name: self.mode == SslMode::VerifyFull,
+                provider,
+            }))
+            .with_no_client_auth())
     }
 
     fn roots(&self) -> Result<RootCertStore, String> {
@@ -133,12 +132,17 @@ fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     certs.map_err(|e| format!("sslrootcert {}: {e}", path.display()))
 }
 
-/// verify-ca and verify-full: the chain must lead to a trusted root;
-/// verify-ca, like libpq, does not hold the server to its host name.
+/// What each sslmode checks. Without a `chain` (prefer/allow/require)
+/// libpq encrypts without asking who is on the other end; verify-ca checks
+/// the chain to a trusted root but, like libpq, not the host name;
+/// verify-full checks both. Handshake signatures are always checked
+/// against the presented certificate, so the session key belongs to
+/// whoever holds it.
 #[derive(Debug)]
 struct Verify {
-    webpki: Arc<WebPkiServerVerifier>,
+    chain: Option<Arc<WebPkiServerVerifier>>,
     check_name: bool,
+    provider: Arc<CryptoProvider>,
 }
 
 impl ServerCertVerifier for Verify {
@@ -150,13 +154,10 @@ impl ServerCertVerifier for Verify {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) if !self.check_name => Ok(ServerCertVerified::assertion()),
@@ -170,52 +171,11 @@ impl ServerCertVerifier for Verify {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
-    }
-}
-
-/// prefer/allow/require: libpq encrypts without asking who is on the other
-/// end. The handshake signatures are still checked against the presented
-/// certificate, so the session key belongs to whoever holds it.
-#[derive(Debug)]
-struct EncryptOnly(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for EncryptOnly {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         verify_tls12_signature(
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -229,12 +189,14 @@ impl ServerCertVerifier for EncryptOnly {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
