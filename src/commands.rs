@@ -21,6 +21,20 @@ use hopline::sources::postgres::PgTarget;
 
 use crate::cli::{Cli, Command, Global};
 
+/// Output that fails when the reader has gone (`hopline … | head`): the
+/// error reaches `main`, which ends quietly on a broken pipe, instead of
+/// `println!` panicking.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($t)*)?
+    };
+}
+macro_rules! out {
+    ($($t:tt)*) => {
+        write!(std::io::stdout().lock(), $($t)*)?
+    };
+}
+
 /// Exit 3: there is nothing to show (no index, unknown ID, nothing read).
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -250,10 +264,10 @@ fn ingest_cmd(
                 .map(|(s, why)| serde_json::json!({"path": s.path, "line": s.line, "reason": why.to_string()}))
                 .collect();
         }
-        println!("{v}");
+        outln!("{v}");
     } else {
         if let Some(pg) = &pg_report {
-            println!(
+            outln!(
                 "  {:<30}  {} rows read ({} new records{}), cursor {}",
                 pg.source,
                 pg.rows_read,
@@ -266,7 +280,7 @@ fn ingest_cmd(
                 pg.cursor.as_deref().unwrap_or("-")
             );
         }
-        print!("{}", text::ingest_summary(&report, &dir, list));
+        out!("{}", text::ingest_summary(&report, &dir, list));
     }
     let read_anything = report.records_total > 0;
     if !read_anything {
@@ -325,10 +339,10 @@ fn timeline(g: &Global, id: &str, json: bool) -> Result<ExitCode> {
     }
     let found = event_findings(&fp.records, &config);
     if json {
-        println!("{}", text::timeline_json(&fp, &found));
+        outln!("{}", text::timeline_json(&fp, &found));
     } else {
         let width = terminal_width();
-        print!("{}", text::timeline_table(&fp, &found, width));
+        out!("{}", text::timeline_table(&fp, &found, width));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -366,9 +380,9 @@ fn findings(g: &Global, kind: Option<&str>, fail_on: &[String], json: bool) -> R
         .cloned()
         .collect();
     if json {
-        print!("{}", text::findings_jsonl(&shown));
+        out!("{}", text::findings_jsonl(&shown));
     } else {
-        print!("{}", text::findings_table(&shown));
+        out!("{}", text::findings_table(&shown));
     }
     if analysis.findings.iter().any(|f| fail_on.contains(&f.kind)) {
         return Ok(ExitCode::from(4));
@@ -381,9 +395,9 @@ fn events(g: &Global, json: bool) -> Result<ExitCode> {
     let config = config_for(g, Some(&index), &[])?;
     let analysis = analyse(all_records(&index)?, &config);
     if json {
-        print!("{}", text::events_jsonl(&analysis));
+        out!("{}", text::events_jsonl(&analysis));
     } else {
-        print!("{}", text::events_table(&analysis));
+        out!("{}", text::events_table(&analysis));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -447,22 +461,22 @@ fn sniff_cmd(paths: &[PathBuf], json: bool) -> Result<ExitCode> {
             Err(e) => ("unreadable", e.to_string()),
         };
         if json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"path": f.rel, "dialect": dialect, "why": why})
             );
         } else {
-            println!("{}  {dialect}  {why}", f.rel);
+            outln!("{}  {dialect}  {why}", f.rel);
         }
     }
     for u in &found.unreadable {
         if json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"path": u.path, "dialect": "unreadable", "why": u.why})
             );
         } else {
-            println!("{}  unreadable  {}", u.path, u.why);
+            outln!("{}  unreadable  {}", u.path, u.why);
         }
     }
     Ok(ExitCode::SUCCESS)
