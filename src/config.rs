@@ -165,6 +165,19 @@ pub fn normalise_field(name: &str) -> String {
         .collect()
 }
 
+/// [`normalise_field`] into `buf` for ASCII names that fit; None otherwise.
+fn normalise_into<'b>(name: &str, buf: &'b mut [u8; 64]) -> Option<&'b str> {
+    if !name.is_ascii() || name.len() > buf.len() {
+        return None;
+    }
+    let mut n = 0;
+    for b in name.bytes().filter(|b| !matches!(b, b'_' | b'-' | b'.')) {
+        buf[n] = b.to_ascii_lowercase();
+        n += 1;
+    }
+    std::str::from_utf8(&buf[..n]).ok()
+}
+
 const DEFAULT_ID_FIELDS: &[(&str, &[&str])] = &[
     (
         "request",
@@ -389,8 +402,18 @@ impl Config {
     /// The ID kind of a field name, if it is an ID field. A nested key
     /// (`kwargs.event_id`, `trace.id`) counts by its full name first, then
     /// by its last segment.
+    /// Called for every attribute of every record, so the common case
+    /// (a short ASCII key) is normalised on the stack, not allocated.
     pub fn id_kind(&self, field: &str) -> Option<&str> {
-        let lookup = |f: &str| self.id_fields.get(&normalise_field(f)).map(String::as_str);
+        let lookup = |f: &str| {
+            let mut buf = [0u8; 64];
+            let key = normalise_into(f, &mut buf);
+            match key {
+                Some(k) => self.id_fields.get(k),
+                None => self.id_fields.get(&normalise_field(f)),
+            }
+            .map(String::as_str)
+        };
         lookup(field).or_else(|| lookup(field.rsplit('.').next()?))
     }
 
@@ -422,6 +445,12 @@ mod tests {
             assert!(c.id_kind(f).is_some(), "{f}");
         }
         assert_eq!(c.id_kind("amount"), None);
+        // Past the stack buffer and outside ASCII, the same answer.
+        assert_eq!(
+            c.id_kind(&format!("{}.request_id", "x".repeat(80))),
+            Some("request")
+        );
+        assert_eq!(c.id_kind("Évènement.task_id"), Some("task"));
     }
 
     #[test]
