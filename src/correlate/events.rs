@@ -2,17 +2,19 @@
 //! record–ID graph, hubs excluded. This is what the event list, `events`
 //! and whole-index findings are built on.
 //!
-//! Narrow for now: it holds every ID-carrying record in memory, which is
-//! fine for incident bundles of a few million lines and not beyond.
+//! Built in bounded memory: [`IdGraph`] sees each record's ID values once
+//! and keeps only a 64-bit hash per distinct value and a few integers per
+//! record, so ten million records fit in a few hundred MiB. The records
+//! themselves are never all held; whoever groups them (the analysis) reads
+//! them again by the event numbers [`Components`] gives.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::record::{IdRef, Micros, Record};
-
-use super::sort_true_order;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EventSummary {
@@ -26,31 +28,162 @@ pub struct EventSummary {
     pub mutations: usize,
 }
 
-/// Events in time order of their first record, each with its records in
-/// true order.
+impl EventSummary {
+    /// The ID values whose carriers are exactly this event's records.
+    pub fn id_values(&self) -> Vec<String> {
+        self.ids.iter().map(|i| i.value.clone()).collect()
+    }
+}
+
+/// Events in time order of their first record.
 #[derive(Debug, Default)]
 pub struct Events {
-    pub events: Vec<(EventSummary, Vec<Record>)>,
+    pub events: Vec<EventSummary>,
     /// Hub IDs and how many records carry them.
     pub hubs: Vec<(String, u64)>,
     /// Records with no ID at all (health checks, startup lines).
     pub loose: usize,
 }
 
-struct UnionFind(Vec<usize>);
+/// Marks a record that belongs to no event.
+pub const NO_EVENT: u32 = u32::MAX;
+
+struct UnionFind(Vec<u32>);
 
 impl UnionFind {
-    fn find(&mut self, mut x: usize) -> usize {
-        while self.0[x] != x {
-            self.0[x] = self.0[self.0[x]];
-            x = self.0[x];
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.0[x as usize] != x {
+            let up = self.0[self.0[x as usize] as usize];
+            self.0[x as usize] = up;
+            x = up;
         }
         x
     }
-    fn union(&mut self, a: usize, b: usize) {
+    fn union(&mut self, a: u32, b: u32) {
         let (a, b) = (self.find(a), self.find(b));
         if a != b {
-            self.0[b.max(a)] = a.min(b);
+            self.0[a.max(b) as usize] = a.min(b);
+        }
+    }
+}
+
+/// The record–ID graph, fed one record at a time in a fixed order.
+///
+/// ID values are interned by a 64-bit hash rather than kept as text: two
+/// distinct values collide with odds of about n²/2⁶⁵ (one in a million at
+/// four million distinct IDs), which would join two events; holding every
+/// value instead would cost more memory than the rest of the analysis.
+#[derive(Default)]
+pub struct IdGraph {
+    node_of: HashMap<u64, u32>,
+    /// Records carrying each node.
+    carriers: Vec<u32>,
+    /// Each record's nodes, flattened; `ends[i]` is where record i's end.
+    nodes: Vec<u32>,
+    ends: Vec<u32>,
+    /// Values seen crossing the hub limit, by node: a hub's name must be
+    /// caught while the text is at hand.
+    hub_names: HashMap<u32, String>,
+    hub_limit: u64,
+}
+
+/// Which event each record belongs to, numbered densely from 0.
+pub struct Components {
+    pub of_record: Vec<u32>,
+    pub events: usize,
+    pub hubs: Vec<(String, u64)>,
+    pub loose: usize,
+}
+
+fn id_hash(value: &str) -> u64 {
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(value)
+}
+
+impl IdGraph {
+    pub fn new(config: &Config) -> IdGraph {
+        IdGraph {
+            hub_limit: config.hub_limit,
+            ..IdGraph::default()
+        }
+    }
+
+    /// The next record's ID values (none for a record without IDs).
+    pub fn add<'a>(&mut self, values: impl IntoIterator<Item = &'a str>) {
+        for value in values {
+            let next = self.carriers.len() as u32;
+            let node = *self.node_of.entry(id_hash(value)).or_insert(next);
+            if node == next {
+                self.carriers.push(0);
+            }
+            let start = self.ends.last().copied().unwrap_or(0) as usize;
+            // A record naming one ID twice carries it once.
+            if self.nodes[start..].contains(&node) {
+                continue;
+            }
+            self.nodes.push(node);
+            let n = &mut self.carriers[node as usize];
+            *n += 1;
+            if u64::from(*n) == self.hub_limit + 1 {
+                self.hub_names.insert(node, value.to_string());
+            }
+        }
+        self.ends.push(self.nodes.len() as u32);
+    }
+
+    pub fn records(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Joins records through the non-hub IDs they share.
+    pub fn finish(self) -> Components {
+        let hub_limit = self.hub_limit;
+        let is_hub = |n: u32| u64::from(self.carriers[n as usize]) > hub_limit;
+        let mut uf = UnionFind((0..self.carriers.len() as u32).collect());
+        let mut start = 0usize;
+        for &end in &self.ends {
+            let mine = &self.nodes[start..end as usize];
+            let mut linked = mine.iter().copied().filter(|&n| !is_hub(n));
+            if let Some(first) = linked.next() {
+                for n in linked {
+                    uf.union(first, n);
+                }
+            }
+            start = end as usize;
+        }
+        let mut event_of_root = vec![NO_EVENT; self.carriers.len()];
+        let mut events = 0u32;
+        let mut loose = 0;
+        let mut of_record = Vec::with_capacity(self.ends.len());
+        let mut start = 0usize;
+        for &end in &self.ends {
+            let first = self.nodes[start..end as usize]
+                .iter()
+                .copied()
+                .find(|&n| !is_hub(n));
+            start = end as usize;
+            let Some(first) = first else {
+                loose += 1;
+                of_record.push(NO_EVENT);
+                continue;
+            };
+            let root = uf.find(first) as usize;
+            if event_of_root[root] == NO_EVENT {
+                event_of_root[root] = events;
+                events += 1;
+            }
+            of_record.push(event_of_root[root]);
+        }
+        let mut hubs: Vec<(String, u64)> = self
+            .hub_names
+            .into_iter()
+            .map(|(n, name)| (name, u64::from(self.carriers[n as usize])))
+            .collect();
+        hubs.sort();
+        Components {
+            of_record,
+            events: events as usize,
+            hubs,
+            loose,
         }
     }
 }
@@ -66,77 +199,14 @@ const KEY_PREFERENCE: &[&str] = &[
     "order",
 ];
 
-pub fn group_events(records: Vec<Record>, config: &Config) -> Events {
-    let mut carriers: HashMap<&str, u64> = HashMap::new();
-    for r in &records {
-        for id in &r.ids {
-            *carriers.entry(id.value.as_str()).or_default() += 1;
-        }
-    }
-    let mut hubs: Vec<(String, u64)> = carriers
-        .iter()
-        .filter(|(_, n)| **n > config.hub_limit)
-        .map(|(v, n)| (v.to_string(), *n))
-        .collect();
-    hubs.sort();
-    let is_hub = |v: &str| carriers.get(v).is_some_and(|n| *n > config.hub_limit);
-
-    // Union records through the IDs they share: record i joins the first
-    // record that carried each of its IDs.
-    let mut uf = UnionFind((0..records.len()).collect());
-    let mut first_carrier: HashMap<&str, usize> = HashMap::new();
-    for (i, r) in records.iter().enumerate() {
-        for id in &r.ids {
-            if is_hub(&id.value) {
-                continue;
-            }
-            match first_carrier.get(id.value.as_str()) {
-                Some(&j) => uf.union(i, j),
-                None => {
-                    first_carrier.insert(id.value.as_str(), i);
-                }
-            }
-        }
-    }
-    let roots: Vec<Option<usize>> = (0..records.len())
-        .map(|i| {
-            let linked = records[i].ids.iter().any(|id| !is_hub(&id.value));
-            linked.then(|| uf.find(i))
-        })
-        .collect();
-    drop(first_carrier);
-    drop(carriers);
-
-    let mut groups: HashMap<usize, Vec<Record>> = HashMap::new();
-    let mut loose = 0;
-    for (r, root) in records.into_iter().zip(roots) {
-        match root {
-            Some(root) => groups.entry(root).or_default().push(r),
-            None => loose += 1,
-        }
-    }
-    let mut events: Vec<(EventSummary, Vec<Record>)> = groups
-        .into_values()
-        .map(|mut recs| {
-            sort_true_order(&mut recs);
-            (summarise(&recs, config, &hubs), recs)
-        })
-        .collect();
-    events.sort_by(|a, b| (a.0.first_ts, &a.0.key.value).cmp(&(b.0.first_ts, &b.0.key.value)));
-    Events {
-        events,
-        hubs,
-        loose,
-    }
-}
-
-fn summarise(records: &[Record], config: &Config, hubs: &[(String, u64)]) -> EventSummary {
+/// One event's summary from its records in true order.
+pub fn summarise(records: &[Record], config: &Config, hubs: &HashSet<&str>) -> EventSummary {
     let mut ids: Vec<IdRef> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     let mut services: Vec<String> = Vec::new();
     for r in records {
         for id in &r.ids {
-            if !hubs.iter().any(|(h, _)| *h == id.value) && !ids.iter().any(|i| i.value == id.value)
-            {
+            if !hubs.contains(id.value.as_str()) && seen.insert(id.value.as_str()) {
                 ids.push(id.clone());
             }
         }
@@ -178,7 +248,7 @@ mod tests {
             hub_limit: 3,
             ..Config::default()
         };
-        let records = vec![
+        let records = [
             rec(10, 1, "gw", &[("reqId", "r1"), ("tenant_id", "acme")], "a"),
             rec(
                 20,
@@ -192,13 +262,34 @@ mod tests {
             rec(17, 5, "gw", &[("reqId", "r4"), ("tenant_id", "acme")], "e"),
             rec(18, 6, "gw", &[], "health"),
         ];
-        let ev = group_events(records, &config);
-        assert_eq!(ev.events.len(), 4);
-        assert_eq!(ev.loose, 1);
-        assert_eq!(ev.hubs, vec![("acme".to_string(), 4)]);
-        let first = &ev.events[0].0;
+        let mut graph = IdGraph::new(&config);
+        for r in &records {
+            graph.add(r.ids.iter().map(|i| i.value.as_str()));
+        }
+        let c = graph.finish();
+        assert_eq!(c.events, 4);
+        assert_eq!(c.loose, 1);
+        assert_eq!(c.hubs, vec![("acme".to_string(), 4)]);
+        assert_eq!(c.of_record, [0, 0, 1, 2, 3, NO_EVENT]);
+        let hubs: HashSet<&str> = ["acme"].into();
+        let first = summarise(&records[..2], &config, &hubs);
         assert_eq!(first.key.value, "e1");
         assert_eq!(first.records, 2);
         assert_eq!(first.services, ["gw", "api"]);
+        assert!(first.ids.iter().all(|i| i.value != "acme"));
+    }
+
+    #[test]
+    fn a_record_repeating_an_id_counts_once() {
+        let config = Config {
+            hub_limit: 2,
+            ..Config::default()
+        };
+        let mut graph = IdGraph::new(&config);
+        graph.add(["a", "a", "a"]);
+        graph.add(["a"]);
+        let c = graph.finish();
+        assert!(c.hubs.is_empty());
+        assert_eq!(c.of_record, [0, 0]);
     }
 }

@@ -9,7 +9,7 @@ pub mod footprint;
 
 use crate::record::Record;
 
-pub use events::{EventSummary, Events, group_events};
+pub use events::{EventSummary, Events, IdGraph};
 pub use footprint::{Footprint, HubRule, HubSkip, footprint};
 
 /// The two questions correlation asks of stored records.
@@ -33,6 +33,17 @@ pub fn services_in_order(records: &[Record]) -> Vec<String> {
         }
     }
     seen
+}
+
+/// An analysis event's records in true order: exactly the carriers of its
+/// (non-hub) IDs, since the event is the component those IDs join.
+pub fn event_records<S: RecordStore>(
+    store: &S,
+    event: &EventSummary,
+) -> Result<Vec<Record>, S::Error> {
+    let mut records = store.records_carrying(&event.id_values())?;
+    sort_true_order(&mut records);
+    Ok(records)
 }
 
 /// True order: time, then file and line for records of the same instant.

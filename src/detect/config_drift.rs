@@ -26,18 +26,22 @@ pub struct ConfigSetting {
     pub ts: crate::record::Micros,
 }
 
-/// The latest setting of every instance that logs one, by service then
-/// instance.
-pub fn config_settings(records: &[Record]) -> Vec<ConfigSetting> {
-    let mut latest: BTreeMap<(&str, &str), ConfigSetting> = BTreeMap::new();
-    for r in records {
+/// The latest setting of every instance that logs one, gathered record by
+/// record.
+#[derive(Default)]
+pub struct Settings {
+    latest: BTreeMap<(String, String), ConfigSetting>,
+}
+
+impl Settings {
+    pub fn add(&mut self, r: &Record) {
         let found = r.attrs.iter().find(|(k, v)| {
             let last = k.rsplit('.').next().unwrap_or(k);
             CONFIG_FIELDS.contains(&last) && !v.is_empty()
         });
         if let Some((k, v)) = found {
-            latest.insert(
-                (&r.service, &r.instance),
+            self.latest.insert(
+                (r.service.clone(), r.instance.clone()),
                 ConfigSetting {
                     service: r.service.clone(),
                     instance: r.instance.clone(),
@@ -49,7 +53,19 @@ pub fn config_settings(records: &[Record]) -> Vec<ConfigSetting> {
             );
         }
     }
-    latest.into_values().collect()
+
+    /// By service then instance.
+    pub fn finish(self) -> Vec<ConfigSetting> {
+        self.latest.into_values().collect()
+    }
+}
+
+/// The latest setting of every instance that logs one, by service then
+/// instance.
+pub fn config_settings(records: &[Record]) -> Vec<ConfigSetting> {
+    let mut s = Settings::default();
+    records.iter().for_each(|r| s.add(r));
+    s.finish()
 }
 
 /// Services whose instances run different settings.

@@ -9,15 +9,19 @@ mod duplicate;
 mod idempotency;
 pub mod overview;
 mod retry;
+mod spill;
 mod task;
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::correlate::{Events, group_events};
-use crate::record::{Record, SourceRef};
+use crate::correlate::events::{NO_EVENT, summarise};
+use crate::correlate::{EventSummary, Events, IdGraph, sort_true_order};
+use crate::record::{Kind, Level, Micros, Record, SourceRef};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -166,32 +170,199 @@ impl Analysis {
     }
 }
 
+/// Records as the analysis reads them: twice, in the same order each time,
+/// as the JSON they are stored as. The index answers from one snapshot.
+pub trait RecordScan {
+    type Error: std::error::Error + Send + Sync + 'static;
+    fn scan(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), Self::Error>;
+    /// Where buckets may spill when the records outgrow memory.
+    fn spill_dir(&self) -> Option<PathBuf> {
+        None
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error("reading records: {0}")]
+    Store(Box<dyn std::error::Error + Send + Sync>),
+    #[error("stored record is unreadable: {0}")]
+    Corrupt(serde_json::Error),
+    #[error("the records changed while they were analysed; run it again")]
+    Changed,
+    #[error(transparent)]
+    Spill(#[from] spill::SpillError),
+}
+
+/// What the first pass needs of a record, read without building it.
+#[derive(Deserialize)]
+struct Skim<'a> {
+    ts: Micros,
+    kind: Kind,
+    level: Level,
+    #[serde(borrow)]
+    ids: Vec<SkimId<'a>>,
+}
+
+#[derive(Deserialize)]
+struct SkimId<'a> {
+    #[serde(borrow)]
+    value: Cow<'a, str>,
+}
+
+/// Records already in memory (tests, small callers).
+struct InMemory(Vec<Vec<u8>>);
+
+impl RecordScan for InMemory {
+    type Error = std::convert::Infallible;
+    fn scan(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), Self::Error> {
+        self.0.iter().for_each(|j| each(j));
+        Ok(())
+    }
+}
+
 pub fn analyse(records: Vec<Record>, config: &Config) -> Analysis {
-    let total = records.len() as u64;
-    let mut histogram = overview::Histogram::of(&records);
-    let config_settings = config_drift::config_settings(&records);
-    let mut findings = config_drift::config_drift(&config_settings);
-    // When each piece of evidence happened, to place findings over time.
-    let mut when: std::collections::HashMap<SourceRef, i64> = config_settings
+    let json = records
         .iter()
-        .map(|s| (s.source.clone(), s.ts))
+        .filter_map(|r| serde_json::to_vec(r).ok())
         .collect();
-    let events = group_events(
-        records.into_iter().filter(|r| !r.ids.is_empty()).collect(),
-        config,
-    );
-    let mut per_event = Vec::with_capacity(events.events.len());
-    for (_, recs) in &events.events {
-        let found = event_findings(recs, config);
-        for s in found.iter().flat_map(|f| f.evidence.iter()) {
-            if let Some(r) = recs.iter().find(|r| &r.source == s) {
-                when.insert(s.clone(), r.ts);
+    drop(records);
+    // Records serialised just now always decode, and nothing spills
+    // without a directory: this analysis cannot fail.
+    analyse_scan(&InMemory(json), config).unwrap_or_else(|_| Analysis {
+        events: Events::default(),
+        findings: Vec::new(),
+        event_findings: Vec::new(),
+        records: 0,
+        histogram: overview::Histogram::default(),
+        config_settings: Vec::new(),
+    })
+}
+
+/// The analysis in bounded memory, in three passes: (1) every record's IDs,
+/// time and level, which give the events (see [`IdGraph`]), the histogram
+/// and config settings; (2) each event's records into buckets by event;
+/// (3) one bucket at a time, each event's records grouped, ordered,
+/// summarised and checked. Peak memory is the ID graph plus one bucket,
+/// whatever the number of records.
+pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis, AnalysisError> {
+    let store = |e: S::Error| AnalysisError::Store(Box::new(e));
+    let config_finder = memchr::memmem::Finder::new(b"config_");
+    let mut graph = IdGraph::new(config);
+    let mut traffic: Vec<Micros> = Vec::new();
+    let mut errors: Vec<Micros> = Vec::new();
+    let mut settings = config_drift::Settings::default();
+    let mut bytes = 0u64;
+    let mut corrupt = None;
+    scan.scan(&mut |json| {
+        let skim = match serde_json::from_slice::<Skim>(json) {
+            Ok(s) => s,
+            Err(e) => {
+                corrupt.get_or_insert(e);
+                graph.add([]);
+                return;
+            }
+        };
+        graph.add(skim.ids.iter().map(|i| i.value.as_ref()));
+        bytes += json.len() as u64;
+        if skim.kind != Kind::Metric {
+            traffic.push(skim.ts);
+            if matches!(skim.level, Level::Error | Level::Fatal) {
+                errors.push(skim.ts);
             }
         }
-        let start = findings.len();
-        findings.extend(found);
-        per_event.push((start..findings.len()).collect::<Vec<_>>());
+        // Startup lines that log a config fingerprint are rare: only they
+        // are read in full here.
+        if config_finder.find(json).is_some()
+            && let Ok(r) = serde_json::from_slice::<Record>(json)
+        {
+            settings.add(&r);
+        }
+    })
+    .map_err(store)?;
+    if let Some(e) = corrupt {
+        return Err(AnalysisError::Corrupt(e));
     }
+    let total = graph.records() as u64;
+    let mut histogram = overview::Histogram::of_times(&traffic, &errors);
+    drop((traffic, errors));
+    let config_settings = settings.finish();
+    let mut findings = config_drift::config_drift(&config_settings);
+    let mut finding_ts: Vec<Option<Micros>> = findings
+        .iter()
+        .map(|f| {
+            config_settings
+                .iter()
+                .filter(|s| f.evidence.contains(&s.source))
+                .map(|s| s.ts)
+                .min()
+        })
+        .collect();
+
+    let components = graph.finish();
+    let mut buckets = spill::Buckets::new(bytes, scan.spill_dir().as_deref())?;
+    let mut at = 0usize;
+    let mut spill_error = None;
+    scan.scan(&mut |json| {
+        let event = components.of_record.get(at).copied().unwrap_or(NO_EVENT);
+        at += 1;
+        if event != NO_EVENT
+            && spill_error.is_none()
+            && let Err(e) = buckets.push(event, json)
+        {
+            spill_error = Some(e);
+        }
+    })
+    .map_err(store)?;
+    if let Some(e) = spill_error {
+        return Err(e.into());
+    }
+    if at != components.of_record.len() {
+        return Err(AnalysisError::Changed);
+    }
+
+    let hubs: HashSet<&str> = components.hubs.iter().map(|(h, _)| h.as_str()).collect();
+    let mut summaries: Vec<Option<EventSummary>> = (0..components.events).map(|_| None).collect();
+    let mut per_event: Vec<Vec<usize>> = vec![Vec::new(); components.events];
+    buckets.drain(&mut |entries| {
+        let mut groups: HashMap<u32, Vec<Record>> = HashMap::new();
+        for (event, json) in entries {
+            match serde_json::from_slice::<Record>(json) {
+                Ok(r) => groups.entry(event).or_default().push(r),
+                Err(e) => {
+                    corrupt.get_or_insert(e);
+                }
+            }
+        }
+        for (event, mut records) in groups {
+            sort_true_order(&mut records);
+            let found = event_findings(&records, config);
+            let start = findings.len();
+            for f in found {
+                finding_ts.push(
+                    records
+                        .iter()
+                        .filter(|r| f.evidence.contains(&r.source))
+                        .map(|r| r.ts)
+                        .min(),
+                );
+                findings.push(f);
+            }
+            per_event[event as usize] = (start..findings.len()).collect();
+            summaries[event as usize] = Some(summarise(&records, config, &hubs));
+        }
+    })?;
+    if let Some(e) = corrupt {
+        return Err(AnalysisError::Corrupt(e));
+    }
+
+    // Events in time order of their first record.
+    let mut events: Vec<(EventSummary, Vec<usize>)> = summaries
+        .into_iter()
+        .zip(per_event)
+        .filter_map(|(s, f)| Some((s?, f)))
+        .collect();
+    events.sort_by(|a, b| (a.0.first_ts, &a.0.key.value).cmp(&(b.0.first_ts, &b.0.key.value)));
+
     // Rank: severity, then impact (evidence lines), then a stable order.
     let mut order: Vec<usize> = (0..findings.len()).collect();
     order.sort_by(|&a, &b| {
@@ -213,28 +384,31 @@ pub fn analyse(records: Vec<Record>, config: &Config) -> Analysis {
     for (pos, &old) in order.iter().enumerate() {
         new_pos[old] = pos;
     }
-    let ranked: Vec<Finding> = order.iter().map(|&i| findings[i].clone()).collect();
-    let event_findings = per_event
+    for ts in order.iter().filter_map(|&i| finding_ts[i]) {
+        histogram.add_finding(ts);
+    }
+    let mut slots: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
+    let ranked: Vec<Finding> = order.iter().filter_map(|&i| slots[i].take()).collect();
+    let (summaries, event_findings): (Vec<EventSummary>, Vec<Vec<usize>>) = events
         .into_iter()
-        .map(|idx| {
+        .map(|(s, idx)| {
             let mut v: Vec<usize> = idx.into_iter().map(|i| new_pos[i]).collect();
             v.sort();
-            v
+            (s, v)
         })
-        .collect();
-    for f in &ranked {
-        if let Some(ts) = f.evidence.iter().filter_map(|s| when.get(s)).min() {
-            histogram.add_finding(*ts);
-        }
-    }
-    Analysis {
-        events,
+        .unzip();
+    Ok(Analysis {
+        events: Events {
+            events: summaries,
+            hubs: components.hubs,
+            loose: components.loose,
+        },
         findings: ranked,
         event_findings,
         records: total,
         histogram,
         config_settings,
-    }
+    })
 }
 
 /// ID field -> value for the event's identity, used in every finding's `ids`.

@@ -30,10 +30,19 @@ impl Histogram {
     /// errors; findings are added with [`Histogram::add_finding`].
     pub fn of(records: &[Record]) -> Histogram {
         let traffic = || records.iter().filter(|r| r.kind != Kind::Metric);
-        let Some(first) = traffic().map(|r| r.ts).min() else {
+        let times: Vec<Micros> = traffic().map(|r| r.ts).collect();
+        let errors: Vec<Micros> = traffic()
+            .filter(|r| matches!(r.level, Level::Error | Level::Fatal))
+            .map(|r| r.ts)
+            .collect();
+        Histogram::of_times(&times, &errors)
+    }
+
+    /// The same from the times of traffic records and of errors among them.
+    pub fn of_times(traffic: &[Micros], errors: &[Micros]) -> Histogram {
+        let (Some(&first), Some(&last)) = (traffic.iter().min(), traffic.iter().max()) else {
             return Histogram::default();
         };
-        let last = traffic().map(|r| r.ts).max().unwrap_or(first);
         let width = ((last - first) / FINE_BUCKETS as i64 + 1).max(1);
         let mut h = Histogram {
             start: first,
@@ -41,12 +50,13 @@ impl Histogram {
             width,
             buckets: vec![Bucket::default(); FINE_BUCKETS],
         };
-        for r in traffic() {
-            let i = h.slot(r.ts);
+        for &ts in traffic {
+            let i = h.slot(ts);
             h.buckets[i].records += 1;
-            if matches!(r.level, Level::Error | Level::Fatal) {
-                h.buckets[i].errors += 1;
-            }
+        }
+        for &ts in errors {
+            let i = h.slot(ts);
+            h.buckets[i].errors += 1;
         }
         h
     }

@@ -19,7 +19,8 @@ use tantivy::schema::{Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::correlate::RecordStore;
-use crate::record::Record;
+use crate::detect::RecordScan;
+use crate::record::{Record, SourceRef};
 
 pub use manifest::{Manifest, SourceState, TableState};
 
@@ -217,6 +218,80 @@ impl RecordIndex {
             }
         }
         Ok(())
+    }
+}
+
+/// One reader's view of the index, unchanged by later commits: what the
+/// two-pass analysis reads.
+pub struct Snapshot {
+    searcher: tantivy::Searcher,
+    record: Field,
+    dir: PathBuf,
+}
+
+impl RecordIndex {
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            searcher: self.reader.searcher(),
+            record: self.fields.record,
+            dir: self.dir.clone(),
+        }
+    }
+
+    /// The records at these `path:line`s (marks), found through their
+    /// paths so nothing else is held.
+    pub fn records_at(&self, at: &[SourceRef]) -> Result<Vec<Record>, IndexError> {
+        let wanted: HashSet<&SourceRef> = at.iter().collect();
+        let paths: std::collections::BTreeSet<&str> = at.iter().map(|s| s.path.as_str()).collect();
+        let searcher = self.reader.searcher();
+        let mut out = Vec::new();
+        for path in paths {
+            let q = TermQuery::new(
+                Term::from_field_text(self.fields.path, path),
+                IndexRecordOption::Basic,
+            );
+            let mut addrs: Vec<DocAddress> = searcher
+                .search(&q, &DocSetCollector)
+                .map_err(|e| self.err(e))?
+                .into_iter()
+                .collect();
+            addrs.sort();
+            for addr in addrs {
+                let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.err(e))?;
+                let r = self.decode(&doc)?;
+                if wanted.contains(&r.source) {
+                    out.push(r);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl RecordScan for Snapshot {
+    type Error = IndexError;
+
+    fn scan(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), IndexError> {
+        let err = |source| IndexError::Tantivy {
+            path: self.dir.clone(),
+            source,
+        };
+        for segment in self.searcher.segment_readers() {
+            let store = segment.get_store_reader(64).map_err(|e| err(e.into()))?;
+            for doc in store.iter::<TantivyDocument>(segment.alive_bitset()) {
+                let doc = doc.map_err(err)?;
+                let bytes = doc
+                    .get_first(self.record)
+                    .and_then(|v| v.as_bytes())
+                    .ok_or_else(|| IndexError::Corrupt("document without a record".into()))?;
+                each(bytes);
+            }
+        }
+        Ok(())
+    }
+
+    fn spill_dir(&self) -> Option<PathBuf> {
+        Some(self.dir.clone())
     }
 }
 

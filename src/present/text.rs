@@ -165,7 +165,7 @@ pub fn events_table(a: &Analysis) -> String {
         "{:<24}  {:<23}  {:>7}  {:<8}  SERVICES",
         "EVENT", "FIRST", "RECORDS", "FINDINGS"
     );
-    for (i, (e, _)) in a.events.events.iter().enumerate() {
+    for (i, e) in a.events.events.iter().enumerate() {
         let kinds: Vec<&str> = a.event_findings[i]
             .iter()
             .map(|&f| a.findings[f].kind.as_str())
@@ -190,7 +190,7 @@ pub fn events_table(a: &Analysis) -> String {
 
 pub fn events_jsonl(a: &Analysis) -> String {
     let mut out = String::new();
-    for (i, (e, _)) in a.events.events.iter().enumerate() {
+    for (i, e) in a.events.events.iter().enumerate() {
         let kinds: Vec<&str> = a.event_findings[i]
             .iter()
             .map(|&f| a.findings[f].kind.as_str())

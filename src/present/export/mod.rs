@@ -9,13 +9,14 @@ pub use markdown::{event_markdown, incident_markdown};
 pub use model::{EventInput, IncidentInput, Scrub, event_report, incident_report};
 pub use redact::Redactor;
 
+use std::collections::HashMap;
+
 use crate::config::Config;
-use crate::correlate::{HubRule, footprint};
-use crate::detect::{FindingKind, analyse, event_findings};
+use crate::correlate::{HubRule, event_records as event_records_of, footprint};
+use crate::detect::{FindingKind, analyse_scan, event_findings};
 use crate::index::marks::Marks;
 use crate::index::{IndexError, RecordIndex};
-use crate::ingest::all_records;
-use crate::record::Record;
+use crate::record::SourceRef;
 
 /// Output format of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,14 +67,14 @@ pub fn event_from_index(
 }
 
 /// The whole bundle's report (`hopline export --incident [--kind K]`).
-/// Records are read once and handed to the analysis, not copied: only the
-/// few that carry a mark are kept aside.
+/// The analysis holds no records: the representative events' records and
+/// the marked ones are read back from the index.
 pub fn incident_from_index(
     index: &RecordIndex,
     config: &Config,
     only: Option<FindingKind>,
     redact: bool,
-) -> Result<model::IncidentReport, IndexError> {
+) -> anyhow::Result<model::IncidentReport> {
     // Titled by the bundles ingested into it, by name.
     let title = index
         .manifest()?
@@ -96,18 +97,19 @@ pub fn incident_from_index(
         reproduce.push_str(&format!(" --kind {}", k.as_str()));
     }
     let marks = marks_of(index)?;
-    let records = all_records(index)?;
-    let marked: Vec<Record> = records
-        .iter()
-        .filter(|r| marks.get(&r.source).is_some())
-        .cloned()
-        .collect();
-    let analysis = analyse(records, config);
+    let marked_at: Vec<SourceRef> = marks.marks.iter().map(|m| m.source.clone()).collect();
+    let marked = index.records_at(&marked_at)?;
+    let analysis = analyse_scan(&index.snapshot(), config)?;
+    let mut event_records = HashMap::new();
+    for (_, e) in model::representative_events(&analysis, only) {
+        event_records.insert(e, event_records_of(index, &analysis.events.events[e])?);
+    }
     let mut scrub = scrub_for(config, redact);
     Ok(incident_report(
         &IncidentInput {
             title,
             analysis: &analysis,
+            event_records: &event_records,
             marked: &marked,
             only,
             marks: &marks.marks,

@@ -406,11 +406,13 @@ pub struct IncidentReport {
     pub redaction: Redaction,
 }
 
-/// What the incident export is made from: the whole-index analysis, and
+/// What the incident export is made from: the whole-index analysis, the
+/// records of its representative events ([`representative_events`]), and
 /// the few records that carry a mark (marks may sit on records of no event).
 pub struct IncidentInput<'a> {
     pub title: String,
     pub analysis: &'a Analysis,
+    pub event_records: &'a HashMap<usize, Vec<Record>>,
     pub marked: &'a [Record],
     pub only: Option<FindingKind>,
     pub marks: &'a [Mark],
@@ -420,6 +422,26 @@ pub struct IncidentInput<'a> {
 const HISTOGRAM_BUCKETS: usize = 24;
 /// Which finding ID names an affected event, in order of preference.
 const AFFECTED_KEYS: &[&str] = &["event_id", "request_id", "idem_key", "task_id", "service"];
+
+/// The event each finding kind is shown by in full: its first
+/// (highest-ranked) finding's, most severe kind first.
+pub fn representative_events(
+    analysis: &Analysis,
+    only: Option<FindingKind>,
+) -> Vec<(FindingKind, usize)> {
+    let mut out = Vec::new();
+    let mut done: BTreeSet<FindingKind> = BTreeSet::new();
+    for (f, event) in analysis.findings.iter().zip(analysis.finding_events()) {
+        if only.is_some_and(|k| k != f.kind) || done.contains(&f.kind) {
+            continue;
+        }
+        if let Some(e) = event {
+            done.insert(f.kind);
+            out.push((f.kind, e));
+        }
+    }
+    out
+}
 
 pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> IncidentReport {
     let analysis = input.analysis;
@@ -511,19 +533,10 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
         })
         .collect();
 
-    // The first (highest-ranked) finding of each kind picks its event.
     let mut representatives = Vec::new();
-    let mut done: BTreeSet<FindingKind> = BTreeSet::new();
-    let finding_events = analysis.finding_events();
-    for (f, event) in all_findings.iter().zip(&finding_events) {
-        if !wanted(f) || done.contains(&f.kind) {
-            continue;
-        }
-        let Some(e) = *event else {
-            continue;
-        };
-        done.insert(f.kind);
-        let (summary, records) = &events[e];
+    for (kind, e) in representative_events(analysis, input.only) {
+        let summary = &events[e];
+        let records = input.event_records.get(&e).map_or(&[][..], Vec::as_slice);
         let findings: Vec<Finding> = analysis.event_findings[e]
             .iter()
             .map(|&j| all_findings[j].clone())
@@ -540,7 +553,7 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
             },
             scrub,
         );
-        representatives.push((f.kind.as_str().to_string(), report));
+        representatives.push((kind.as_str().to_string(), report));
     }
 
     let total: usize = findings_by_kind.iter().map(|k| k.count).sum();

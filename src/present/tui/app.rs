@@ -119,6 +119,16 @@ pub enum Message {
         query: String,
         records: Vec<Record>,
     },
+    /// The records of an analysis event, asked for by `Request::LoadEvent`.
+    EventRecords {
+        event: usize,
+        records: Vec<Record>,
+    },
+    /// ID values of the records a text search matched.
+    SearchHits {
+        query: String,
+        ids: std::collections::HashSet<String>,
+    },
     /// A line for the footer: what a request did.
     Flash(String),
 }
@@ -127,6 +137,10 @@ pub enum Message {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Footprint(String),
+    /// Read an analysis event's records (the analysis keeps none).
+    LoadEvent(usize),
+    /// Find the records matching a text query, off the UI thread.
+    Search(String),
     SaveMarks,
     Export(String),
     Copy(String),
@@ -136,8 +150,15 @@ pub enum Request {
 /// What the timeline shows.
 #[derive(Debug, Clone)]
 pub enum View {
-    Event(usize),
-    Footprint { query: String, records: Vec<Record> },
+    /// An analysis event; its records arrive after the view opens.
+    Event {
+        event: usize,
+        records: Vec<Record>,
+    },
+    Footprint {
+        query: String,
+        records: Vec<Record>,
+    },
 }
 
 /// Screen areas of the last frame, for mouse hits.
@@ -167,6 +188,12 @@ pub struct App {
     finding_events: Vec<Option<usize>>,
     pub view: Option<View>,
     pub entry_sel: usize,
+    /// The entry to select once the open event's records arrive.
+    want_entry: Option<SourceRef>,
+    /// The last text search's hits (ID values), kept across refreshes.
+    search_hits: std::collections::HashSet<String>,
+    /// Jump to the first match when the search's hits arrive.
+    search_jump: bool,
     /// Which of the selected entry's IDs the detail pane points at.
     pub id_sel: usize,
     pub detail_scroll: u16,
@@ -209,6 +236,9 @@ impl App {
             finding_events: Vec::new(),
             view: None,
             entry_sel: 0,
+            want_entry: None,
+            search_hits: Default::default(),
+            search_jump: false,
             id_sel: 0,
             detail_scroll: 0,
             history: Vec::new(),
@@ -249,10 +279,7 @@ impl App {
     /// The records of the open timeline, in true order.
     pub fn timeline(&self) -> &[Record] {
         match (&self.analysis, &self.view) {
-            (Some(a), Some(View::Event(i))) => {
-                a.events.events.get(*i).map_or(&[], |e| e.1.as_slice())
-            }
-            (_, Some(View::Footprint { records, .. })) => records,
+            (_, Some(View::Event { records, .. } | View::Footprint { records, .. })) => records,
             _ => &[],
         }
     }
@@ -261,8 +288,8 @@ impl App {
     /// followed.
     pub fn timeline_name(&self) -> Option<&str> {
         match (&self.analysis, &self.view) {
-            (Some(a), Some(View::Event(i))) => {
-                a.events.events.get(*i).map(|e| e.0.key.value.as_str())
+            (Some(a), Some(View::Event { event, .. })) => {
+                a.events.events.get(*event).map(|e| e.key.value.as_str())
             }
             (_, Some(View::Footprint { query, .. })) => Some(query),
             _ => None,
@@ -316,6 +343,29 @@ impl App {
                 self.id_sel = 0;
                 self.focus = Pane::Timeline;
             }
+            Message::EventRecords { event, records } => {
+                if let Some(View::Event {
+                    event: open,
+                    records: shown,
+                }) = &mut self.view
+                    && *open == event
+                {
+                    *shown = records;
+                    if let Some(src) = self.want_entry.take()
+                        && let Some(pos) = shown.iter().position(|r| r.source == src)
+                    {
+                        self.entry_sel = pos;
+                    }
+                    self.entry_sel = self.entry_sel.min(shown.len().saturating_sub(1));
+                }
+            }
+            Message::SearchHits { query, ids } => {
+                if self.query.as_deref() == Some(query.as_str()) {
+                    self.search_hits = ids;
+                    let jump = std::mem::take(&mut self.search_jump);
+                    self.match_events(&query, jump);
+                }
+            }
             Message::Flash(s) => self.flash = Some(s),
         }
     }
@@ -327,13 +377,13 @@ impl App {
         let keep_event = self
             .selected_event()
             .and_then(|i| self.analysis.as_ref()?.events.events.get(i))
-            .map(|e| e.0.key.clone());
+            .map(|e| e.key.clone());
         let keep_view = match &self.view {
-            Some(View::Event(i)) => self
+            Some(View::Event { event, .. }) => self
                 .analysis
                 .as_ref()
-                .and_then(|old| old.events.events.get(*i))
-                .map(|e| e.0.key.clone()),
+                .and_then(|old| old.events.events.get(*event))
+                .map(|e| e.key.clone()),
             _ => None,
         };
         let keep_entry = self.selected_entry().map(|r| r.source.clone());
@@ -344,7 +394,7 @@ impl App {
         self.status = Status::Ready;
         self.relist();
         let find = |key: &crate::record::IdRef, a: &Analysis| {
-            a.events.events.iter().position(|e| &e.0.key == key)
+            a.events.events.iter().position(|e| &e.key == key)
         };
         if let (Some(key), Some(a)) = (keep_event, &self.analysis)
             && let Some(i) = find(&key, a)
@@ -352,26 +402,32 @@ impl App {
         {
             self.event_sel = pos;
         }
-        match (keep_view, &self.analysis) {
-            (Some(key), Some(a)) => {
-                if let Some(i) = find(&key, a) {
-                    self.view = Some(View::Event(i));
-                }
-            }
-            _ if self.view.is_none() => {
-                self.view = self.selected_event().map(View::Event);
-            }
-            _ => {}
+        let reopen = match (keep_view, &self.analysis) {
+            (Some(key), Some(a)) => find(&key, a),
+            _ if self.view.is_none() => self.selected_event(),
+            _ => None,
+        };
+        if let Some(i) = reopen {
+            // The same entry, once the event's records are read again.
+            let entry = self.entry_sel;
+            self.open_event(i, keep_entry);
+            self.entry_sel = entry;
         }
-        if let Some(src) = keep_entry
-            && let Some(pos) = self.timeline().iter().position(|r| r.source == src)
-        {
-            self.entry_sel = pos;
-        }
-        self.entry_sel = self.entry_sel.min(self.timeline().len().saturating_sub(1));
         if let Some(q) = self.query.clone() {
-            self.run_query(&q, false);
+            self.match_events(&q, false);
         }
+    }
+
+    /// Shows an analysis event in the timeline; its records are read by
+    /// the event loop and arrive as [`Message::EventRecords`].
+    fn open_event(&mut self, event: usize, at: Option<SourceRef>) {
+        self.view = Some(View::Event {
+            event,
+            records: Vec::new(),
+        });
+        self.entry_sel = 0;
+        self.want_entry = at;
+        self.requests.push(Request::LoadEvent(event));
     }
 
     /// Rebuilds the event and finding lists from the range and the sort.
@@ -386,14 +442,12 @@ impl App {
             .events
             .iter()
             .enumerate()
-            .filter(|(_, (e, _))| in_range(e.first_ts, e.last_ts))
+            .filter(|(_, e)| in_range(e.first_ts, e.last_ts))
             .map(|(i, _)| i)
             .collect();
         match self.sort {
             SortBy::Time => {}
-            SortBy::Size => {
-                listed.sort_by_key(|&i| std::cmp::Reverse(a.events.events[i].0.records))
-            }
+            SortBy::Size => listed.sort_by_key(|&i| std::cmp::Reverse(a.events.events[i].records)),
             SortBy::Findings => listed.sort_by_key(|&i| {
                 let worst = a.event_findings[i]
                     .iter()
@@ -421,47 +475,42 @@ impl App {
             .min(self.listed_findings.len().saturating_sub(1));
     }
 
-    /// Marks the listed events that match `q`: an ID or an ID prefix, or
-    /// terms over service (`service:x`), level (`level:error`), fields
-    /// (`key=value`) and message text, all of which must hold for one record.
+    /// Marks the listed events that match `q`: an ID or an ID prefix at
+    /// once, from the events' IDs; terms over records (see
+    /// [`query_matches`]) when the event loop's search answers.
     fn run_query(&mut self, q: &str, jump: bool) {
+        self.query = Some(q.to_string());
+        self.search_hits.clear();
+        self.search_jump = jump;
+        self.match_events(q, jump);
+        if self.analysis.is_some() {
+            self.requests.push(Request::Search(q.to_string()));
+        }
+    }
+
+    fn match_events(&mut self, q: &str, jump: bool) {
         let Some(a) = &self.analysis else { return };
-        let terms: Vec<String> = q.split_whitespace().map(str::to_lowercase).collect();
-        let record_matches = |r: &Record| {
-            terms.iter().all(|t| {
-                if let Some(s) = t.strip_prefix("service:") {
-                    r.service.to_lowercase().contains(s)
-                } else if let Some(l) = t.strip_prefix("level:") {
-                    r.level.as_str() == l
-                        || (l == "error" && matches!(r.level, Level::Error | Level::Fatal))
-                } else if let Some((k, v)) = t.split_once('=') {
-                    r.attrs
-                        .iter()
-                        .any(|(ak, av)| ak.to_lowercase() == k && av.to_lowercase().contains(v))
-                } else {
-                    r.message.to_lowercase().contains(t.as_str())
-                }
-            })
-        };
         let is_id = !q.contains(char::is_whitespace) && !q.contains([':', '=']);
         self.matches = self
             .listed
             .iter()
             .enumerate()
             .filter(|(_, i)| {
-                let (e, recs) = &a.events.events[**i];
-                (is_id && e.ids.iter().any(|id| id.value.starts_with(q)))
-                    || recs.iter().any(&record_matches)
+                let e = &a.events.events[**i];
+                e.ids.iter().any(|id| {
+                    (is_id && id.value.starts_with(q)) || self.search_hits.contains(&id.value)
+                })
             })
             .map(|(pos, _)| pos)
             .collect();
-        self.query = Some(q.to_string());
         self.flash = Some(match self.matches.len() {
+            0 if self.search_jump => format!("searching records for {q}…"),
             0 => format!("no event matches {q}"),
             1 => format!("1 event matches {q}"),
             n => format!("{n} events match {q} (n/N to step)"),
         });
         if jump && let Some(&first) = self.matches.first() {
+            self.search_jump = false;
             self.select_event(first);
             self.focus = Pane::Events;
         }
@@ -469,9 +518,15 @@ impl App {
 
     fn select_event(&mut self, pos: usize) {
         self.event_sel = pos;
-        self.view = self.selected_event().map(View::Event);
+        let open = matches!(self.view, Some(View::Event { event, .. }) if Some(event) == self.selected_event());
+        if !open {
+            match self.selected_event() {
+                Some(e) => self.open_event(e, None),
+                None => self.view = None,
+            }
+            self.entry_sel = 0;
+        }
         self.history.clear();
-        self.entry_sel = 0;
         self.id_sel = 0;
         self.detail_scroll = 0;
     }
@@ -663,21 +718,17 @@ impl App {
                 match self.event_of_finding(f) {
                     Some(e) => {
                         if let Some(pos) = self.listed.iter().position(|&l| l == e) {
-                            self.select_event(pos);
-                        } else {
-                            self.view = Some(View::Event(e));
-                            self.entry_sel = 0;
+                            self.event_sel = pos;
                         }
+                        self.history.clear();
+                        self.id_sel = 0;
+                        self.detail_scroll = 0;
                         // Start on the first piece of evidence.
                         let evidence = self
                             .analysis
                             .as_ref()
                             .and_then(|a| a.findings[f].evidence.first().cloned());
-                        if let Some(src) = evidence
-                            && let Some(pos) = self.timeline().iter().position(|r| r.source == src)
-                        {
-                            self.entry_sel = pos;
-                        }
+                        self.open_event(e, evidence);
                         self.focus = Pane::Timeline;
                     }
                     None => {
@@ -847,4 +898,24 @@ fn moved(sel: usize, len: usize, action: &Action, page: usize) -> usize {
         Action::Bottom => last,
         _ => sel,
     }
+}
+
+/// Whether a record matches every term of a search: `service:x`,
+/// `level:error` (error or fatal), `key=value` over fields, or a word of
+/// the message; all case-insensitive.
+pub fn query_matches(q: &str, r: &Record) -> bool {
+    q.split_whitespace().map(str::to_lowercase).all(|t| {
+        if let Some(s) = t.strip_prefix("service:") {
+            r.service.to_lowercase().contains(s)
+        } else if let Some(l) = t.strip_prefix("level:") {
+            r.level.as_str() == l
+                || (l == "error" && matches!(r.level, Level::Error | Level::Fatal))
+        } else if let Some((k, v)) = t.split_once('=') {
+            r.attrs
+                .iter()
+                .any(|(ak, av)| ak.to_lowercase() == k && av.to_lowercase().contains(v))
+        } else {
+            r.message.to_lowercase().contains(t.as_str())
+        }
+    })
 }

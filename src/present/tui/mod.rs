@@ -22,11 +22,12 @@ use ratatui::crossterm::event::{
 use ratatui::crossterm::execute;
 
 use crate::config::Config;
+use crate::correlate::event_records;
 use crate::correlate::{HubRule, footprint};
-use crate::detect::analyse;
-use crate::index::RecordIndex;
+use crate::detect::{RecordScan, analyse_scan};
 use crate::index::marks::Marks;
-use crate::ingest::{all_records, ingest};
+use crate::index::{IndexError, RecordIndex};
+use crate::ingest::ingest;
 use crate::present::export;
 
 pub use app::{Action, App, Message, Pane, Prompt, Request, Status};
@@ -111,7 +112,14 @@ pub fn run(
             let _ = execute!(std::io::stdout(), DisableMouseCapture);
             hook(info);
         }));
-        let outcome = event_loop(&mut terminal, &mut app, &rx, &index, &config, &follow);
+        let outcome = event_loop(
+            &mut terminal,
+            &mut app,
+            (&tx, &rx),
+            &index,
+            &config,
+            &follow,
+        );
         let _ = execute!(std::io::stdout(), DisableMouseCapture);
         ratatui::restore();
         stop.store(true, Ordering::Relaxed);
@@ -162,9 +170,9 @@ fn background(
             }
             Ok(report) if first || report.records_added + rows_added > 0 => {
                 let _ = tx.send(Message::Analysing);
-                let msg = match all_records(index) {
-                    Ok(records) => Message::Ready(Box::new(analyse(records, config))),
-                    Err(e) => Message::Failed(format!("reading the index failed: {e}")),
+                let msg = match analyse_scan(&index.snapshot(), config) {
+                    Ok(a) => Message::Ready(Box::new(a)),
+                    Err(e) => Message::Failed(format!("analysis failed: {e}")),
                 };
                 if tx.send(msg).is_err() {
                     return;
@@ -191,7 +199,7 @@ fn background(
 fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
-    rx: &mpsc::Receiver<Message>,
+    (tx, rx): (&mpsc::Sender<Message>, &mpsc::Receiver<Message>),
     index: &RecordIndex,
     config: &Config,
     follow: &AtomicBool,
@@ -201,7 +209,7 @@ fn event_loop(
             app.on_message(msg);
         }
         for req in std::mem::take(&mut app.requests) {
-            if let Some(msg) = carry_out(req, index, config, app, follow) {
+            if let Some(msg) = carry_out(req, index, config, app, follow, tx) {
                 app.on_message(msg);
             }
         }
@@ -245,22 +253,25 @@ fn event_loop(
 }
 
 /// One request, done on the UI thread: each is a single index lookup or a
-/// small write, well under a frame.
+/// small write, well under a frame — but a search, which reads every record
+/// and so answers from a thread of its own.
 fn carry_out(
     req: Request,
     index: &RecordIndex,
     config: &Config,
     app: &App,
     follow: &AtomicBool,
+    tx: &mpsc::Sender<Message>,
 ) -> Option<Message> {
     match req {
-        Request::Footprint(id) => Some(match footprint(index, &id, HubRule::from_config(config)) {
-            Ok(fp) => Message::Footprint {
-                query: id,
-                records: fp.records,
-            },
-            Err(e) => Message::Flash(format!("cannot follow {id}: {e}")),
-        }),
+        Request::LoadEvent(_) | Request::Footprint(_) => answer(&req, index, config, app),
+        Request::Search(query) => {
+            let (index, tx) = (index.clone(), tx.clone());
+            std::thread::spawn(move || {
+                let _ = tx.send(search_message(&index, query));
+            });
+            None
+        }
         Request::SaveMarks => app
             .marks
             .save()
@@ -278,6 +289,33 @@ fn carry_out(
             follow.store(on, Ordering::Relaxed);
             None
         }
+    }
+}
+
+/// The index lookups a request asks for, answered in place: a footprint,
+/// an event's records, a search's hits. The event loop runs searches on a
+/// thread of their own; tests call this directly.
+pub fn answer(req: &Request, index: &RecordIndex, config: &Config, app: &App) -> Option<Message> {
+    match req {
+        Request::LoadEvent(event) => {
+            let summary = app.analysis.as_ref()?.events.events.get(*event)?;
+            Some(match event_records(index, summary) {
+                Ok(records) => Message::EventRecords {
+                    event: *event,
+                    records,
+                },
+                Err(e) => Message::Flash(format!("cannot read the event: {e}")),
+            })
+        }
+        Request::Search(query) => Some(search_message(index, query.clone())),
+        Request::Footprint(id) => Some(match footprint(index, id, HubRule::from_config(config)) {
+            Ok(fp) => Message::Footprint {
+                query: id.clone(),
+                records: fp.records,
+            },
+            Err(e) => Message::Flash(format!("cannot follow {id}: {e}")),
+        }),
+        _ => None,
     }
 }
 
@@ -306,4 +344,35 @@ fn export_event(index: &RecordIndex, config: &Config, id: &str) -> String {
         Ok(None) => format!("no record carries {id}"),
         Err(e) => format!("export failed: {e}"),
     }
+}
+
+fn search_message(index: &RecordIndex, query: String) -> Message {
+    match search_hits(index, &query) {
+        Ok(ids) => Message::SearchHits { query, ids },
+        Err(e) => Message::Flash(format!("search failed: {e}")),
+    }
+}
+
+/// Caps a search's hits: a query matching most records says nothing more
+/// with a million hits than with this many.
+const SEARCH_HITS: usize = 200_000;
+
+/// The ID values of every record matching a text query
+/// ([`app::query_matches`]), read from one snapshot of the index.
+pub fn search_hits(
+    index: &RecordIndex,
+    query: &str,
+) -> Result<std::collections::HashSet<String>, IndexError> {
+    let mut ids = std::collections::HashSet::new();
+    index.snapshot().scan(&mut |json| {
+        if ids.len() >= SEARCH_HITS {
+            return;
+        }
+        if let Ok(r) = serde_json::from_slice::<crate::record::Record>(json)
+            && app::query_matches(query, &r)
+        {
+            ids.extend(r.ids.into_iter().map(|i| i.value));
+        }
+    })?;
+    Ok(ids)
 }

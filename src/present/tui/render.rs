@@ -328,7 +328,7 @@ fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> usi
         .iter()
         .enumerate()
         .map(|(pos, &i)| {
-            let e = &a.events.events[i].0;
+            let e = &a.events.events[i];
             let worst = a.event_findings[i]
                 .iter()
                 .map(|&f| a.findings[f].severity)
@@ -428,9 +428,9 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
     let records = app.timeline();
     let services = crate::correlate::services_in_order(records);
     let title = match (&app.view, app.timeline_name()) {
-        (Some(View::Event(i)), Some(name)) => {
+        (Some(View::Event { event, .. }), Some(name)) => {
             let kinds: Vec<&str> = app
-                .event_findings(*i)
+                .event_findings(*event)
                 .iter()
                 .map(|f| f.kind.as_str())
                 .collect();
