@@ -59,7 +59,7 @@ struct Fields {
     record: Field,
 }
 
-const SCHEMA_VERSION: &str = "hopline-1";
+const SCHEMA_VERSION: &str = "hopline-2";
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
@@ -69,7 +69,10 @@ fn schema() -> (Schema, Fields) {
         service: b.add_text_field("service", STRING),
         ts: b.add_i64_field("ts", INDEXED),
         message: b.add_text_field("message", TEXT),
-        record: b.add_bytes_field("record", STORED),
+        // Stored as text, not bytes: tantivy reads a stored string in one
+        // copy but a byte field one byte at a time, and every analysis
+        // reads every record twice.
+        record: b.add_text_field("record", STORED),
     };
     (b.build(), fields)
 }
@@ -200,9 +203,9 @@ impl RecordIndex {
     fn decode(&self, doc: &TantivyDocument) -> Result<Record, IndexError> {
         let bytes = doc
             .get_first(self.fields.record)
-            .and_then(|v| v.as_bytes())
+            .and_then(|v| v.as_str())
             .ok_or_else(|| IndexError::Corrupt("document without a record".into()))?;
-        serde_json::from_slice(bytes).map_err(|e| IndexError::Corrupt(e.to_string()))
+        serde_json::from_str(bytes).map_err(|e| IndexError::Corrupt(e.to_string()))
     }
 
     /// Every live record, segment by segment, without holding them all.
@@ -282,9 +285,9 @@ impl RecordScan for Snapshot {
                 let doc = doc.map_err(err)?;
                 let bytes = doc
                     .get_first(self.record)
-                    .and_then(|v| v.as_bytes())
+                    .and_then(|v| v.as_str())
                     .ok_or_else(|| IndexError::Corrupt("document without a record".into()))?;
-                each(bytes);
+                each(bytes.as_bytes());
             }
         }
         Ok(())
@@ -385,8 +388,8 @@ impl RecordWriter {
         doc.add_text(f.service, &record.service);
         doc.add_i64(f.ts, record.ts);
         doc.add_text(f.message, &record.message);
-        let json = serde_json::to_vec(record).map_err(|e| IndexError::Corrupt(e.to_string()))?;
-        doc.add_bytes(f.record, &json);
+        let json = serde_json::to_string(record).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+        doc.add_text(f.record, &json);
         self.writer
             .add_document(doc)
             .map(|_| ())
