@@ -5,7 +5,7 @@
 //! tool against. It is not a fuzzer: every line is well formed.
 //!
 //! ```text
-//! cargo run --release --example gen_bundle -- --events N --out DIR [--seed S] [--skew-ms MS]
+//! cargo run --release --example gen_bundle -- --events N --out DIR [--seed S] [--skew-ms MS] [--jsonl PATH]
 //! ```
 //!
 //! Layout of DIR (instance names are derived from the seed):
@@ -21,6 +21,24 @@
 //! .truth.jsonl                       one object per event (see `write_event`);
 //!                                    hidden, so ingesting DIR does not read it
 //! ```
+//!
+//! With `--jsonl PATH`, every record of the five service logs and of
+//! `celery-events.jsonl` (not the CSV rows) is also written, in true time
+//! order, to one plain JSON-lines file with uniform fields, for tools that
+//! want one format (benches/compare.sh feeds it to lnav and jq):
+//!
+//! ```text
+//! {"ts":"2026-11-20T09:00:01.123Z","service":"payments-api","instance":"payments-api-…",
+//!  "level":"info","msg":"payment request received",
+//!  "request_id":"req_…","event_id":"evt_…","payload_hash":"sha256:…"}
+//! ```
+//!
+//! `ts` is the time the record shows (UTC, milliseconds; the ledger's is
+//! skewed like its log), `level` is `info`, `warning` or `error`, and the ID
+//! fields the record carries follow, flat: `request_id`, `event_id`,
+//! `idem_key`, `task_id`, `charge_id`, `payload_hash`. Celery events have
+//! service `billing-worker`, instance `celery@<pod>` and `msg` their type.
+//! The bundle's own files are byte-identical with or without `--jsonl`.
 //!
 //! Events never overlap in time: each starts 20-1500 ms after the previous
 //! one's last record, so every file is in time order by construction and
@@ -53,7 +71,7 @@ macro_rules! put {
 }
 
 const USAGE: &str = "\
-usage: gen_bundle --events N --out DIR [--seed S] [--skew-ms MS]
+usage: gen_bundle --events N --out DIR [--seed S] [--skew-ms MS] [--jsonl PATH]
 
 Writes a deterministic synthetic hopline bundle of N payment events to DIR:
 five service logs, db/operation_log.csv, celery-events.jsonl and .truth.jsonl.
@@ -64,6 +82,10 @@ five service logs, db/operation_log.csv, celery-events.jsonl and .truth.jsonl.
                   the same arguments give byte-identical output
   --skew-ms MS    the ledger-service clock runs MS milliseconds ahead
                   (default 0; may be negative)
+  --jsonl PATH    also write every service-log and Celery record to PATH as
+                  one JSON-lines file with uniform fields (ts, service,
+                  instance, level, msg and the record's IDs, flat); keep it
+                  outside DIR, or ingesting DIR reads the records twice
   -h, --help      print this help
 ";
 
@@ -116,6 +138,7 @@ struct Args {
     out: PathBuf,
     seed: u64,
     skew_ms: i64,
+    jsonl: Option<PathBuf>,
 }
 
 /// `Ok(None)` means help was asked for.
@@ -124,6 +147,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
     let mut out = None;
     let mut seed = 1u64;
     let mut skew_ms = 0i64;
+    let mut jsonl = None;
     let mut i = 0;
     while i < argv.len() {
         let arg = argv[i].as_str();
@@ -134,7 +158,10 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
             Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
             _ => (arg, None),
         };
-        if !matches!(name, "--events" | "--out" | "--seed" | "--skew-ms") {
+        if !matches!(
+            name,
+            "--events" | "--out" | "--seed" | "--skew-ms" | "--jsonl"
+        ) {
             return Err(format!("unknown argument `{arg}`"));
         }
         let value = match inline {
@@ -158,6 +185,12 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
                     return Err("--out: empty path".to_string());
                 }
                 out = Some(PathBuf::from(value));
+            }
+            "--jsonl" => {
+                if value.is_empty() {
+                    return Err("--jsonl: empty path".to_string());
+                }
+                jsonl = Some(PathBuf::from(value));
             }
             "--seed" => {
                 seed = value
@@ -184,6 +217,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
         out,
         seed,
         skew_ms,
+        jsonl,
     }))
 }
 
@@ -492,6 +526,11 @@ struct Rec {
     t: i64,
     file: usize,
     text: String,
+    /// For `--jsonl` only (see `Synth::tag`): level, message and
+    /// `,"name":"id"` pairs.
+    level: &'static str,
+    msg: &'static str,
+    ids: String,
 }
 
 /// The current event's lines, in true time order. Slots are reused from
@@ -510,6 +549,9 @@ impl Lines {
                 t,
                 file,
                 text: String::with_capacity(320),
+                level: "",
+                msg: "",
+                ids: String::new(),
             });
         }
         let rec = &mut self.recs[self.n];
@@ -517,6 +559,9 @@ impl Lines {
         rec.t = t;
         rec.file = file;
         rec.text.clear();
+        rec.level = "";
+        rec.msg = "";
+        rec.ids.clear();
         &mut rec.text
     }
 
@@ -564,6 +609,8 @@ struct Synth {
     next_charge: u64,
     names: Names,
     skew_us: i64,
+    /// Whether `tag` records anything (`--jsonl`).
+    jsonl: bool,
     /// The true time of the record being written, in µs since the epoch.
     t: i64,
     lines: Lines,
@@ -573,7 +620,7 @@ struct Synth {
 }
 
 impl Synth {
-    fn new(seed: u64, skew_ms: i64, names: Names) -> Synth {
+    fn new(seed: u64, skew_ms: i64, names: Names, jsonl: bool) -> Synth {
         let mut rng = Rng(seed);
         Synth {
             key_evt: rng.next_u64(),
@@ -590,11 +637,27 @@ impl Synth {
             next_charge: 0,
             names,
             skew_us: skew_ms * 1000,
+            jsonl,
             t: BASE_US,
             lines: Lines::default(),
             reqs: Vec::new(),
             idems: Vec::new(),
             tasks: Vec::new(),
+        }
+    }
+
+    /// Labels the line just started for `--jsonl`: its level, message and
+    /// the IDs it carries. Touches no randomness, so the bundle is the same
+    /// with or without `--jsonl`.
+    fn tag(&mut self, level: &'static str, msg: &'static str, ids: &[(&str, &dyn fmt::Display)]) {
+        if !self.jsonl {
+            return;
+        }
+        let rec = &mut self.lines.recs[self.lines.n - 1];
+        rec.level = level;
+        rec.msg = msg;
+        for (name, id) in ids {
+            put!(rec.ids, ",\"{name}\":\"{id}\"");
         }
     }
 
@@ -888,16 +951,27 @@ impl Synth {
             put!(s, ",\"attempt\":{attempt}");
         }
         s.push_str(",\"msg\":\"POST /v1/payments received\"}");
+        self.tag(
+            "info",
+            "POST /v1/payments received",
+            &[("request_id", &req)],
+        );
     }
 
     fn gw_proxying(&mut self, req: Req) {
         let s = self.pino_start(30, req);
         s.push_str(",\"upstream\":\"payments-api\",\"msg\":\"proxying to payments-api\"}");
+        self.tag("info", "proxying to payments-api", &[("request_id", &req)]);
     }
 
     fn gw_timeout(&mut self, req: Req) {
         let s = self.pino_start(40, req);
         s.push_str(",\"attempt\":1,\"msg\":\"upstream timeout, retrying\"}");
+        self.tag(
+            "warning",
+            "upstream timeout, retrying",
+            &[("request_id", &req)],
+        );
     }
 
     fn gw_completed(&mut self, req: Req, status: u16, since: i64) {
@@ -912,6 +986,12 @@ impl Synth {
             s,
             ",\"statusCode\":{status},\"responseTime\":{elapsed_ms},\"msg\":\"request completed\"}}"
         );
+        let level = match level {
+            30 => "info",
+            40 => "warning",
+            _ => "error",
+        };
+        self.tag(level, "request completed", &[("request_id", &req)]);
     }
 
     // -------------------------------------------------- payments-api (structlog)
@@ -931,6 +1011,15 @@ impl Synth {
             s,
             ",\"request_id\":\"{req}\",\"event_id\":\"{evt}\",\"payload_hash\":\"{hash}\"}}"
         );
+        self.tag(
+            "info",
+            "payment request received",
+            &[
+                ("request_id", &req),
+                ("event_id", &evt),
+                ("payload_hash", &hash),
+            ],
+        );
     }
 
     fn pa_reserved(&mut self, evt: Evt, idem: Idem, hash: Hash) {
@@ -939,16 +1028,31 @@ impl Synth {
             s,
             ",\"event_id\":\"{evt}\",\"idempotency_key\":\"{idem}\",\"payload_hash\":\"{hash}\"}}"
         );
+        self.tag(
+            "info",
+            "idempotency key reserved",
+            &[
+                ("event_id", &evt),
+                ("idem_key", &idem),
+                ("payload_hash", &hash),
+            ],
+        );
     }
 
     fn pa_enqueued(&mut self, evt: Evt, task: Task) {
         let s = self.structlog_start("info", "enqueued task billing.charge_invoice");
         put!(s, ",\"event_id\":\"{evt}\",\"task_id\":\"{task}\"}}");
+        self.tag(
+            "info",
+            "enqueued task billing.charge_invoice",
+            &[("event_id", &evt), ("task_id", &task)],
+        );
     }
 
     fn pa_completed(&mut self, idem: Idem) {
         let s = self.structlog_start("info", "idempotency key completed");
         put!(s, ",\"idempotency_key\":\"{idem}\"}}");
+        self.tag("info", "idempotency key completed", &[("idem_key", &idem)]);
     }
 
     fn pa_conflict(&mut self, req: Req, idem: Idem, hash: Hash) {
@@ -957,6 +1061,15 @@ impl Synth {
             s,
             ",\"request_id\":\"{req}\",\"idempotency_key\":\"{idem}\",\"payload_hash\":\"{hash}\",\"status_code\":422}}"
         );
+        self.tag(
+            "warning",
+            "idempotency key reused with different payload",
+            &[
+                ("request_id", &req),
+                ("idem_key", &idem),
+                ("payload_hash", &hash),
+            ],
+        );
     }
 
     fn pa_replay(&mut self, req: Req, idem: Idem, hash: Hash) {
@@ -964,6 +1077,15 @@ impl Synth {
         put!(
             s,
             ",\"request_id\":\"{req}\",\"idempotency_key\":\"{idem}\",\"payload_hash\":\"{hash}\"}}"
+        );
+        self.tag(
+            "info",
+            "idempotent replay, returning stored response",
+            &[
+                ("request_id", &req),
+                ("idem_key", &idem),
+                ("payload_hash", &hash),
+            ],
         );
     }
 
@@ -984,6 +1106,7 @@ impl Synth {
     fn bw_charging(&mut self, task: Task) {
         let s = self.pyjson_start("INFO", "charging card");
         put!(s, ",\"task_id\":\"{task}\"}}");
+        self.tag("info", "charging card", &[("task_id", &task)]);
     }
 
     fn bw_charged(&mut self, task: Task, ch: Charge, amount: u64) {
@@ -992,6 +1115,11 @@ impl Synth {
             s,
             ",\"task_id\":\"{task}\",\"charge_id\":\"{ch}\",\"amount\":{amount},\"currency\":\"EUR\"}}"
         );
+        self.tag(
+            "info",
+            "charge created",
+            &[("task_id", &task), ("charge_id", &ch)],
+        );
     }
 
     fn bw_connection_reset(&mut self, task: Task) {
@@ -999,6 +1127,11 @@ impl Synth {
         put!(
             s,
             ",\"task_id\":\"{task}\",\"exc_type\":\"ConnectionResetError\"}}"
+        );
+        self.tag(
+            "error",
+            "card network connection reset",
+            &[("task_id", &task)],
         );
     }
 
@@ -1014,6 +1147,11 @@ impl Synth {
             s,
             ",\"caller\":\"ledger/writer.go:88\",\"msg\":\"ledger entry written\",\"idem_key\":\"{idem}\",\"charge_id\":\"{ch}\",\"amount\":{amount}}}"
         );
+        self.tag(
+            "info",
+            "ledger entry written",
+            &[("idem_key", &idem), ("charge_id", &ch)],
+        );
     }
 
     // -------------------------------------------------- webhook-dispatcher (logfmt)
@@ -1027,6 +1165,7 @@ impl Synth {
             s,
             " level=info msg=\"webhook delivered\" event_id={evt} endpoint=https://merchant.example/hooks status=200 attempt=1"
         );
+        self.tag("info", "webhook delivered", &[("event_id", &evt)]);
     }
 
     // -------------------------------------------------- operation_log.csv
@@ -1070,11 +1209,17 @@ impl Synth {
             s,
             ",\"kwargs\":\"{{'event_id': '{evt}'}}\",\"args\":\"()\",\"retries\":{retries}}}"
         );
+        self.tag(
+            "info",
+            "task-received",
+            &[("task_id", &task), ("event_id", &evt)],
+        );
     }
 
     fn celery_started(&mut self, task: Task) {
         let s = self.celery_start("task-started", task);
         s.push('}');
+        self.tag("info", "task-started", &[("task_id", &task)]);
     }
 
     fn celery_succeeded(&mut self, task: Task, runtime_us: i64, ch: Charge) {
@@ -1082,11 +1227,17 @@ impl Synth {
         s.push_str(",\"runtime\":");
         put_secs(s, runtime_us, true);
         put!(s, ",\"result\":\"'{ch}'\"}}");
+        self.tag(
+            "info",
+            "task-succeeded",
+            &[("task_id", &task), ("charge_id", &ch)],
+        );
     }
 
     fn celery_retried(&mut self, task: Task) {
         let s = self.celery_start("task-retried", task);
         s.push_str(",\"exception\":\"ConnectionResetError('card network connection reset')\"}");
+        self.tag("warning", "task-retried", &[("task_id", &task)]);
     }
 
     fn celery_revoked(&mut self, task: Task, terminated: bool) {
@@ -1096,6 +1247,7 @@ impl Synth {
         } else {
             s.push_str(",\"terminated\":false,\"signum\":null,\"expired\":false}");
         }
+        self.tag("warning", "task-revoked", &[("task_id", &task)]);
     }
 }
 
@@ -1121,6 +1273,17 @@ impl Out {
         })
     }
 
+    /// A file outside the bundle; `rel` is then the path as given.
+    fn create_at(path: &Path) -> io::Result<Out> {
+        let file = File::create(path).map_err(|e| with_path(path, e))?;
+        Ok(Out {
+            rel: path.display().to_string(),
+            w: BufWriter::with_capacity(1 << 20, file),
+            lines: 0,
+            bytes: 0,
+        })
+    }
+
     fn write_line(&mut self, text: &str) -> io::Result<()> {
         self.w.write_all(text.as_bytes())?;
         self.w.write_all(b"\n")?;
@@ -1133,6 +1296,38 @@ impl Out {
         self.w
             .flush()
             .map_err(|e| with_path(&dir.join(&self.rel), e))
+    }
+}
+
+/// The `--jsonl` copy: its file, a line buffer, and `(service, instance)`
+/// by output file index.
+struct Jsonl {
+    out: Out,
+    buf: String,
+    sources: Vec<(&'static str, String)>,
+}
+
+impl Jsonl {
+    fn write(&mut self, rec: &Rec, skew_us: i64) -> io::Result<()> {
+        debug_assert!(!rec.msg.is_empty(), "untagged line: {}", rec.text);
+        let (service, instance) = &self.sources[rec.file];
+        let t = if rec.file == LG {
+            rec.t + skew_us
+        } else {
+            rec.t
+        };
+        let b = &mut self.buf;
+        b.clear();
+        b.push_str("{\"ts\":\"");
+        put_rfc3339(b, t, false);
+        put!(
+            b,
+            "\",\"service\":\"{service}\",\"instance\":\"{instance}\",\"level\":\"{}\",\"msg\":\"{}\"{}}}",
+            rec.level,
+            rec.msg,
+            rec.ids
+        );
+        self.out.write_line(&self.buf)
     }
 }
 
@@ -1175,6 +1370,7 @@ fn write_event(
     outs: &mut [Out],
     truth: &mut Out,
     buf: &mut String,
+    mut jsonl: Option<&mut Jsonl>,
 ) -> io::Result<()> {
     fn list<T: fmt::Display>(buf: &mut String, items: &[T]) {
         for (i, item) in items.iter().enumerate() {
@@ -1202,6 +1398,11 @@ fn write_event(
     for (i, rec) in synth.lines.current().iter().enumerate() {
         let out = &mut outs[rec.file];
         out.write_line(&rec.text)?;
+        if rec.file != DB
+            && let Some(j) = jsonl.as_deref_mut()
+        {
+            j.write(rec, synth.skew_us)?;
+        }
         if i > 0 {
             buf.push(',');
         }
@@ -1244,7 +1445,36 @@ fn run(args: &Args) -> io::Result<()> {
     let mut truth = Out::create(&args.out, ".truth.jsonl")?;
     outs[DB].write_line(CSV_HEADER)?;
 
-    let mut synth = Synth::new(args.seed, args.skew_ms, names);
+    let mut jsonl = match &args.jsonl {
+        Some(path) => {
+            if path.starts_with(&args.out) {
+                eprintln!(
+                    "gen_bundle: warning: --jsonl {} is inside --out {}: ingesting the bundle will read every record twice",
+                    path.display(),
+                    args.out.display()
+                );
+            }
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fs::create_dir_all(parent).map_err(|e| with_path(parent, e))?;
+            }
+            let worker = &names.worker;
+            Some(Jsonl {
+                out: Out::create_at(path)?,
+                buf: String::with_capacity(512),
+                sources: vec![
+                    ("api-gateway", names.gateway.clone()),
+                    ("payments-api", names.payments.clone()),
+                    ("billing-worker", worker.clone()),
+                    ("ledger-service", names.ledger.clone()),
+                    ("webhook-dispatcher", names.webhook.clone()),
+                    ("", String::new()),
+                    ("billing-worker", format!("celery@{worker}")),
+                ],
+            })
+        }
+        None => None,
+    };
+    let mut synth = Synth::new(args.seed, args.skew_ms, names, jsonl.is_some());
     let mut buf = String::with_capacity(4096);
     let mut records = 0u64;
     for k in 0..args.events {
@@ -1253,12 +1483,26 @@ fn run(args: &Args) -> io::Result<()> {
         synth.adv(20, 1500);
         let (evt, story) = synth.event(k);
         records += synth.lines.n as u64;
-        write_event(&synth, evt, story, &mut outs, &mut truth, &mut buf)?;
+        write_event(
+            &synth,
+            evt,
+            story,
+            &mut outs,
+            &mut truth,
+            &mut buf,
+            jsonl.as_mut(),
+        )?;
     }
     for out in &mut outs {
         out.finish(&args.out)?;
     }
     truth.finish(&args.out)?;
+    if let Some(j) = &mut jsonl {
+        j.out
+            .w
+            .flush()
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", j.out.rel)))?;
+    }
 
     let bytes: u64 = outs.iter().map(|o| o.bytes).sum::<u64>() + truth.bytes;
     eprintln!(
@@ -1267,5 +1511,11 @@ fn run(args: &Args) -> io::Result<()> {
         clock.elapsed().as_secs_f64(),
         args.out.display()
     );
+    if let Some(j) = &jsonl {
+        eprintln!(
+            "gen_bundle: {} JSON lines, {} bytes -> {}",
+            j.out.lines, j.out.bytes, j.out.rel
+        );
+    }
     Ok(())
 }
