@@ -324,31 +324,37 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
     let mut summaries: Vec<Option<EventSummary>> = (0..components.events).map(|_| None).collect();
     let mut per_event: Vec<Vec<usize>> = vec![Vec::new(); components.events];
     buckets.drain(&mut |entries| {
-        let mut groups: HashMap<u32, Vec<Record>> = HashMap::new();
+        let mut by_event: HashMap<u32, Vec<&[u8]>> = HashMap::new();
         for (event, json) in entries {
-            match serde_json::from_slice::<Record>(json) {
-                Ok(r) => groups.entry(event).or_default().push(r),
+            by_event.entry(event).or_default().push(json);
+        }
+        let groups: Vec<(u32, Vec<&[u8]>)> = by_event.into_iter().collect();
+        // Both cores: half the bucket's events each.
+        let (left, right) = groups.split_at(groups.len() / 2);
+        let (mut done, other) = std::thread::scope(|s| {
+            let other = s.spawn(|| check_events(left, config, &hubs));
+            (check_events(right, config, &hubs), other.join())
+        });
+        match other {
+            Ok(more) => done.extend(more),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        for checked in done {
+            let event = checked.event as usize;
+            match checked.outcome {
+                Ok((summary, found)) => {
+                    let start = findings.len();
+                    for (f, ts) in found {
+                        findings.push(f);
+                        finding_ts.push(ts);
+                    }
+                    per_event[event] = (start..findings.len()).collect();
+                    summaries[event] = Some(summary);
+                }
                 Err(e) => {
                     corrupt.get_or_insert(e);
                 }
             }
-        }
-        for (event, mut records) in groups {
-            sort_true_order(&mut records);
-            let found = event_findings(&records, config);
-            let start = findings.len();
-            for f in found {
-                finding_ts.push(
-                    records
-                        .iter()
-                        .filter(|r| f.evidence.contains(&r.source))
-                        .map(|r| r.ts)
-                        .min(),
-                );
-                findings.push(f);
-            }
-            per_event[event as usize] = (start..findings.len()).collect();
-            summaries[event as usize] = Some(summarise(&records, config, &hubs));
         }
     })?;
     if let Some(e) = corrupt {
@@ -409,6 +415,51 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         histogram,
         config_settings,
     })
+}
+
+/// A finding with the time of its first piece of evidence.
+type Timed = (Finding, Option<Micros>);
+
+struct Checked {
+    event: u32,
+    outcome: Result<(EventSummary, Vec<Timed>), serde_json::Error>,
+}
+
+/// Each event's records decoded, put in true order, summarised and
+/// checked; each finding with the time of its first evidence.
+fn check_events(
+    groups: &[(u32, Vec<&[u8]>)],
+    config: &Config,
+    hubs: &HashSet<&str>,
+) -> Vec<Checked> {
+    groups
+        .iter()
+        .map(|(event, jsons)| {
+            let outcome = jsons
+                .iter()
+                .map(|j| serde_json::from_slice::<Record>(j))
+                .collect::<Result<Vec<Record>, _>>()
+                .map(|mut records| {
+                    sort_true_order(&mut records);
+                    let found = event_findings(&records, config)
+                        .into_iter()
+                        .map(|f| {
+                            let ts = records
+                                .iter()
+                                .filter(|r| f.evidence.contains(&r.source))
+                                .map(|r| r.ts)
+                                .min();
+                            (f, ts)
+                        })
+                        .collect();
+                    (summarise(&records, config, hubs), found)
+                });
+            Checked {
+                event: *event,
+                outcome,
+            }
+        })
+        .collect()
 }
 
 /// ID field -> value for the event's identity, used in every finding's `ids`.

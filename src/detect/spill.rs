@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 /// take two to three times this.
 pub const BUCKET_BYTES: u64 = 64 << 20;
 
+/// One stored record filed under its event number.
+pub type Entry<'a> = (u32, &'a [u8]);
+
 pub struct Buckets {
     store: Store,
 }
@@ -88,7 +91,7 @@ impl Buckets {
 
     /// Every bucket in turn, as its `(event, json)` entries; each is dropped
     /// (and its file removed) before the next is read.
-    pub fn drain(mut self, each: &mut dyn FnMut(Vec<(u32, &[u8])>)) -> Result<(), SpillError> {
+    pub fn drain(mut self, each: &mut dyn FnMut(Vec<Entry<'_>>)) -> Result<(), SpillError> {
         let n = self.len();
         for i in 0..n {
             let bytes = match &mut self.store {
@@ -114,7 +117,7 @@ impl Buckets {
     }
 }
 
-fn entries(mut bytes: &[u8]) -> Vec<(u32, &[u8])> {
+fn entries(mut bytes: &[u8]) -> Vec<Entry<'_>> {
     let mut out = Vec::new();
     while bytes.len() >= 8 {
         let event = u32::from_le_bytes(bytes[..4].try_into().unwrap_or_default());
