@@ -255,6 +255,18 @@ fn severity_glyph(s: Severity) -> &'static str {
     }
 }
 
+/// The rows a table of `len` rows shows with `sel` selected in `area`
+/// (borders taken off, and a header line when it has one), scrolled as
+/// ratatui scrolls a fresh `TableState`. Building only these rows keeps a
+/// frame's cost flat however long the list is.
+fn visible(len: usize, sel: usize, area: Rect, header: bool) -> std::ops::Range<usize> {
+    let h = (area.height as usize)
+        .saturating_sub(2 + usize::from(header))
+        .max(1);
+    let start = if sel < h { 0 } else { sel + 1 - h };
+    start.min(len)..(start + h).min(len)
+}
+
 fn render_findings(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> usize {
     let focused = app.focus == Pane::Findings;
     let Some(a) = &app.analysis else {
@@ -274,8 +286,8 @@ fn render_findings(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
         );
         return 0;
     }
-    let rows: Vec<Row> = app
-        .listed_findings
+    let shown = visible(app.listed_findings.len(), app.finding_sel, area, false);
+    let rows: Vec<Row> = app.listed_findings[shown.clone()]
         .iter()
         .map(|&i| {
             let f = &a.findings[i];
@@ -300,9 +312,9 @@ fn render_findings(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
     } else {
         Style::default()
     });
-    let mut state = TableState::default().with_selected(Some(app.finding_sel));
+    let mut state = TableState::default().with_selected(Some(app.finding_sel - shown.start));
     frame.render_stateful_widget(table, area, &mut state);
-    state.offset()
+    shown.start + state.offset()
 }
 
 fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> usize {
@@ -323,11 +335,12 @@ fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> usi
     let time_w: usize = if narrow { 5 } else { 8 };
     let fixed = 2 + 1 + 1 + time_w + 4 + if narrow { 4 } else { 3 + 5 };
     let id_w = (area.width as usize).saturating_sub(fixed).max(8);
-    let rows: Vec<Row> = app
-        .listed
+    let shown = visible(app.listed.len(), app.event_sel, area, true);
+    let rows: Vec<Row> = app.listed[shown.clone()]
         .iter()
         .enumerate()
-        .map(|(pos, &i)| {
+        .map(|(k, &i)| {
+            let pos = shown.start + k;
             let e = &a.events.events[i];
             let worst = a.event_findings[i]
                 .iter()
@@ -380,10 +393,10 @@ fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> usi
         } else {
             Style::default().add_modifier(Modifier::BOLD)
         });
-    let mut state =
-        TableState::default().with_selected((!app.listed.is_empty()).then_some(app.event_sel));
+    let mut state = TableState::default()
+        .with_selected((!app.listed.is_empty()).then_some(app.event_sel - shown.start));
     frame.render_stateful_widget(table, area, &mut state);
-    state.offset()
+    shown.start + state.offset()
 }
 
 /// One lane per service: `●` in the entry's lane, `─` across the lanes a hop
