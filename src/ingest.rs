@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::index::manifest::head_hash;
 use crate::index::{IndexError, Manifest, RecordIndex, SourceState};
 use crate::parse::{self, Dialect, FileContext, Malformed, Parsed};
-use crate::record::{Record, SourceRef};
+use crate::record::SourceRef;
 use crate::sources::{self, SourceFile};
 
 /// How many bytes the sniffer and the identity hash look at.
@@ -462,13 +462,6 @@ fn ingest_file(
         malformed,
         why: sniffed.why,
     }])
-}
-
-/// Reads every record of the index (for whole-index analysis).
-pub fn all_records(index: &RecordIndex) -> Result<Vec<Record>, IndexError> {
-    let mut out = Vec::new();
-    index.for_each_record(&mut |r| out.push(r))?;
-    Ok(out)
 }
 
 /// What a live read of the idempotency table added.

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use common::{run, run_ok};
 use hopline::config::Config;
 use hopline::index::RecordIndex;
-use hopline::ingest::{all_records, ingest, ingest_pg};
+use hopline::ingest::{ingest, ingest_pg};
 use hopline::sources::postgres::{PgTarget, with_read_only};
 use serde_json::Value;
 
@@ -306,8 +306,8 @@ fn a_dump_gives_the_same_records_as_the_live_table() {
             })
             .collect::<Vec<_>>()
     };
-    let a = strip(all_records(&live).unwrap());
-    let b = strip(all_records(&dumped).unwrap());
+    let a = strip(live.all_records().unwrap());
+    let b = strip(dumped.all_records().unwrap());
     assert_eq!(a.len(), 3);
     assert_eq!(a, b);
 }
@@ -415,8 +415,10 @@ fn any_table_reads_through_a_column_mapping() {
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["postgres"]["rows_read"], 2);
-    let records =
-        all_records(&RecordIndex::open_existing(&tmp.path().join("ix")).unwrap()).unwrap();
+    let records = RecordIndex::open_existing(&tmp.path().join("ix"))
+        .unwrap()
+        .all_records()
+        .unwrap();
     let tok1 = records
         .iter()
         .find(|r| r.carries("tok_1"))
@@ -542,9 +544,9 @@ fn a_json_lines_dump_gives_the_same_rows_as_the_live_table() {
             })
             .collect::<Vec<_>>()
     };
-    let a = essence(all_records(&live).unwrap());
+    let a = essence(live.all_records().unwrap());
     assert_eq!(a.len(), 3);
-    assert_eq!(a, essence(all_records(&dumped).unwrap()));
+    assert_eq!(a, essence(dumped.all_records().unwrap()));
 }
 
 #[test]

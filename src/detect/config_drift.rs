@@ -60,14 +60,6 @@ impl Settings {
     }
 }
 
-/// The latest setting of every instance that logs one, by service then
-/// instance.
-pub fn config_settings(records: &[Record]) -> Vec<ConfigSetting> {
-    let mut s = Settings::default();
-    records.iter().for_each(|r| s.add(r));
-    s.finish()
-}
-
 /// Services whose instances run different settings.
 pub fn config_drift(settings: &[ConfigSetting]) -> Vec<Finding> {
     let mut by_service: BTreeMap<&str, Vec<&ConfigSetting>> = BTreeMap::new();
@@ -107,6 +99,12 @@ mod tests {
     use super::*;
     use crate::correlate::footprint::tests::rec;
 
+    fn settings(records: &[Record]) -> Vec<ConfigSetting> {
+        let mut s = Settings::default();
+        records.iter().for_each(|r| s.add(r));
+        s.finish()
+    }
+
     #[test]
     fn drift_across_instances_only() {
         let mut a = rec(1, 1, "worker", &[], "config loaded");
@@ -114,9 +112,9 @@ mod tests {
         let mut b = a.clone();
         b.instance = "worker-2".into();
         b.source.line = 2;
-        assert!(config_drift(&config_settings(&[a.clone(), b.clone()])).is_empty());
+        assert!(config_drift(&settings(&[a.clone(), b.clone()])).is_empty());
         b.attrs[0].1 = "def".into();
-        let f = config_drift(&config_settings(&[a, b]));
+        let f = config_drift(&settings(&[a, b]));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].evidence.len(), 2);
     }

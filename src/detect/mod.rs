@@ -209,35 +209,6 @@ struct SkimId<'a> {
     value: Cow<'a, str>,
 }
 
-/// Records already in memory (tests, small callers).
-struct InMemory(Vec<Vec<u8>>);
-
-impl RecordScan for InMemory {
-    type Error = std::convert::Infallible;
-    fn scan(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), Self::Error> {
-        self.0.iter().for_each(|j| each(j));
-        Ok(())
-    }
-}
-
-pub fn analyse(records: Vec<Record>, config: &Config) -> Analysis {
-    let json = records
-        .iter()
-        .filter_map(|r| serde_json::to_vec(r).ok())
-        .collect();
-    drop(records);
-    // Records serialised just now always decode, and nothing spills
-    // without a directory: this analysis cannot fail.
-    analyse_scan(&InMemory(json), config).unwrap_or_else(|_| Analysis {
-        events: Events::default(),
-        findings: Vec::new(),
-        event_findings: Vec::new(),
-        records: 0,
-        histogram: overview::Histogram::default(),
-        config_settings: Vec::new(),
-    })
-}
-
 /// The analysis in bounded memory, in three passes: (1) every record's IDs,
 /// time and level, which give the events (see [`IdGraph`]), the histogram
 /// and config settings; (2) each event's records into buckets by event;
@@ -248,8 +219,7 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
     let store = |e: S::Error| AnalysisError::Store(Box::new(e));
     let config_finder = memchr::memmem::Finder::new(b"config_");
     let mut graph = IdGraph::new(config);
-    let mut traffic: Vec<Micros> = Vec::new();
-    let mut errors: Vec<Micros> = Vec::new();
+    let mut times = overview::Times::default();
     let mut settings = config_drift::Settings::default();
     let mut bytes = 0u64;
     let mut corrupt = None;
@@ -264,12 +234,7 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         };
         graph.add(skim.ids.iter().map(|i| i.value.as_ref()));
         bytes += json.len() as u64;
-        if skim.kind != Kind::Metric {
-            traffic.push(skim.ts);
-            if matches!(skim.level, Level::Error | Level::Fatal) {
-                errors.push(skim.ts);
-            }
-        }
+        times.add(skim.ts, skim.kind, skim.level);
         // Startup lines that log a config fingerprint are rare: only they
         // are read in full here.
         if config_finder.find(json).is_some()
@@ -283,8 +248,7 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         return Err(AnalysisError::Corrupt(e));
     }
     let total = graph.records() as u64;
-    let mut histogram = overview::Histogram::of_times(&traffic, &errors);
-    drop((traffic, errors));
+    let mut histogram = times.histogram();
     let config_settings = settings.finish();
     let mut findings = config_drift::config_drift(&config_settings);
     let mut finding_ts: Vec<Option<Micros>> = findings

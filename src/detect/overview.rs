@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::record::{Kind, Level, Micros, Record};
+use crate::record::{Kind, Level, Micros};
 
 pub const FINE_BUCKETS: usize = 240;
 
@@ -25,22 +25,31 @@ pub struct Histogram {
     pub buckets: Vec<Bucket>,
 }
 
-impl Histogram {
-    /// Counts records (metrics aside: they are context, not traffic) and
-    /// errors; findings are added with [`Histogram::add_finding`].
-    pub fn of(records: &[Record]) -> Histogram {
-        let traffic = || records.iter().filter(|r| r.kind != Kind::Metric);
-        let times: Vec<Micros> = traffic().map(|r| r.ts).collect();
-        let errors: Vec<Micros> = traffic()
-            .filter(|r| matches!(r.level, Level::Error | Level::Fatal))
-            .map(|r| r.ts)
-            .collect();
-        Histogram::of_times(&times, &errors)
+/// Record times gathered one record at a time; bucketed once the span is
+/// known.
+#[derive(Debug, Default)]
+pub struct Times {
+    traffic: Vec<Micros>,
+    errors: Vec<Micros>,
+}
+
+impl Times {
+    /// Metrics are left out: they are context, not traffic.
+    pub fn add(&mut self, ts: Micros, kind: Kind, level: Level) {
+        if kind == Kind::Metric {
+            return;
+        }
+        self.traffic.push(ts);
+        if matches!(level, Level::Error | Level::Fatal) {
+            self.errors.push(ts);
+        }
     }
 
-    /// The same from the times of traffic records and of errors among them.
-    pub fn of_times(traffic: &[Micros], errors: &[Micros]) -> Histogram {
-        let (Some(&first), Some(&last)) = (traffic.iter().min(), traffic.iter().max()) else {
+    /// Records and errors per bucket; findings are added with
+    /// [`Histogram::add_finding`].
+    pub fn histogram(self) -> Histogram {
+        let (Some(&first), Some(&last)) = (self.traffic.iter().min(), self.traffic.iter().max())
+        else {
             return Histogram::default();
         };
         let width = ((last - first) / FINE_BUCKETS as i64 + 1).max(1);
@@ -50,17 +59,19 @@ impl Histogram {
             width,
             buckets: vec![Bucket::default(); FINE_BUCKETS],
         };
-        for &ts in traffic {
+        for &ts in &self.traffic {
             let i = h.slot(ts);
             h.buckets[i].records += 1;
         }
-        for &ts in errors {
+        for &ts in &self.errors {
             let i = h.slot(ts);
             h.buckets[i].errors += 1;
         }
         h
     }
+}
 
+impl Histogram {
     fn slot(&self, ts: Micros) -> usize {
         (((ts - self.start).max(0) / self.width) as usize).min(self.buckets.len().saturating_sub(1))
     }
@@ -118,6 +129,7 @@ impl Histogram {
 mod tests {
     use super::*;
     use crate::correlate::footprint::tests::rec;
+    use crate::record::Record;
 
     #[test]
     fn counts_resample_without_losing_anything() {
@@ -125,7 +137,11 @@ mod tests {
             .map(|i| rec(i * 1000, i as u64, "a", &[], "x"))
             .collect();
         records[99].level = Level::Error;
-        let mut h = Histogram::of(&records);
+        let mut times = Times::default();
+        records
+            .iter()
+            .for_each(|r| times.add(r.ts, r.kind, r.level));
+        let mut h = times.histogram();
         h.add_finding(50_000);
         let total = |h: &Histogram| h.buckets.iter().map(|b| b.records).sum::<u64>();
         assert_eq!(total(&h), 100);

@@ -201,27 +201,34 @@ impl RecordIndex {
     }
 
     fn decode(&self, doc: &TantivyDocument) -> Result<Record, IndexError> {
-        let bytes = doc
-            .get_first(self.fields.record)
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| IndexError::Corrupt("document without a record".into()))?;
-        serde_json::from_str(bytes).map_err(|e| IndexError::Corrupt(e.to_string()))
+        let json = record_json(doc, self.fields.record)?;
+        serde_json::from_str(json).map_err(|e| IndexError::Corrupt(e.to_string()))
     }
 
-    /// Every live record, segment by segment, without holding them all.
-    pub fn for_each_record(&self, f: &mut dyn FnMut(Record)) -> Result<(), IndexError> {
-        let searcher = self.reader.searcher();
-        for segment in searcher.segment_readers() {
-            let store = segment
-                .get_store_reader(64)
-                .map_err(|e| self.err(e.into()))?;
-            for doc in store.iter::<TantivyDocument>(segment.alive_bitset()) {
-                let doc = doc.map_err(|e| self.err(e))?;
-                f(self.decode(&doc)?);
-            }
+    /// Every live record at once: for tests and small indexes; whole-index
+    /// work goes through [`RecordIndex::snapshot`] and holds none.
+    pub fn all_records(&self) -> Result<Vec<Record>, IndexError> {
+        let mut out = Vec::new();
+        let mut bad = None;
+        self.snapshot()
+            .scan(&mut |json| match serde_json::from_slice(json) {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    bad.get_or_insert(e);
+                }
+            })?;
+        match bad {
+            Some(e) => Err(IndexError::Corrupt(e.to_string())),
+            None => Ok(out),
         }
-        Ok(())
     }
+}
+
+/// The stored record of a document, as the JSON it was written as.
+fn record_json(doc: &TantivyDocument, field: Field) -> Result<&str, IndexError> {
+    doc.get_first(field)
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| IndexError::Corrupt("document without a record".into()))
 }
 
 /// One reader's view of the index, unchanged by later commits: what the
@@ -283,11 +290,7 @@ impl RecordScan for Snapshot {
             let store = segment.get_store_reader(64).map_err(|e| err(e.into()))?;
             for doc in store.iter::<TantivyDocument>(segment.alive_bitset()) {
                 let doc = doc.map_err(err)?;
-                let bytes = doc
-                    .get_first(self.record)
-                    .and_then(|v| v.as_str())
-                    .ok_or_else(|| IndexError::Corrupt("document without a record".into()))?;
-                each(bytes.as_bytes());
+                each(record_json(&doc, self.record)?.as_bytes());
             }
         }
         Ok(())
