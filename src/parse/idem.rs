@@ -55,17 +55,17 @@ pub fn parse_json_line(
 ) -> Result<crate::record::Record, Malformed> {
     let obj = super::json::object(text)?;
     let columns: Vec<String> = obj.keys().cloned().collect();
-    let values: Vec<String> = obj
-        .values()
-        .map(|v| match v {
-            serde_json::Value::Null => String::new(),
-            v => super::json::text_of(v),
-        })
-        .collect();
+    let values: Vec<String> = obj.values().map(super::json::text_of).collect();
     let values: Vec<&str> = values.iter().map(String::as_str).collect();
-    let mut record = row_record(&RowShape::of(&columns), &values, line, None, ctx, config)?;
-    record.raw = text.to_string();
-    Ok(record)
+    shaped_record(
+        &RowShape::of(&columns),
+        &values,
+        text,
+        line,
+        None,
+        ctx,
+        config,
+    )
 }
 
 /// Is this JSON object a table row (key and status, no log message)?
@@ -156,6 +156,20 @@ pub fn row_record(
     ctx: &FileContext,
     config: &Config,
 ) -> Result<crate::record::Record, Malformed> {
+    let raw = csv_table::raw_row(values);
+    shaped_record(shape, values, &raw, line, fallback_ts, ctx, config)
+}
+
+/// The same with the raw text at hand (a JSON line keeps itself).
+fn shaped_record(
+    shape: &RowShape,
+    values: &[&str],
+    raw: &str,
+    line: u64,
+    fallback_ts: Option<crate::record::Micros>,
+    ctx: &FileContext,
+    config: &Config,
+) -> Result<crate::record::Record, Malformed> {
     let get = |i: Option<usize>| i.and_then(|i| values.get(i).copied()).unwrap_or("");
     let status = get(shape.status);
     let key = get(shape.key);
@@ -178,14 +192,7 @@ pub fn row_record(
             .map(|(c, v)| (c.clone(), v.to_string()))
             .collect(),
     };
-    into_record(
-        fields,
-        Kind::IdemRow,
-        &csv_table::raw_row(values),
-        line,
-        ctx,
-        config,
-    )
+    into_record(fields, Kind::IdemRow, raw, line, ctx, config)
 }
 
 #[cfg(test)]

@@ -176,63 +176,50 @@ pub fn fields_of(obj: Map<String, Value>, map: &FieldMap) -> Fields {
     flatten("", obj, &mut flat);
     let mut fields = Fields::default();
 
-    if let Some(i) = find(&flat, map.time.as_deref(), TIME_KEYS, |v| {
-        time::from_json(v).is_some()
+    let text = |v: &Value| v.as_str().map(str::to_string);
+    if let Some((i, ts)) = find(&flat, map.time.as_deref(), TIME_KEYS, time::from_json) {
+        flat.remove(i);
+        fields.ts = Some(ts);
+    }
+    if let Some((i, level)) = find(&flat, map.level.as_deref(), LEVEL_KEYS, |v| match v {
+        Value::Number(n) => Some(Level::from_number(n.as_i64().unwrap_or(30))),
+        Value::String(s) => Some(Level::parse(s)),
+        _ => None,
     }) {
-        let (_, v) = flat.remove(i);
-        fields.ts = time::from_json(&v);
+        flat.remove(i);
+        fields.level = Some(level);
     }
-    if let Some(i) = find(&flat, map.level.as_deref(), LEVEL_KEYS, |v| {
-        v.is_string() || v.is_number()
-    }) {
-        let (_, v) = flat.remove(i);
-        fields.level = Some(match &v {
-            Value::Number(n) => Level::from_number(n.as_i64().unwrap_or(30)),
-            Value::String(s) => Level::parse(s),
-            _ => Level::Unknown,
-        });
+    if let Some((i, message)) = find(&flat, map.message.as_deref(), MESSAGE_KEYS, text) {
+        flat.remove(i);
+        fields.message = message;
     }
-    if let Some(i) = find(
-        &flat,
-        map.message.as_deref(),
-        MESSAGE_KEYS,
-        Value::is_string,
-    ) {
-        let (_, v) = flat.remove(i);
-        fields.message = text_of(&v);
-    }
-    if let Some(i) = find(
-        &flat,
-        map.service.as_deref(),
-        SERVICE_KEYS,
-        Value::is_string,
-    ) {
-        fields.service = Some(text_of(&flat[i].1));
-    }
-    if let Some(i) = find(
-        &flat,
-        map.instance.as_deref(),
-        INSTANCE_KEYS,
-        Value::is_string,
-    ) {
-        fields.instance = Some(text_of(&flat[i].1));
-    }
+    fields.service = find(&flat, map.service.as_deref(), SERVICE_KEYS, text).map(|(_, s)| s);
+    fields.instance = find(&flat, map.instance.as_deref(), INSTANCE_KEYS, text).map(|(_, s)| s);
     fields.attrs = flat.into_iter().map(|(k, v)| (k, text_of(&v))).collect();
     fields
 }
 
-/// The first of `keys` present with an acceptable value; a key named in
+/// The first of `keys` present with a value `read` accepts, with where it
+/// is and what it read (so a timestamp is parsed once); a key named in
 /// config replaces the built-in list.
-fn find(
+fn find<T>(
     flat: &[(String, Value)],
     over: Option<&str>,
     keys: &[&str],
-    ok: impl Fn(&Value) -> bool,
-) -> Option<usize> {
-    let pos = |key: &str| flat.iter().position(|(k, v)| k == key && ok(v));
+    read: impl Fn(&Value) -> Option<T>,
+) -> Option<(usize, T)> {
+    let at = |key: &str| {
+        flat.iter().enumerate().find_map(|(i, (k, v))| {
+            if k == key {
+                read(v).map(|t| (i, t))
+            } else {
+                None
+            }
+        })
+    };
     match over {
-        Some(key) => pos(key),
-        None => keys.iter().find_map(|key| pos(key)),
+        Some(key) => at(key),
+        None => keys.iter().find_map(|key| at(key)),
     }
 }
 
