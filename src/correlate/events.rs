@@ -203,15 +203,11 @@ const KEY_PREFERENCE: &[&str] = &[
 pub fn summarise(records: &[Record], config: &Config, hubs: &HashSet<&str>) -> EventSummary {
     let mut ids: Vec<IdRef> = Vec::new();
     let mut seen: HashSet<&str> = HashSet::new();
-    let mut services: Vec<String> = Vec::new();
     for r in records {
         for id in &r.ids {
             if !hubs.contains(id.value.as_str()) && seen.insert(id.value.as_str()) {
                 ids.push(id.clone());
             }
-        }
-        if !services.contains(&r.service) {
-            services.push(r.service.clone());
         }
     }
     let key = KEY_PREFERENCE
@@ -229,7 +225,7 @@ pub fn summarise(records: &[Record], config: &Config, hubs: &HashSet<&str>) -> E
     EventSummary {
         key,
         ids,
-        services,
+        services: super::services_in_order(records),
         first_ts: records.first().map_or(0, |r| r.ts),
         last_ts: records.last().map_or(0, |r| r.ts),
         records: records.len(),

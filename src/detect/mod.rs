@@ -251,15 +251,11 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
     let mut histogram = times.histogram();
     let config_settings = settings.finish();
     let mut findings = config_drift::config_drift(&config_settings);
+    let settings_ts: HashMap<&SourceRef, Micros> =
+        config_settings.iter().map(|s| (&s.source, s.ts)).collect();
     let mut finding_ts: Vec<Option<Micros>> = findings
         .iter()
-        .map(|f| {
-            config_settings
-                .iter()
-                .filter(|s| f.evidence.contains(&s.source))
-                .map(|s| s.ts)
-                .min()
-        })
+        .map(|f| first_evidence_ts(f, &settings_ts))
         .collect();
 
     let components = graph.finish();
@@ -333,28 +329,14 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         .collect();
     events.sort_by(|a, b| (a.0.first_ts, &a.0.key.value).cmp(&(b.0.first_ts, &b.0.key.value)));
 
-    // Rank: severity, then impact (evidence lines), then a stable order.
+    // Rank the findings; events keep pointing at them by position.
     let mut order: Vec<usize> = (0..findings.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (fa, fb) = (&findings[a], &findings[b]);
-        (
-            fa.severity,
-            std::cmp::Reverse(fa.evidence.len()),
-            fa.kind,
-            &fa.evidence,
-        )
-            .cmp(&(
-                fb.severity,
-                std::cmp::Reverse(fb.evidence.len()),
-                fb.kind,
-                &fb.evidence,
-            ))
-    });
+    order.sort_by(|&a, &b| rank_key(&findings[a]).cmp(&rank_key(&findings[b])));
     let mut new_pos = vec![0; findings.len()];
     for (pos, &old) in order.iter().enumerate() {
         new_pos[old] = pos;
     }
-    for ts in order.iter().filter_map(|&i| finding_ts[i]) {
+    for &ts in finding_ts.iter().flatten() {
         histogram.add_finding(ts);
     }
     let mut slots: Vec<Option<Finding>> = findings.into_iter().map(Some).collect();
@@ -381,6 +363,33 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
     })
 }
 
+/// Severity, then impact (evidence lines), then a stable order.
+fn rank_key(
+    f: &Finding,
+) -> (
+    Severity,
+    std::cmp::Reverse<usize>,
+    FindingKind,
+    &[SourceRef],
+) {
+    (
+        f.severity,
+        std::cmp::Reverse(f.evidence.len()),
+        f.kind,
+        &f.evidence,
+    )
+}
+
+/// When the first piece of a finding's evidence happened, to place it on
+/// the histogram.
+fn first_evidence_ts(f: &Finding, ts_of: &HashMap<&SourceRef, Micros>) -> Option<Micros> {
+    f.evidence
+        .iter()
+        .filter_map(|s| ts_of.get(s))
+        .min()
+        .copied()
+}
+
 /// A finding with the time of its first piece of evidence.
 type Timed = (Finding, Option<Micros>);
 
@@ -405,14 +414,12 @@ fn check_events(
                 .collect::<Result<Vec<Record>, _>>()
                 .map(|mut records| {
                     sort_true_order(&mut records);
+                    let ts_of: HashMap<&SourceRef, Micros> =
+                        records.iter().map(|r| (&r.source, r.ts)).collect();
                     let found = event_findings(&records, config)
                         .into_iter()
                         .map(|f| {
-                            let ts = records
-                                .iter()
-                                .filter(|r| f.evidence.contains(&r.source))
-                                .map(|r| r.ts)
-                                .min();
+                            let ts = first_evidence_ts(&f, &ts_of);
                             (f, ts)
                         })
                         .collect();
