@@ -163,18 +163,28 @@ fn evidence_of(
             source: s.to_string(),
             text: by_source
                 .get(s)
+                // Redacted whole, then cut: a secret cut in half would no
+                // longer match its rule.
                 .map(|r| {
-                    let raw: String = r.raw.chars().take(EVIDENCE_CHARS).collect();
-                    let cut = if r.raw.chars().count() > EVIDENCE_CHARS {
-                        "…"
-                    } else {
-                        ""
-                    };
-                    scrub.text(&format!("{raw}{cut}"))
+                    let text = scrub.text(&r.raw);
+                    match text.char_indices().nth(EVIDENCE_CHARS) {
+                        Some((cut, _)) => format!("{}…", &text[..cut]),
+                        None => text,
+                    }
                 })
                 .unwrap_or_default(),
         })
         .collect()
+}
+
+/// A mark with the record it sits on, when that record is at hand.
+fn mark_out(m: &Mark, r: Option<&Record>, scrub: &mut Scrub) -> MarkOut {
+    MarkOut {
+        source: m.source.to_string(),
+        ts: r.map(|r| format_ts(r.ts)),
+        step: r.map(|r| scrub.text(&r.message)),
+        note: m.note.as_deref().map(|n| scrub.text(n)),
+    }
 }
 
 fn finding_out(
@@ -222,18 +232,9 @@ pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
             duration(last.ts - first.ts),
             input.ids.len()
         ));
-        let mutations = records.iter().filter(|r| r.mutation).count();
-        let hops = records
-            .windows(2)
-            .filter(|w| w[0].service != w[1].service)
-            .count();
-        summary.push(format!(
-            "It hopped between services {hops} times and made {mutations} state mutations."
-        ));
     } else {
         summary.push("No record carries this ID.".into());
     }
-    summary.push(impact_sentence(input.findings));
     let marks_by_source: HashMap<&SourceRef, &Mark> =
         input.marks.iter().map(|m| (&m.source, m)).collect();
     let mut prev_service: Option<&str> = None;
@@ -260,6 +261,14 @@ pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
             }
         })
         .collect();
+    if !records.is_empty() {
+        let mutations = timeline.iter().filter(|s| s.mutation).count();
+        let hops = timeline.iter().filter(|s| s.hop).count();
+        summary.push(format!(
+            "It hopped between services {hops} times and made {mutations} state mutations."
+        ));
+    }
+    summary.push(impact_sentence(input.findings));
     let findings = input
         .findings
         .iter()
@@ -268,15 +277,7 @@ pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
     let marks = input
         .marks
         .iter()
-        .filter_map(|m| {
-            let r = by_source.get(&m.source)?;
-            Some(MarkOut {
-                source: m.source.to_string(),
-                ts: Some(format_ts(r.ts)),
-                step: Some(scrub.text(&r.message)),
-                note: m.note.as_deref().map(|n| scrub.text(n)),
-            })
-        })
+        .filter_map(|m| Some(mark_out(m, Some(*by_source.get(&m.source)?), scrub)))
         .collect();
     EventReport {
         id: scrub.text(input.id),
@@ -458,14 +459,13 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
             e.1.insert(v.clone());
         }
     }
-    let mut findings_by_kind: Vec<KindSummary> = by_kind
+    let mut by_kind: Vec<_> = by_kind.into_iter().collect();
+    by_kind.sort_by_key(|(k, _)| (k.severity(), *k));
+    let findings_by_kind: Vec<KindSummary> = by_kind
         .iter()
         .map(|(kind, (count, ids))| KindSummary {
             kind: kind.as_str(),
-            severity: all_findings
-                .iter()
-                .find(|f| f.kind == *kind)
-                .map_or("info", |f| f.severity.as_str()),
+            severity: kind.severity().as_str(),
             count: *count,
             affected: ids
                 .iter()
@@ -475,7 +475,6 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
             affected_total: ids.len(),
         })
         .collect();
-    findings_by_kind.sort_by_key(|k| FindingKind::parse(k.kind).map(|k| (k.severity(), k)));
 
     let events_with = |kind: FindingKind| {
         analysis
@@ -583,15 +582,7 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
     let marks = input
         .marks
         .iter()
-        .map(|m| {
-            let r = input.marked.iter().find(|r| r.source == m.source);
-            MarkOut {
-                source: m.source.to_string(),
-                ts: r.map(|r| format_ts(r.ts)),
-                step: r.map(|r| scrub.text(&r.message)),
-                note: m.note.as_deref().map(|n| scrub.text(n)),
-            }
-        })
+        .map(|m| mark_out(m, input.marked.iter().find(|r| r.source == m.source), scrub))
         .collect();
     IncidentReport {
         title: scrub.text(&input.title),
