@@ -11,6 +11,9 @@ struct Rule {
     regex: Regex,
     /// Card-number candidates must pass Luhn, or order ids get eaten.
     luhn: bool,
+    /// Keep capture group 1 (a URL's scheme and user, a header's name) so
+    /// the reader still knows which system the secret was for.
+    keep_prefix: bool,
 }
 
 pub struct Redactor {
@@ -18,39 +21,51 @@ pub struct Redactor {
     pub counts: BTreeMap<String, usize>,
 }
 
-const RULES: &[(&str, &str, bool)] = &[
+/// Name, pattern, Luhn check, keep group 1.
+const RULES: &[(&str, &str, bool, bool)] = &[
     (
         "jwt",
         r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}",
+        false,
         false,
     ),
     (
         "bearer token",
         r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}",
         false,
+        false,
     ),
     (
         "authorization header",
         r#"(?i)(authorization["']?\s*[:=]\s*["']?)(basic|digest|token)?\s*[A-Za-z0-9._~+/=-]{6,}"#,
         false,
+        true,
     ),
     (
         "api key",
         r"\b(sk|rk|pk)_(live|test)_[A-Za-z0-9]{8,}",
         false,
+        false,
     ),
-    ("aws access key", r"\b(AKIA|ASIA)[0-9A-Z]{16}\b", false),
+    (
+        "aws access key",
+        r"\b(AKIA|ASIA)[0-9A-Z]{16}\b",
+        false,
+        false,
+    ),
     (
         "url password",
         r"(?i)\b([a-z][a-z0-9+.-]*://[^:/\s@]+:)[^@/\s]+@",
         false,
+        true,
     ),
     (
         "email",
         r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b",
         false,
+        false,
     ),
-    ("card number", r"\b\d(?:[ -]?\d){12,18}\b", true),
+    ("card number", r"\b\d(?:[ -]?\d){12,18}\b", true, false),
 ];
 
 impl Default for Redactor {
@@ -58,10 +73,11 @@ impl Default for Redactor {
         Redactor {
             rules: RULES
                 .iter()
-                .map(|(name, re, luhn)| Rule {
+                .map(|(name, re, luhn, keep_prefix)| Rule {
                     name: name.to_string(),
                     regex: Regex::new(re).expect("redaction rule compiles"),
                     luhn: *luhn,
+                    keep_prefix: *keep_prefix,
                 })
                 .collect(),
             counts: BTreeMap::new(),
@@ -79,6 +95,7 @@ impl Redactor {
                 name: rule.name.clone(),
                 regex: rule.regex.clone(),
                 luhn: false,
+                keep_prefix: false,
             });
         }
         r
@@ -94,10 +111,9 @@ impl Redactor {
                     return whole.to_string();
                 }
                 n += 1;
-                match rule.name.as_str() {
-                    // Keep the scheme and user so the reader still knows which system.
-                    "url password" | "authorization header" => format!("{}[REDACTED]", &c[1]),
-                    _ => format!("[REDACTED {}]", rule.name),
+                match c.get(1).filter(|_| rule.keep_prefix) {
+                    Some(prefix) => format!("{}[REDACTED]", prefix.as_str()),
+                    None => format!("[REDACTED {}]", rule.name),
                 }
             });
             if n > 0 {
@@ -132,6 +148,18 @@ fn luhn(candidate: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_rule_named_like_a_built_in_one_replaces_its_whole_match() {
+        let mut r = Redactor::with_rules(&[crate::config::RedactRule {
+            name: "url password".into(),
+            regex: Regex::new(r"tok-\d+").unwrap(),
+        }]);
+        assert_eq!(
+            r.redact("use tok-123 now"),
+            "use [REDACTED url password] now"
+        );
+    }
 
     #[test]
     fn every_kind_of_secret_goes() {
