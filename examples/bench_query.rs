@@ -20,7 +20,7 @@ use hopline::index::RecordIndex;
 use hopline::index::marks::Marks;
 use hopline::present::text;
 use hopline::present::tui::render::render;
-use hopline::present::tui::{Action, App, Message, Pane, answer};
+use hopline::present::tui::{Action, App, Message, Pane, serve};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::json;
@@ -130,22 +130,12 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
                "events": analysis.events.events.len(), "findings": analysis.findings.len()})
     );
     app.on_message(Message::Ready(Box::new(analysis)));
-    let serve = |app: &mut App| {
-        for req in std::mem::take(&mut app.requests) {
-            if let Some(msg) = answer(&req, &index, &config, app) {
-                app.on_message(msg);
-            }
-        }
-    };
-    serve(&mut app);
+    serve(&mut app, &index, &config);
     terminal.draw(|f| render(&app, f))?;
 
     // Keypress to frame: stepping down the event list, each step opening
     // the next event's timeline (one index lookup) and drawing.
-    app.apply(Action::NextPane);
-    if app.focus != Pane::Events {
-        app.focus = Pane::Events;
-    }
+    app.focus = Pane::Events;
     let mut times = Vec::with_capacity(a.samples * 2);
     for i in 0..a.samples * 2 {
         let t = Instant::now();
@@ -154,7 +144,7 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
         } else {
             Action::Down
         });
-        serve(&mut app);
+        serve(&mut app, &index, &config);
         terminal.draw(|f| render(&app, f))?;
         times.push(t.elapsed());
     }

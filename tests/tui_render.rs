@@ -10,7 +10,7 @@ use hopline::detect::analyse_scan;
 use hopline::index::RecordIndex;
 use hopline::ingest::ingest;
 use hopline::present::tui::render::render;
-use hopline::present::tui::{Action, App, Message, Pane, Request, answer};
+use hopline::present::tui::{Action, App, Message, Pane, Request, serve};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -48,14 +48,7 @@ impl Tui {
     /// Carries out the app's lookups (a marks save is left queued, so a
     /// test can see it was asked for).
     fn serve(&mut self) {
-        let config = Config::default();
-        let requests = std::mem::take(&mut self.app.requests);
-        for req in requests {
-            match answer(&req, &self.index, &config, &self.app) {
-                Some(msg) => self.app.on_message(msg),
-                None => self.app.requests.push(req),
-            }
-        }
+        serve(&mut self.app, &self.index, &Config::default());
     }
 }
 
@@ -220,4 +213,36 @@ fn control_sequences_in_logs_are_shown_not_executed() {
         "{text}"
     );
     assert!(!text.contains('\u{1b}'));
+}
+
+#[test]
+fn search_matches_follow_the_list_when_a_range_narrows_it() {
+    let mut t = sample_app();
+    t.apply(Action::StartSearch);
+    for c in "req_39012".chars() {
+        t.apply(Action::Type(c));
+    }
+    t.apply(Action::Enter);
+    assert_eq!(t.app.matches.len(), 1);
+    t.apply(Action::PrevPane);
+    t.apply(Action::PrevPane);
+    assert_eq!(t.app.focus, Pane::Overview);
+    t.apply(Action::RangeAnchor);
+    t.apply(Action::Enter);
+    let carries = |pos: usize| {
+        let a = t.app.analysis.as_ref().unwrap();
+        a.events.events[t.app.listed[pos]]
+            .ids
+            .iter()
+            .any(|id| id.value.starts_with("req_39012"))
+    };
+    assert!(t.app.listed.len() < 50, "the range narrowed the list");
+    assert!(
+        t.app
+            .matches
+            .iter()
+            .all(|&pos| pos < t.app.listed.len() && carries(pos)),
+        "matches point at listed events that carry the ID: {:?}",
+        t.app.matches
+    );
 }

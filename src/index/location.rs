@@ -28,18 +28,7 @@ pub fn index_dir_for(roots: &[PathBuf]) -> PathBuf {
             names.push(name.to_string_lossy().into_owned());
         }
     }
-    let label: String = names
-        .join("+")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(40)
-        .collect();
+    let label: String = file_safe(&names.join("+")).chars().take(40).collect();
     cache_root()
         .join("indexes")
         .join(format!("{label}-{:016x}", head_hash(key.as_bytes())))
@@ -61,4 +50,18 @@ pub fn last_used() -> Option<PathBuf> {
     let text = std::fs::read_to_string(last_file()).ok()?;
     let p = PathBuf::from(text.trim());
     p.join("meta.json").is_file().then_some(p)
+}
+
+/// `s` with everything but ASCII letters, digits, `-` and `_` made `_`: a
+/// file name on any system.
+pub fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

@@ -209,18 +209,8 @@ impl RecordIndex {
     /// work goes through [`RecordIndex::snapshot`] and holds none.
     pub fn all_records(&self) -> Result<Vec<Record>, IndexError> {
         let mut out = Vec::new();
-        let mut bad = None;
-        self.snapshot()
-            .scan(&mut |json| match serde_json::from_slice(json) {
-                Ok(r) => out.push(r),
-                Err(e) => {
-                    bad.get_or_insert(e);
-                }
-            })?;
-        match bad {
-            Some(e) => Err(IndexError::Corrupt(e.to_string())),
-            None => Ok(out),
-        }
+        self.snapshot().for_each_record(&mut |r| out.push(r))?;
+        Ok(out)
     }
 }
 
@@ -275,6 +265,23 @@ impl RecordIndex {
             }
         }
         Ok(out)
+    }
+}
+
+impl Snapshot {
+    /// Every record of the snapshot, decoded, one at a time.
+    pub fn for_each_record(&self, each: &mut dyn FnMut(Record)) -> Result<(), IndexError> {
+        let mut bad = None;
+        self.scan(&mut |json| match serde_json::from_slice(json) {
+            Ok(r) => each(r),
+            Err(e) => {
+                bad.get_or_insert(e);
+            }
+        })?;
+        match bad {
+            Some(e) => Err(IndexError::Corrupt(e.to_string())),
+            None => Ok(()),
+        }
     }
 }
 

@@ -413,9 +413,6 @@ impl App {
             self.open_event(i, keep_entry);
             self.entry_sel = entry;
         }
-        if let Some(q) = self.query.clone() {
-            self.match_events(&q, false);
-        }
     }
 
     /// Shows an analysis event in the timeline; its records are read by
@@ -473,11 +470,12 @@ impl App {
         self.finding_sel = self
             .finding_sel
             .min(self.listed_findings.len().saturating_sub(1));
+        self.rematch();
     }
 
     /// Marks the listed events that match `q`: an ID or an ID prefix at
     /// once, from the events' IDs; terms over records (see
-    /// [`query_matches`]) when the event loop's search answers.
+    /// [`Query`]) when the event loop's search answers.
     fn run_query(&mut self, q: &str, jump: bool) {
         self.query = Some(q.to_string());
         self.search_hits.clear();
@@ -488,8 +486,14 @@ impl App {
         }
     }
 
-    fn match_events(&mut self, q: &str, jump: bool) {
-        let Some(a) = &self.analysis else { return };
+    /// The listed positions of events matching the query: by ID prefix, or
+    /// through the search's hits. Redone whenever the list changes, since
+    /// matches are positions in it.
+    fn rematch(&mut self) {
+        let (Some(a), Some(q)) = (&self.analysis, &self.query) else {
+            self.matches.clear();
+            return;
+        };
         let is_id = !q.contains(char::is_whitespace) && !q.contains([':', '=']);
         self.matches = self
             .listed
@@ -498,11 +502,20 @@ impl App {
             .filter(|(_, i)| {
                 let e = &a.events.events[**i];
                 e.ids.iter().any(|id| {
-                    (is_id && id.value.starts_with(q)) || self.search_hits.contains(&id.value)
+                    (is_id && id.value.starts_with(q.as_str()))
+                        || self.search_hits.contains(&id.value)
                 })
             })
             .map(|(pos, _)| pos)
             .collect();
+    }
+
+    /// The matches, said in the footer; the first selected when asked.
+    fn match_events(&mut self, q: &str, jump: bool) {
+        if self.analysis.is_none() {
+            return;
+        }
+        self.rematch();
         self.flash = Some(match self.matches.len() {
             0 if self.search_jump => format!("searching records for {q}…"),
             0 => format!("no event matches {q}"),
@@ -582,9 +595,6 @@ impl App {
                     SortBy::Findings => SortBy::Time,
                 };
                 self.relist();
-                if let Some(q) = self.query.clone() {
-                    self.run_query(&q, false);
-                }
                 self.flash = Some(format!("events sorted by {}", self.sort.as_str()));
             }
             Action::ToggleFollow => {
@@ -900,22 +910,50 @@ fn moved(sel: usize, len: usize, action: &Action, page: usize) -> usize {
     }
 }
 
-/// Whether a record matches every term of a search: `service:x`,
-/// `level:error` (error or fatal), `key=value` over fields, or a word of
-/// the message; all case-insensitive.
-pub fn query_matches(q: &str, r: &Record) -> bool {
-    q.split_whitespace().map(str::to_lowercase).all(|t| {
-        if let Some(s) = t.strip_prefix("service:") {
-            r.service.to_lowercase().contains(s)
-        } else if let Some(l) = t.strip_prefix("level:") {
-            r.level.as_str() == l
-                || (l == "error" && matches!(r.level, Level::Error | Level::Fatal))
-        } else if let Some((k, v)) = t.split_once('=') {
-            r.attrs
+/// A search over records, parsed once: `service:x`, `level:error` (error
+/// or fatal), `key=value` over fields, or a word of the message; every term
+/// must hold, case-insensitively.
+pub struct Query(Vec<Term>);
+
+enum Term {
+    Service(String),
+    Level(String),
+    Field(String, String),
+    Word(String),
+}
+
+impl Query {
+    pub fn parse(q: &str) -> Query {
+        Query(
+            q.split_whitespace()
+                .map(str::to_lowercase)
+                .map(|t| {
+                    if let Some(s) = t.strip_prefix("service:") {
+                        Term::Service(s.to_string())
+                    } else if let Some(l) = t.strip_prefix("level:") {
+                        Term::Level(l.to_string())
+                    } else if let Some((k, v)) = t.split_once('=') {
+                        Term::Field(k.to_string(), v.to_string())
+                    } else {
+                        Term::Word(t)
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    pub fn matches(&self, r: &Record) -> bool {
+        self.0.iter().all(|t| match t {
+            Term::Service(s) => r.service.to_lowercase().contains(s.as_str()),
+            Term::Level(l) => {
+                r.level.as_str() == l
+                    || (l == "error" && matches!(r.level, Level::Error | Level::Fatal))
+            }
+            Term::Field(k, v) => r
+                .attrs
                 .iter()
-                .any(|(ak, av)| ak.to_lowercase() == k && av.to_lowercase().contains(v))
-        } else {
-            r.message.to_lowercase().contains(t.as_str())
-        }
-    })
+                .any(|(ak, av)| ak.to_lowercase() == *k && av.to_lowercase().contains(v.as_str())),
+            Term::Word(w) => r.message.to_lowercase().contains(w.as_str()),
+        })
+    }
 }

@@ -24,7 +24,7 @@ use ratatui::crossterm::execute;
 use crate::config::Config;
 use crate::correlate::event_records;
 use crate::correlate::{HubRule, footprint};
-use crate::detect::{RecordScan, analyse_scan};
+use crate::detect::analyse_scan;
 use crate::index::marks::Marks;
 use crate::index::{IndexError, RecordIndex};
 use crate::ingest::ingest;
@@ -322,16 +322,7 @@ pub fn answer(req: &Request, index: &RecordIndex, config: &Config, app: &App) ->
 /// `e`: the same report `hopline export ID` writes, into the current
 /// directory.
 fn export_event(index: &RecordIndex, config: &Config, id: &str) -> String {
-    let safe: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe = crate::index::location::file_safe(id);
     let path = PathBuf::from(format!("hopline-{safe}.md"));
     match export::event_from_index(index, id, config, true) {
         Ok(Some(report)) => {
@@ -346,6 +337,17 @@ fn export_event(index: &RecordIndex, config: &Config, id: &str) -> String {
     }
 }
 
+/// Answers the app's queued lookups in place, searches included, and
+/// leaves its other requests queued: how tests and benches drive the app.
+pub fn serve(app: &mut App, index: &RecordIndex, config: &Config) {
+    for req in std::mem::take(&mut app.requests) {
+        match answer(&req, index, config, app) {
+            Some(msg) => app.on_message(msg),
+            None => app.requests.push(req),
+        }
+    }
+}
+
 fn search_message(index: &RecordIndex, query: String) -> Message {
     match search_hits(index, &query) {
         Ok(ids) => Message::SearchHits { query, ids },
@@ -357,20 +359,16 @@ fn search_message(index: &RecordIndex, query: String) -> Message {
 /// with a million hits than with this many.
 const SEARCH_HITS: usize = 200_000;
 
-/// The ID values of every record matching a text query
-/// ([`app::query_matches`]), read from one snapshot of the index.
+/// The ID values of every record matching a text query ([`app::Query`]),
+/// read from one snapshot of the index.
 pub fn search_hits(
     index: &RecordIndex,
     query: &str,
 ) -> Result<std::collections::HashSet<String>, IndexError> {
+    let query = app::Query::parse(query);
     let mut ids = std::collections::HashSet::new();
-    index.snapshot().scan(&mut |json| {
-        if ids.len() >= SEARCH_HITS {
-            return;
-        }
-        if let Ok(r) = serde_json::from_slice::<crate::record::Record>(json)
-            && app::query_matches(query, &r)
-        {
+    index.snapshot().for_each_record(&mut |r| {
+        if ids.len() < SEARCH_HITS && query.matches(&r) {
             ids.extend(r.ids.into_iter().map(|i| i.value));
         }
     })?;
