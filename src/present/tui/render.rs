@@ -125,7 +125,7 @@ fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 .map(|a| {
                     format!(
                         " · {}–{}",
-                        &format_ts(a.histogram.start)[..19],
+                        format_ts(a.histogram.start).get(..19).unwrap_or(""),
                         clock(a.histogram.end()).get(..8).unwrap_or("")
                     )
                 })
@@ -473,11 +473,12 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
         .map(|s| s.chars().next().unwrap_or('?').to_string())
         .collect::<Vec<_>>()
         .join(" ");
-    let rows: Vec<Row> = records
+    let shown = visible(records.len(), app.entry_sel, area, true);
+    let rows: Vec<Row> = records[shown.clone()]
         .iter()
         .enumerate()
-        .map(|(i, r)| {
-            let prev = i.checked_sub(1).map(|p| &records[p]);
+        .map(|(k, r)| {
+            let prev = (shown.start + k).checked_sub(1).map(|p| &records[p]);
             let mark = match app.mark_of(&r.source) {
                 Some(m) if m.note.is_some() => "✎",
                 Some(_) => "★",
@@ -518,10 +519,10 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
     } else {
         Style::default().add_modifier(Modifier::BOLD)
     });
-    let mut state =
-        TableState::default().with_selected((!records.is_empty()).then_some(app.entry_sel));
+    let mut state = TableState::default()
+        .with_selected((!records.is_empty()).then_some(app.entry_sel - shown.start));
     frame.render_stateful_widget(table, area, &mut state);
-    state.offset()
+    shown.start + state.offset()
 }
 
 fn render_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
