@@ -414,7 +414,7 @@ impl Config {
             }
             .map(String::as_str)
         };
-        lookup(field).or_else(|| lookup(field.rsplit('.').next()?))
+        lookup(field).or_else(|| lookup(field.rsplit_once('.')?.1))
     }
 
     /// The first mutation rule matching a message.
