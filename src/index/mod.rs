@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use tantivy::collector::{Count, DocSetCollector};
 use tantivy::query::{AllQuery, TermQuery, TermSetQuery};
-use tantivy::schema::{Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, Value};
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::correlate::RecordStore;
@@ -52,10 +52,8 @@ struct Fields {
     id: Field,
     /// `path` of the source, raw: how a replaced file's records are deleted.
     path: Field,
-    service: Field,
-    ts: Field,
-    message: Field,
-    /// The whole record as JSON.
+    /// The whole record as JSON. Nothing else is indexed: every query is
+    /// by ID or by path, and search reads the records themselves.
     record: Field,
 }
 
@@ -66,9 +64,6 @@ fn schema() -> (Schema, Fields) {
     let fields = Fields {
         id: b.add_text_field("id", STRING),
         path: b.add_text_field("path", STRING),
-        service: b.add_text_field("service", STRING),
-        ts: b.add_i64_field("ts", INDEXED),
-        message: b.add_text_field("message", TEXT),
         // Stored as text, not bytes: tantivy reads a stored string in one
         // copy but a byte field one byte at a time, and every analysis
         // reads every record twice.
@@ -395,9 +390,6 @@ impl RecordWriter {
             doc.add_text(f.id, &id.value);
         }
         doc.add_text(f.path, &record.source.path);
-        doc.add_text(f.service, &record.service);
-        doc.add_i64(f.ts, record.ts);
-        doc.add_text(f.message, &record.message);
         let json = serde_json::to_string(record).map_err(|e| IndexError::Corrupt(e.to_string()))?;
         doc.add_text(f.record, &json);
         self.writer
