@@ -4,7 +4,7 @@
 //! sniffing, incremental state and the parse/index pipeline are the same;
 //! their provenance is `archive.tgz!inner/path.log`.
 
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead};
 use std::path::{Component, Path, PathBuf};
 
 use super::SourceFile;
@@ -82,7 +82,6 @@ pub fn unpack(
     // checksum is read and verified.
     let mut rest = tar.into_inner();
     io::copy(&mut rest, &mut io::sink())?;
-    let _ = rest.read(&mut [0u8; 1]);
     Ok((files, bad))
 }
 

@@ -4,7 +4,7 @@
 //! Paths in provenance are relative to the bundle root the user named.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -151,7 +151,7 @@ pub fn open(file: &SourceFile) -> io::Result<(Compression, Box<dyn BufRead + Sen
     let mut f = File::open(&file.abs)?;
     let mut magic = [0u8; 4];
     let n = read_full(&mut f, &mut magic)?;
-    let f = File::open(&file.abs)?;
+    f.rewind()?;
     let compression = compression_of(&magic[..n]);
     let reader: Box<dyn BufRead + Send> = match compression {
         Compression::Gzip => Box::new(BufReader::with_capacity(1 << 16, MultiGzDecoder::new(f))),
@@ -186,8 +186,9 @@ pub fn peek(
     let mut head = vec![0u8; limit];
     let n = read_full(&mut reader, &mut head)?;
     head.truncate(n);
+    // A chain of two BufReads is one: no second buffer to copy through.
     let replay = io::Cursor::new(head.clone()).chain(reader);
-    Ok((head, Box::new(BufReader::with_capacity(1 << 16, replay))))
+    Ok((head, Box::new(replay)))
 }
 
 #[cfg(test)]
