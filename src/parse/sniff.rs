@@ -112,15 +112,16 @@ pub fn sniff(head: &[u8]) -> Sniffed {
             why: format!("CSV header with key and status columns: {}", first.trim()),
         };
     }
+    let total = lines.len();
     let cri_lines = lines.iter().filter(|l| cri::split(l).is_some()).count();
-    if cri_lines * 2 > lines.len() {
-        return Sniffed {
-            dialect: Dialect::Cri,
-            why: format!(
-                "{cri_lines}/{} lines are Kubernetes CRI lines (time stream P|F text)",
-                lines.len()
-            ),
-        };
+    if let Some(s) = most(
+        cri_lines,
+        total,
+        total,
+        Dialect::Cri,
+        "Kubernetes CRI lines (time stream P|F text)",
+    ) {
+        return s;
     }
     let objects: Vec<serde_json::Map<String, Value>> = lines
         .iter()
@@ -136,48 +137,39 @@ pub fn sniff(head: &[u8]) -> Sniffed {
                 why: "OpenTelemetry OTLP/JSON (resourceLogs)".into(),
             };
         }
-        let tasks = objects
-            .iter()
-            .filter(|o| {
-                o.get("type")
-                    .and_then(Value::as_str)
-                    .is_some_and(|t| t.starts_with("task-"))
-                    && o.contains_key("uuid")
-            })
-            .count();
-        if tasks * 2 > objects.len() {
-            return Sniffed {
-                dialect: Dialect::CeleryEvents,
-                why: format!(
-                    "{tasks}/{} lines are Celery task events (type task-*, uuid)",
-                    lines.len()
-                ),
-            };
-        }
-        let rows = objects.iter().filter(|o| idem::is_idem_object(o)).count();
-        if rows * 2 > objects.len() {
-            return Sniffed {
-                dialect: Dialect::IdemJson,
-                why: format!(
-                    "{rows}/{} lines are idempotency-table rows as JSON (key, status, no message)",
-                    lines.len()
-                ),
-            };
-        }
-        let lifecycle = objects.iter().filter(|o| task::is_lifecycle(o)).count();
-        if lifecycle * 2 > objects.len() {
-            return Sniffed {
-                dialect: Dialect::TaskLifecycle,
-                why: format!(
-                    "{lifecycle}/{} lines are task lifecycle records (task id, state, no message)",
-                    lines.len()
-                ),
-            };
-        }
-        return Sniffed {
-            dialect: Dialect::JsonLog,
-            why: format!("{}/{} lines are JSON objects", objects.len(), lines.len()),
+        let count = |is: &dyn Fn(&serde_json::Map<String, Value>) -> bool| {
+            objects.iter().filter(|o| is(o)).count()
         };
+        let of_objects = |n, dialect, what| most(n, objects.len(), total, dialect, what);
+        let celery = |o: &serde_json::Map<String, Value>| {
+            o.get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.starts_with("task-"))
+                && o.contains_key("uuid")
+        };
+        return of_objects(
+            count(&celery),
+            Dialect::CeleryEvents,
+            "Celery task events (type task-*, uuid)",
+        )
+        .or_else(|| {
+            of_objects(
+                count(&idem::is_idem_object),
+                Dialect::IdemJson,
+                "idempotency-table rows as JSON (key, status, no message)",
+            )
+        })
+        .or_else(|| {
+            of_objects(
+                count(&task::is_lifecycle),
+                Dialect::TaskLifecycle,
+                "task lifecycle records (task id, state, no message)",
+            )
+        })
+        .unwrap_or_else(|| Sniffed {
+            dialect: Dialect::JsonLog,
+            why: format!("{}/{total} lines are JSON objects", objects.len()),
+        });
     }
     let typed = lines
         .iter()
@@ -186,14 +178,16 @@ pub fn sniff(head: &[u8]) -> Sniffed {
         .iter()
         .filter(|l| metrics::looks_like_metrics(l))
         .count();
-    if typed && samples * 2 > lines.len() {
-        return Sniffed {
-            dialect: Dialect::Metrics,
-            why: format!(
-                "{samples}/{} lines are Prometheus exposition text (# TYPE/# HELP, samples)",
-                lines.len()
-            ),
-        };
+    if typed
+        && let Some(s) = most(
+            samples,
+            total,
+            total,
+            Dialect::Metrics,
+            "Prometheus exposition text (# TYPE/# HELP, samples)",
+        )
+    {
+        return s;
     }
     let logfmt_lines = lines
         .iter()
@@ -201,16 +195,27 @@ pub fn sniff(head: &[u8]) -> Sniffed {
             logfmt::pairs(l).is_some_and(|p| p.iter().filter(|(_, v)| !v.is_empty()).count() >= 2)
         })
         .count();
-    if logfmt_lines * 2 > lines.len() {
-        return Sniffed {
-            dialect: Dialect::Logfmt,
-            why: format!("{logfmt_lines}/{} lines are key=value pairs", lines.len()),
-        };
+    if let Some(s) = most(
+        logfmt_lines,
+        total,
+        total,
+        Dialect::Logfmt,
+        "key=value pairs",
+    ) {
+        return s;
     }
     unknown(&format!(
-        "no known dialect in the first {} lines (not JSON, logfmt or an idempotency CSV)",
-        lines.len()
+        "no known dialect in the first {total} lines (not JSON, logfmt or an idempotency CSV)"
     ))
+}
+
+/// `dialect` when `n` of `of` candidate lines are `what` — most of them —
+/// said as `n` of all `total` lines read.
+fn most(n: usize, of: usize, total: usize, dialect: Dialect, what: &str) -> Option<Sniffed> {
+    (n * 2 > of).then(|| Sniffed {
+        dialect,
+        why: format!("{n}/{total} lines are {what}"),
+    })
 }
 
 fn unknown(why: &str) -> Sniffed {
