@@ -86,8 +86,8 @@ pub struct StreamEnd {
     pub next_line: u64,
 }
 
-/// What a parser emits per line: a record, a malformed line, or a
-/// continuation (a stack-trace line) that belongs to the previous record.
+/// What a parser emits per line: a record or a malformed line (stack-trace
+/// continuations are attached by `for_each_line` before anything is emitted).
 #[derive(Debug)]
 pub enum Parsed {
     Record(Box<Record>),

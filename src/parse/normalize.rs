@@ -81,8 +81,6 @@ pub fn service_from_pod_name(name: &str) -> String {
     name.to_string()
 }
 
-pub use crate::record::fingerprint;
-
 fn is_placeholder(v: &str) -> bool {
     matches!(
         v.trim().to_ascii_lowercase().as_str(),

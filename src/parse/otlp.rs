@@ -88,17 +88,8 @@ pub fn parse_stream(
                             }
                         }
                     }
-                    if !flat.contains_key("timeUnixNano")
-                        && let Some(t) = lr.get("observedTimeUnixNano")
-                    {
-                        flat.insert("timeUnixNano".into(), t.clone());
-                    }
-                    let mut res = Map::new();
-                    for (k, v) in &resource {
-                        res.insert(k.clone(), v.clone());
-                    }
-                    flat.insert("resource".into(), Value::Object(res));
-                    let raw = Value::Object(flat.clone()).to_string();
+                    flat.insert("resource".into(), Value::Object(resource.clone()));
+                    let raw = serde_json::to_string(&flat).unwrap_or_default();
                     let fields = json::fields_of(flat, &config.fields);
                     match into_record(fields, Kind::Log, &raw, line_no, ctx, config) {
                         Ok(r) => sink(Parsed::Record(Box::new(r))),
