@@ -37,8 +37,8 @@ pub fn parse_line(
     let mut attrs: Vec<(String, String)> = Vec::with_capacity(s.labels.len() + 2);
     attrs.push(("metric".into(), s.name.to_string()));
     attrs.push(("value".into(), s.value.to_string()));
-    // Labels are kept under a prefix: `task_id` as a label would otherwise
-    // make one gauge a member of every task's footprint.
+    // Labels are kept under a prefix so a `task_id` label never reads as
+    // the sample's own field (normalisation gives metrics no IDs anyway).
     for (k, v) in &s.labels {
         attrs.push((format!("label:{k}"), v.clone()));
     }

@@ -97,8 +97,11 @@ pub fn into_record(
     config: &Config,
 ) -> Result<Record, Malformed> {
     let ts = fields.ts.ok_or(Malformed::NoTimestamp)?;
+    // A metric sample is context over time, never part of one event: it
+    // carries no IDs and mutates nothing, whatever its labels say.
+    let traffic = kind != Kind::Metric;
     let mut ids: Vec<IdRef> = Vec::new();
-    for (k, v) in &fields.attrs {
+    for (k, v) in fields.attrs.iter().filter(|_| traffic) {
         if config.id_kind(k).is_none() {
             continue;
         }
@@ -117,14 +120,14 @@ pub fn into_record(
             _ => {}
         }
     }
-    for p in &config.id_patterns {
+    for p in config.id_patterns.iter().filter(|_| traffic) {
         for c in p.regex.captures_iter(&fields.message) {
             if let Some(m) = c.name("id") {
                 push_unique(&mut ids, &p.kind, m.as_str());
             }
         }
     }
-    let mutation = kind == Kind::IdemRow || config.mutation(&fields.message).is_some();
+    let mutation = kind == Kind::IdemRow || (traffic && config.mutation(&fields.message).is_some());
     let instance = fields.instance.unwrap_or_else(|| ctx.instance.clone());
     let service = fields.service.unwrap_or_else(|| match kind {
         // Celery events name the worker, not the file they were dumped to.
