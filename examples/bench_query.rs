@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use hopline::config::Config;
 use hopline::correlate::{HubRule, footprint};
-use hopline::detect::{analyse_scan, event_findings};
+use hopline::detect::event_findings;
 use hopline::index::RecordIndex;
 use hopline::index::marks::Marks;
 use hopline::present::text;
@@ -123,7 +123,7 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
     // The analysis the TUI waits for before its lists fill.
     let t = Instant::now();
-    let analysis = analyse_scan(&index.snapshot(), &config)?;
+    let analysis = index.analyse(&config)?;
     println!(
         "{}",
         json!({"bench": "tui_analysis_ready", "ms": t.elapsed().as_secs_f64() * 1e3,

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use hopline::config::Config;
 use hopline::correlate::footprint;
 use hopline::correlate::footprint::HubRule;
-use hopline::detect::{FindingKind, analyse_scan, event_findings};
+use hopline::detect::{FindingKind, event_findings};
 use hopline::index::{RecordIndex, location};
 use hopline::ingest::{self, IngestReport, ingest_pg};
 use hopline::parse::sniff::sniff;
@@ -372,7 +372,7 @@ fn findings(g: &Global, kind: Option<&str>, fail_on: &[String], json: bool) -> R
         .collect::<Result<_>>()?;
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
-    let analysis = analyse_scan(&index.snapshot(), &config)?;
+    let analysis = index.analyse(&config)?;
     let shown: Vec<_> = analysis
         .findings
         .iter()
@@ -393,7 +393,7 @@ fn findings(g: &Global, kind: Option<&str>, fail_on: &[String], json: bool) -> R
 fn events(g: &Global, json: bool) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
-    let analysis = analyse_scan(&index.snapshot(), &config)?;
+    let analysis = index.analyse(&config)?;
     if json {
         out!("{}", text::events_jsonl(&analysis));
     } else {

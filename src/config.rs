@@ -120,6 +120,8 @@ struct RawMutation {
 #[serde(deny_unknown_fields)]
 struct RawThresholds {
     retry_storm: Option<usize>,
+    clock_skew_brackets: Option<u64>,
+    clock_skew_min_ms: Option<u64>,
 }
 
 /// A regex over message text whose group `id` is an ID of kind `kind`.
@@ -151,6 +153,11 @@ pub struct Config {
     /// other ID field than this (see correlate::footprint).
     pub hub_fanout: usize,
     pub retry_storm: usize,
+    /// Caller/callee brackets an instance pair needs before its clocks are
+    /// compared (see correlate::clock).
+    pub clock_skew_brackets: u64,
+    /// Offsets up to this are timestamp precision, not skew (µs).
+    pub clock_skew_min: crate::record::Micros,
     pub fields: FieldMap,
     pub postgres: PgTableMap,
     pub redact: Vec<RedactRule>,
@@ -273,6 +280,8 @@ impl Default for Config {
             hub_limit: 1000,
             hub_fanout: 32,
             retry_storm: 5,
+            clock_skew_brackets: 5,
+            clock_skew_min: 2_000,
             fields: FieldMap::default(),
             postgres: PgTableMap::default(),
             redact: Vec::new(),
@@ -343,6 +352,23 @@ impl Config {
                 ));
             }
             config.retry_storm = n;
+        }
+        if let Some(n) = raw.thresholds.clock_skew_brackets {
+            if n < 1 {
+                return Err(invalid(
+                    "thresholds.clock_skew_brackets".into(),
+                    "must be at least 1".into(),
+                ));
+            }
+            config.clock_skew_brackets = n;
+        }
+        if let Some(ms) = raw.thresholds.clock_skew_min_ms {
+            config.clock_skew_min = i64::try_from(ms.saturating_mul(1000)).map_err(|_| {
+                invalid(
+                    "thresholds.clock_skew_min_ms".into(),
+                    "is more than any clock is off".into(),
+                )
+            })?;
         }
         config.fields = raw.fields;
         for (key, value) in [

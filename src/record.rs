@@ -132,6 +132,14 @@ pub struct Record {
     /// The original text of the line or row, exactly as read.
     pub raw: String,
     pub mutation: bool,
+    /// How far this record's instance clock ran ahead, already taken off
+    /// `ts` (see `correlate::clock`); never stored.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skew: Micros,
+}
+
+fn is_zero(v: &Micros) -> bool {
+    *v == 0
 }
 
 impl Record {

@@ -6,7 +6,6 @@ mod common;
 use std::path::PathBuf;
 
 use hopline::config::Config;
-use hopline::detect::analyse_scan;
 use hopline::index::RecordIndex;
 use hopline::ingest::ingest;
 use hopline::present::tui::render::render;
@@ -28,7 +27,7 @@ impl Tui {
         let index = RecordIndex::open_or_create(&dir.path().join("ix")).unwrap();
         let config = Config::default();
         ingest(&index, &[bundle], &config, &mut |_| {}).unwrap();
-        let analysis = analyse_scan(&index.snapshot(), &config).unwrap();
+        let analysis = index.analyse(&config).unwrap();
         let mut app = App::new(label.into(), false);
         app.on_message(Message::Ready(Box::new(analysis)));
         let mut tui = Tui {

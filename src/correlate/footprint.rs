@@ -226,6 +226,7 @@ pub(crate) mod tests {
                 .collect(),
             raw: msg.into(),
             mutation: false,
+            skew: 0,
         }
     }
 

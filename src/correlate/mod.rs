@@ -4,11 +4,13 @@
 //! the same two questions at fleet scale.
 
 pub mod classify;
+pub mod clock;
 pub mod events;
 pub mod footprint;
 
 use crate::record::Record;
 
+pub use clock::Clock;
 pub use events::{EventSummary, Events, IdGraph};
 pub use footprint::{Footprint, HubRule, HubSkip, footprint};
 

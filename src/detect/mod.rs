@@ -19,8 +19,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::correlate::clock::Brackets;
 use crate::correlate::events::{NO_EVENT, summarise};
-use crate::correlate::{EventSummary, Events, IdGraph, sort_true_order};
+use crate::correlate::{Clock, EventSummary, Events, IdGraph, sort_true_order};
 use crate::record::{Kind, Level, Micros, Record, SourceRef};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -154,6 +155,9 @@ pub struct Analysis {
     /// Each instance's latest configuration fingerprint (config_drift's
     /// evidence, and the incident report's drift table).
     pub config_settings: Vec<config_drift::ConfigSetting>,
+    /// The instances whose clock was off; event records are ordered on the
+    /// corrected clock.
+    pub clock: Clock,
 }
 
 impl Analysis {
@@ -259,66 +263,33 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         .collect();
 
     let components = graph.finish();
-    let mut buckets = spill::Buckets::new(bytes, scan.spill_dir().as_deref())?;
-    let mut at = 0usize;
-    let mut spill_error = None;
-    scan.scan(&mut |json| {
-        let event = components.of_record.get(at).copied().unwrap_or(NO_EVENT);
-        at += 1;
-        if event != NO_EVENT
-            && spill_error.is_none()
-            && let Err(e) = buckets.push(event, json)
-        {
-            spill_error = Some(e);
-        }
-    })
-    .map_err(store)?;
-    if let Some(e) = spill_error {
-        return Err(e.into());
-    }
-    if at != components.of_record.len() {
-        return Err(AnalysisError::Changed);
-    }
-
     let hubs: HashSet<&str> = components.hubs.iter().map(|(h, _)| h.as_str()).collect();
-    let mut summaries: Vec<Option<EventSummary>> = (0..components.events).map(|_| None).collect();
+    let pass = EventPass {
+        components: &components,
+        bytes,
+        config,
+        hubs: &hubs,
+    };
+    let mut brackets = Brackets::default();
+    let (mut summaries, mut found) = pass.run(scan, &Clock::default(), Some(&mut brackets))?;
+    // Clocks found off change the order inside events, and findings read
+    // that order: the events are checked again on the corrected clock.
+    let clock = brackets.resolve(config.clock_skew_brackets, config.clock_skew_min);
+    if !clock.is_empty() {
+        (summaries, found) = pass.run(scan, &clock, None)?;
+    }
+    for f in clock_findings(&clock) {
+        findings.push(f);
+        finding_ts.push(None);
+    }
     let mut per_event: Vec<Vec<usize>> = vec![Vec::new(); components.events];
-    buckets.drain(&mut |entries| {
-        let mut by_event: HashMap<u32, Vec<&[u8]>> = HashMap::new();
-        for (event, json) in entries {
-            by_event.entry(event).or_default().push(json);
+    for (event, timed) in found.into_iter().enumerate() {
+        let start = findings.len();
+        for (f, ts) in timed {
+            findings.push(f);
+            finding_ts.push(ts);
         }
-        let groups: Vec<(u32, Vec<&[u8]>)> = by_event.into_iter().collect();
-        // Both cores: half the bucket's events each.
-        let (left, right) = groups.split_at(groups.len() / 2);
-        let (mut done, other) = std::thread::scope(|s| {
-            let other = s.spawn(|| check_events(left, config, &hubs));
-            (check_events(right, config, &hubs), other.join())
-        });
-        match other {
-            Ok(more) => done.extend(more),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-        for checked in done {
-            let event = checked.event as usize;
-            match checked.outcome {
-                Ok((summary, found)) => {
-                    let start = findings.len();
-                    for (f, ts) in found {
-                        findings.push(f);
-                        finding_ts.push(ts);
-                    }
-                    per_event[event] = (start..findings.len()).collect();
-                    summaries[event] = Some(summary);
-                }
-                Err(e) => {
-                    corrupt.get_or_insert(e);
-                }
-            }
-        }
-    })?;
-    if let Some(e) = corrupt {
-        return Err(AnalysisError::Corrupt(e));
+        per_event[event] = (start..findings.len()).collect();
     }
 
     // Events in time order of their first record.
@@ -360,7 +331,128 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         records: total,
         histogram,
         config_settings,
+        clock,
     })
+}
+
+/// Passes 2 and 3 over the events [`IdGraph`] found.
+struct EventPass<'a> {
+    components: &'a crate::correlate::events::Components,
+    bytes: u64,
+    config: &'a Config,
+    hubs: &'a HashSet<&'a str>,
+}
+
+/// Per event: its summary, and its findings with the time of their first
+/// evidence.
+type PassOutput = (Vec<Option<EventSummary>>, Vec<Vec<Timed>>);
+
+impl EventPass<'_> {
+    /// Files every event record into buckets, then checks one bucket of
+    /// events at a time on both cores, with `clock` applied to the records.
+    fn run<S: RecordScan>(
+        &self,
+        scan: &S,
+        clock: &Clock,
+        mut brackets: Option<&mut Brackets>,
+    ) -> Result<PassOutput, AnalysisError> {
+        let components = self.components;
+        let mut buckets = spill::Buckets::new(self.bytes, scan.spill_dir().as_deref())?;
+        let mut at = 0usize;
+        let mut spill_error = None;
+        scan.scan(&mut |json| {
+            let event = components.of_record.get(at).copied().unwrap_or(NO_EVENT);
+            at += 1;
+            if event != NO_EVENT
+                && spill_error.is_none()
+                && let Err(e) = buckets.push(event, json)
+            {
+                spill_error = Some(e);
+            }
+        })
+        .map_err(|e| AnalysisError::Store(Box::new(e)))?;
+        if let Some(e) = spill_error {
+            return Err(e.into());
+        }
+        if at != components.of_record.len() {
+            return Err(AnalysisError::Changed);
+        }
+
+        let mut summaries: Vec<Option<EventSummary>> =
+            (0..components.events).map(|_| None).collect();
+        let mut found: Vec<Vec<Timed>> = (0..components.events).map(|_| Vec::new()).collect();
+        let mut corrupt = None;
+        let collect = brackets.is_some();
+        let check = |groups: &[(u32, Vec<&[u8]>)]| {
+            let mut b = collect.then(Brackets::default);
+            let done = check_events(groups, self.config, self.hubs, clock, b.as_mut());
+            (done, b)
+        };
+        buckets.drain(&mut |entries| {
+            let mut by_event: HashMap<u32, Vec<&[u8]>> = HashMap::new();
+            for (event, json) in entries {
+                by_event.entry(event).or_default().push(json);
+            }
+            let groups: Vec<(u32, Vec<&[u8]>)> = by_event.into_iter().collect();
+            // Both cores: half the bucket's events each.
+            let (left, right) = groups.split_at(groups.len() / 2);
+            let ((mut done, mine), other) = std::thread::scope(|s| {
+                let other = s.spawn(|| check(left));
+                (check(right), other.join())
+            });
+            let (more, theirs) = match other {
+                Ok(o) => o,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            done.extend(more);
+            if let Some(all) = brackets.as_deref_mut() {
+                all.merge(mine.unwrap_or_default());
+                all.merge(theirs.unwrap_or_default());
+            }
+            for checked in done {
+                let event = checked.event as usize;
+                match checked.outcome {
+                    Ok((summary, timed)) => {
+                        found[event] = timed;
+                        summaries[event] = Some(summary);
+                    }
+                    Err(e) => {
+                        corrupt.get_or_insert(e);
+                    }
+                }
+            }
+        })?;
+        match corrupt {
+            Some(e) => Err(AnalysisError::Corrupt(e)),
+            None => Ok((summaries, found)),
+        }
+    }
+}
+
+/// One `clock_skew` finding per instance whose clock was corrected.
+fn clock_findings(clock: &Clock) -> Vec<Finding> {
+    let ms = |us: Micros| us as f64 / 1000.0;
+    clock
+        .offsets
+        .iter()
+        .map(|o| {
+            let mut ids = BTreeMap::new();
+            ids.insert("service".to_string(), o.service.clone());
+            ids.insert("instance".to_string(), o.instance.clone());
+            let way = if o.offset_us > 0 { "ahead of" } else { "behind" };
+            let summary = format!(
+                "{}: clock runs {:.1} ms {way} {} ({} caller/callee brackets put it between {:.1} and {:.1} ms); its records were moved {:+.1} ms",
+                o.instance,
+                ms(o.offset_us.abs()),
+                o.against.join(", "),
+                o.brackets,
+                ms(o.low_us),
+                ms(o.high_us),
+                -ms(o.offset_us),
+            );
+            Finding::new(FindingKind::ClockSkew, ids, summary, o.evidence.clone())
+        })
+        .collect()
 }
 
 /// Severity, then impact (evidence lines), then a stable order.
@@ -404,6 +496,8 @@ fn check_events(
     groups: &[(u32, Vec<&[u8]>)],
     config: &Config,
     hubs: &HashSet<&str>,
+    clock: &Clock,
+    mut brackets: Option<&mut Brackets>,
 ) -> Vec<Checked> {
     groups
         .iter()
@@ -413,7 +507,13 @@ fn check_events(
                 .map(|j| serde_json::from_slice::<Record>(j))
                 .collect::<Result<Vec<Record>, _>>()
                 .map(|mut records| {
+                    if !clock.is_empty() {
+                        records.iter_mut().for_each(|r| clock.apply(r));
+                    }
                     sort_true_order(&mut records);
+                    if let Some(b) = brackets.as_deref_mut() {
+                        b.add_event(&records, hubs);
+                    }
                     let ts_of: HashMap<&SourceRef, Micros> =
                         records.iter().map(|r| (&r.source, r.ts)).collect();
                     let found = event_findings(&records, config)

@@ -12,14 +12,16 @@ pub mod marks;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use tantivy::collector::{Count, DocSetCollector};
 use tantivy::query::{AllQuery, TermQuery, TermSetQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, Value};
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use crate::correlate::RecordStore;
-use crate::detect::RecordScan;
+use crate::config::Config;
+use crate::correlate::{Clock, RecordStore};
+use crate::detect::{Analysis, AnalysisError, RecordScan, analyse_scan};
 use crate::record::{Record, SourceRef};
 
 pub use manifest::{Manifest, SourceState, TableState};
@@ -78,7 +80,14 @@ pub struct RecordIndex {
     index: Index,
     reader: IndexReader,
     fields: Fields,
+    /// The clock offsets of the last analysis, applied to every record read
+    /// back (shared by clones: the TUI's threads see one clock).
+    clock: Arc<RwLock<Clock>>,
 }
+
+/// Where the last analysis leaves its clock offsets, so that a cold
+/// `timeline` orders entries as the analysis did without redoing it.
+const CLOCK_FILE: &str = "clock.json";
 
 impl RecordIndex {
     /// Opens the index in `dir`, creating it (and `dir`) if there is none.
@@ -107,11 +116,17 @@ impl RecordIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(t)?;
+        // A missing or unreadable clock file only means no correction yet.
+        let clock = std::fs::read(dir.join(CLOCK_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
         let me = RecordIndex {
             dir: dir.to_path_buf(),
             index,
             reader,
             fields,
+            clock: Arc::new(RwLock::new(clock)),
         };
         let manifest = me.manifest()?;
         if !manifest.schema.is_empty() && manifest.schema != SCHEMA_VERSION {
@@ -197,7 +212,52 @@ impl RecordIndex {
 
     fn decode(&self, doc: &TantivyDocument) -> Result<Record, IndexError> {
         let json = record_json(doc, self.fields.record)?;
-        serde_json::from_str(json).map_err(|e| IndexError::Corrupt(e.to_string()))
+        let mut r: Record =
+            serde_json::from_str(json).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+        self.clock
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .apply(&mut r);
+        Ok(r)
+    }
+
+    /// The clock offsets records are read back with.
+    pub fn clock(&self) -> Clock {
+        self.clock
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Reads records back on `clock` from now on, in this process and (once
+    /// saved) in the next.
+    pub fn set_clock(&self, clock: Clock) -> std::io::Result<()> {
+        let path = self.dir.join(CLOCK_FILE);
+        let result = if clock.is_empty() {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        } else {
+            let tmp = self.dir.join(format!("{CLOCK_FILE}.tmp"));
+            let text = serde_json::to_vec_pretty(&clock).map_err(std::io::Error::other)?;
+            std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path))
+        };
+        *self
+            .clock
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = clock;
+        result
+    }
+
+    /// The whole index analysed (see [`analyse_scan`]); the clock offsets it
+    /// finds are kept with the index.
+    pub fn analyse(&self, config: &Config) -> Result<Analysis, AnalysisError> {
+        let analysis = analyse_scan(&self.snapshot(), config)?;
+        // Best effort: a read-only index still reads back in corrected
+        // order in this process; only a later cold `timeline` would not.
+        let _ = self.set_clock(analysis.clock.clone());
+        Ok(analysis)
     }
 
     /// Every live record at once: for tests and small indexes; whole-index
@@ -222,6 +282,8 @@ pub struct Snapshot {
     searcher: tantivy::Searcher,
     record: Field,
     dir: PathBuf,
+    /// Applied by `for_each_record`; `scan` gives the records as stored.
+    clock: Clock,
 }
 
 impl RecordIndex {
@@ -230,6 +292,7 @@ impl RecordIndex {
             searcher: self.reader.searcher(),
             record: self.fields.record,
             dir: self.dir.clone(),
+            clock: self.clock(),
         }
     }
 
@@ -264,11 +327,15 @@ impl RecordIndex {
 }
 
 impl Snapshot {
-    /// Every record of the snapshot, decoded, one at a time.
+    /// Every record of the snapshot, decoded and on the corrected clock,
+    /// one at a time.
     pub fn for_each_record(&self, each: &mut dyn FnMut(Record)) -> Result<(), IndexError> {
         let mut bad = None;
-        self.scan(&mut |json| match serde_json::from_slice(json) {
-            Ok(r) => each(r),
+        self.scan(&mut |json| match serde_json::from_slice::<Record>(json) {
+            Ok(mut r) => {
+                self.clock.apply(&mut r);
+                each(r)
+            }
             Err(e) => {
                 bad.get_or_insert(e);
             }

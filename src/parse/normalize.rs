@@ -149,6 +149,7 @@ pub fn into_record(
         attrs: fields.attrs,
         raw: raw.to_string(),
         mutation,
+        skew: 0,
     })
 }
 

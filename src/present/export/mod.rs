@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::correlate::{HubRule, event_records as event_records_of, footprint};
-use crate::detect::{FindingKind, analyse_scan, event_findings};
+use crate::detect::{FindingKind, event_findings};
 use crate::index::marks::Marks;
 use crate::index::{IndexError, RecordIndex};
 use crate::record::SourceRef;
@@ -98,8 +98,9 @@ pub fn incident_from_index(
     }
     let marks = marks_of(index)?;
     let marked_at: Vec<SourceRef> = marks.marks.iter().map(|m| m.source.clone()).collect();
+    // Analysed first: the clock it finds orders the marked records too.
+    let analysis = index.analyse(config)?;
     let marked = index.records_at(&marked_at)?;
-    let analysis = analyse_scan(&index.snapshot(), config)?;
     let mut event_records = HashMap::new();
     for (_, e) in model::representative_events(&analysis, only) {
         event_records.insert(e, event_records_of(index, &analysis.events.events[e])?);

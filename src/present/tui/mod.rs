@@ -24,7 +24,6 @@ use ratatui::crossterm::execute;
 use crate::config::Config;
 use crate::correlate::event_records;
 use crate::correlate::{HubRule, footprint};
-use crate::detect::analyse_scan;
 use crate::index::marks::Marks;
 use crate::index::{IndexError, RecordIndex};
 use crate::ingest::ingest;
@@ -170,7 +169,7 @@ fn background(
             }
             Ok(report) if first || report.records_added + rows_added > 0 => {
                 let _ = tx.send(Message::Analysing);
-                let msg = match analyse_scan(&index.snapshot(), config) {
+                let msg = match index.analyse(config) {
                     Ok(a) => Message::Ready(Box::new(a)),
                     Err(e) => Message::Failed(format!("analysis failed: {e}")),
                 };
