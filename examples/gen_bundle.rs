@@ -915,10 +915,17 @@ impl Synth {
     }
 
     /// Steps 9-12: ledger, task succeeded, row completed, key completed,
-    /// webhook.
+    /// webhook. The worker calls the ledger synchronously and logs both
+    /// ends of the call: the bracket that shows a ledger clock off.
     fn finish_task(&mut self, p: Pay, started: i64, ch: Charge) {
         self.adv(3, 25);
+        self.bw_calling_ledger(p.task, p.idem, ch);
+        self.adv(3, 10);
+        self.ledger_received(p.idem, ch);
+        self.adv(3, 15);
         self.ledger_written(p.idem, ch, p.amount);
+        self.adv(3, 10);
+        self.bw_ledger_recorded(p.task, p.idem, ch);
         self.adv(2, 10);
         let runtime = self.t - started;
         self.celery_succeeded(p.task, runtime, ch);
@@ -1135,7 +1142,52 @@ impl Synth {
         );
     }
 
+    /// The key goes with the call: the ledger write is idempotent by it.
+    fn bw_calling_ledger(&mut self, task: Task, idem: Idem, ch: Charge) {
+        let s = self.pyjson_start("INFO", "calling ledger-service");
+        put!(
+            s,
+            ",\"task_id\":\"{task}\",\"idempotency_key\":\"{idem}\",\"charge_id\":\"{ch}\"}}"
+        );
+        self.tag(
+            "info",
+            "calling ledger-service",
+            &[("task_id", &task), ("idem_key", &idem), ("charge_id", &ch)],
+        );
+    }
+
+    /// The key goes with the call: the ledger write is idempotent by it.
+    fn bw_ledger_recorded(&mut self, task: Task, idem: Idem, ch: Charge) {
+        let s = self.pyjson_start("INFO", "ledger entry recorded");
+        put!(
+            s,
+            ",\"task_id\":\"{task}\",\"idempotency_key\":\"{idem}\",\"charge_id\":\"{ch}\"}}"
+        );
+        self.tag(
+            "info",
+            "ledger entry recorded",
+            &[("task_id", &task), ("idem_key", &idem), ("charge_id", &ch)],
+        );
+    }
+
     // -------------------------------------------------- ledger-service (zap)
+
+    fn ledger_received(&mut self, idem: Idem, ch: Charge) {
+        let t = self.t;
+        let shown = t + self.skew_us;
+        let s = self.lines.line(t, LG);
+        s.push_str("{\"level\":\"info\",\"ts\":");
+        put_secs(s, shown, false);
+        put!(
+            s,
+            ",\"caller\":\"ledger/http.go:41\",\"msg\":\"POST /v1/entries received\",\"idem_key\":\"{idem}\",\"charge_id\":\"{ch}\"}}"
+        );
+        self.tag(
+            "info",
+            "POST /v1/entries received",
+            &[("idem_key", &idem), ("charge_id", &ch)],
+        );
+    }
 
     fn ledger_written(&mut self, idem: Idem, ch: Charge, amount: u64) {
         let t = self.t;

@@ -42,13 +42,15 @@ struct Truth {
     owner: BTreeMap<String, String>,
 }
 
-fn generate(dir: &Path, events: u32, seed: u32) -> Truth {
+fn generate(dir: &Path, events: u32, seed: u32, skew_ms: i64) -> Truth {
     let ok = Command::new(generator())
         .args([
             "--events",
             &events.to_string(),
             "--seed",
             &seed.to_string(),
+            "--skew-ms",
+            &skew_ms.to_string(),
             "--out",
         ])
         .arg(dir)
@@ -76,10 +78,11 @@ fn generate(dir: &Path, events: u32, seed: u32) -> Truth {
     truth
 }
 
-fn check_seed(events: u32, seed: u32) {
+/// `skew_ms`: how far the generator runs the ledger-service clock ahead.
+fn check_seed(events: u32, seed: u32, skew_ms: i64) {
     let tmp = tempfile::tempdir().unwrap();
     let bundle = tmp.path().join("bundle");
-    let truth = generate(&bundle, events, seed);
+    let truth = generate(&bundle, events, seed, skew_ms);
     let cache = tmp.path().join("cache");
     let index = tmp.path().join("index");
     let hop = || {
@@ -102,8 +105,14 @@ fn check_seed(events: u32, seed: u32) {
 
     let out = run_ok(hop().args(["findings", "--json"]));
     let mut got: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut skewed: Vec<Value> = Vec::new();
     for line in out.lines() {
         let f: Value = serde_json::from_str(line).unwrap();
+        if f["kind"] == "clock_skew" {
+            // About an instance, not an event.
+            skewed.push(f);
+            continue;
+        }
         let owner = f["ids"]
             .as_object()
             .unwrap()
@@ -119,6 +128,16 @@ fn check_seed(events: u32, seed: u32) {
         false_alarms.is_empty(),
         "seed {seed}: false alarms {false_alarms:?}"
     );
+    if skew_ms == 0 {
+        assert!(
+            skewed.is_empty(),
+            "seed {seed}: no clock is off: {skewed:?}"
+        );
+    } else {
+        assert_eq!(skewed.len(), 1, "seed {seed}: {skewed:?}");
+        let instance = skewed[0]["ids"]["instance"].as_str().unwrap();
+        assert!(instance.starts_with("ledger-service-"), "{skewed:?}");
+    }
 
     // True order, for one event of each story.
     let mut seen_story = BTreeSet::new();
@@ -147,15 +166,36 @@ fn check_seed(events: u32, seed: u32) {
             .map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_u64().unwrap()))
             .collect();
         assert_eq!(got_order, want, "seed {seed}: order of {evt}");
+        for e in t["entries"].as_array().unwrap() {
+            let moved = e["skew_ms"].as_i64().unwrap();
+            if e["service"] == "ledger-service" {
+                assert!((moved - skew_ms).abs() <= 2, "seed {seed}: {e}");
+            } else {
+                assert_eq!(moved, 0, "seed {seed}: {e}");
+            }
+        }
     }
 }
 
 #[test]
 fn findings_match_ground_truth_exactly_seed_1() {
-    check_seed(3000, 1);
+    check_seed(3000, 1, 0);
 }
 
 #[test]
 fn findings_match_ground_truth_exactly_seed_42() {
-    check_seed(1500, 42);
+    check_seed(1500, 42, 0);
+}
+
+/// The ledger's clock runs ahead far enough to put its lines after the
+/// task that wrote them: found, corrected, and the order is true again.
+#[test]
+fn a_skewed_ledger_clock_is_found_and_corrected_seed_7() {
+    check_seed(1500, 7, 250);
+}
+
+/// Behind, it would put the ledger write before the charge it records.
+#[test]
+fn a_clock_behind_is_found_and_corrected_seed_9() {
+    check_seed(800, 9, -120);
 }

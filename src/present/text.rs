@@ -35,10 +35,15 @@ fn entry_json(r: &Record) -> Value {
         "message": r.message,
         "mutation": r.mutation,
         "hop": crate::correlate::classify::hop(r).map(|h| h.as_str()),
-        "skew_ms": 0,
+        "skew_ms": skew_ms(r.skew),
         "ids": r.ids.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),
         "source": {"path": r.source.path, "line": r.source.line},
     })
+}
+
+/// A clock correction in whole milliseconds, as the JSON contracts give it.
+pub fn skew_ms(skew: crate::record::Micros) -> i64 {
+    (skew as f64 / 1000.0).round() as i64
 }
 
 /// Time as `HH:MM:SS.mmm`, for views that show the date once (the
@@ -90,7 +95,7 @@ pub fn timeline_table(fp: &Footprint, findings: &[Finding], width: Option<usize>
         .max()
         .unwrap_or(6)
         .min(48);
-    // time(12) + 2 + svc + 2 + marker(1) + 1 + msg + 2 + src
+    // time(12) + skew(1) + 1 + svc + 2 + marker(1) + 1 + msg + 2 + src
     let msg_w = width
         .map(|w| w.saturating_sub(12 + 2 + svc_w + 2 + 2 + 2 + src_w).max(20))
         .unwrap_or(usize::MAX);
@@ -107,13 +112,31 @@ pub fn timeline_table(fp: &Footprint, findings: &[Finding], width: Option<usize>
         let msg = truncate(&msg, msg_w);
         let _ = writeln!(
             out,
-            "{:<12}  {:<svc_w$}  {} {:<mw$}  {}",
+            "{:<12}{} {:<svc_w$}  {} {:<mw$}  {}",
             clock(r.ts),
+            if r.skew != 0 { '~' } else { ' ' },
             truncate(&for_terminal(&r.service), svc_w),
             if r.mutation { '●' } else { ' ' },
             msg,
             for_terminal(&r.source.to_string()),
             mw = msg_w.min(60)
+        );
+    }
+    let mut moved: Vec<(&str, i64)> = fp
+        .records
+        .iter()
+        .filter(|r| r.skew != 0)
+        .map(|r| (r.instance.as_str(), r.skew))
+        .collect();
+    moved.sort_unstable();
+    moved.dedup();
+    for (instance, skew) in moved {
+        let _ = writeln!(
+            out,
+            "~ {}: clock {:.1} ms {}, times corrected",
+            for_terminal(instance),
+            skew.unsigned_abs() as f64 / 1000.0,
+            if skew > 0 { "ahead" } else { "behind" }
         );
     }
     if !findings.is_empty() {

@@ -254,7 +254,7 @@ pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
                 hop,
                 hop_kind: crate::correlate::classify::hop(r).map(|h| h.as_str()),
                 source: r.source.to_string(),
-                skew_ms: 0,
+                skew_ms: crate::present::text::skew_ms(r.skew),
                 mark: marks_by_source
                     .get(&r.source)
                     .map(|m| m.note.as_deref().map_or(String::new(), |n| scrub.text(n))),
@@ -304,13 +304,33 @@ pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
                 records: h.carriers,
             })
             .collect(),
-        // No source is shifted until skew estimation lands; an empty list
-        // says so rather than inventing offsets.
-        clock_skew: Vec::new(),
+        clock_skew: skew_notes(records),
         marks,
         reproduce: scrub.text(&input.reproduce),
         redaction: scrub.report(),
     }
+}
+
+/// One line per instance whose times were corrected for its clock.
+fn skew_notes(records: &[Record]) -> Vec<String> {
+    let mut moved: Vec<(&str, i64)> = records
+        .iter()
+        .filter(|r| r.skew != 0)
+        .map(|r| (r.instance.as_str(), r.skew))
+        .collect();
+    moved.sort_unstable();
+    moved.dedup();
+    moved
+        .into_iter()
+        .map(|(instance, skew)| {
+            let ms = skew.unsigned_abs() as f64 / 1000.0;
+            let way = if skew > 0 { "ahead" } else { "behind" };
+            format!(
+                "{instance}: its clock ran {ms:.1} ms {way}; its times here are corrected by {:+.1} ms",
+                -(skew as f64) / 1000.0
+            )
+        })
+        .collect()
 }
 
 /// One plain sentence about what the findings mean.

@@ -479,14 +479,22 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
         .enumerate()
         .map(|(k, r)| {
             let prev = (shown.start + k).checked_sub(1).map(|p| &records[p]);
-            let mark = match app.mark_of(&r.source) {
-                Some(m) if m.note.is_some() => "✎",
-                Some(_) => "★",
-                None => " ",
+            // A mark matters more than the skew badge; the corrected time
+            // keeps its colour either way.
+            let (mark, mark_color) = match app.mark_of(&r.source) {
+                Some(m) if m.note.is_some() => ("✎", Color::Yellow),
+                Some(_) => ("★", Color::Yellow),
+                None if r.skew != 0 => ("~", Color::Cyan),
+                None => (" ", Color::Yellow),
             };
+            let time = Cell::from(clock(r.ts).get(..time_w).unwrap_or("").to_string());
             Row::new(vec![
-                Cell::from(clock(r.ts).get(..time_w).unwrap_or("").to_string()),
-                Cell::from(mark).style(theme.fg(Color::Yellow)),
+                if r.skew != 0 {
+                    time.style(theme.fg(Color::Cyan))
+                } else {
+                    time
+                },
+                Cell::from(mark).style(theme.fg(mark_color)),
                 Cell::from(lanes_cell(&services, prev, r, theme)),
                 Cell::from(truncate(&for_terminal(&r.service), service_w).into_owned()),
                 Cell::from(for_terminal(&r.message).into_owned()),
@@ -552,6 +560,18 @@ fn render_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         for_terminal(&r.instance),
         r.level.as_str()
     )));
+    if r.skew != 0 {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "~ clock corrected: {} ran {:.1} ms {}; logged as {}",
+                for_terminal(&r.instance),
+                r.skew.unsigned_abs() as f64 / 1000.0,
+                if r.skew > 0 { "ahead" } else { "behind" },
+                format_ts(r.ts + r.skew)
+            ),
+            theme.fg(Color::Cyan),
+        )));
+    }
     if let Some(m) = app.mark_of(&r.source) {
         lines.push(Line::from(Span::styled(
             format!(
