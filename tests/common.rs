@@ -196,3 +196,27 @@ pub mod tmux {
         Some(tmux)
     }
 }
+
+/// `cargo test` builds the examples next to the test binaries.
+pub fn generator() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let gen_path = dir
+        .join("examples")
+        .join(format!("gen_bundle{}", std::env::consts::EXE_SUFFIX));
+    if !gen_path.is_file() {
+        // Filtered runs (`--test generated_bundle`) do not build examples.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "--example", "gen_bundle"])
+            .current_dir(root())
+            .status()
+            .unwrap();
+        assert!(
+            ok.success() && gen_path.is_file(),
+            "could not build {}",
+            gen_path.display()
+        );
+    }
+    gen_path
+}

@@ -5,35 +5,11 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use common::run_ok;
 use serde_json::Value;
-
-/// `cargo test` builds the examples next to the test binaries.
-fn generator() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let gen_path = dir
-        .join("examples")
-        .join(format!("gen_bundle{}", std::env::consts::EXE_SUFFIX));
-    if !gen_path.is_file() {
-        // Filtered runs (`--test generated_bundle`) do not build examples.
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "--example", "gen_bundle"])
-            .current_dir(common::root())
-            .status()
-            .unwrap();
-        assert!(
-            ok.success() && gen_path.is_file(),
-            "could not build {}",
-            gen_path.display()
-        );
-    }
-    gen_path
-}
 
 struct Truth {
     /// event_id -> its ground truth object
@@ -43,7 +19,7 @@ struct Truth {
 }
 
 fn generate(dir: &Path, events: u32, seed: u32, skew_ms: i64) -> Truth {
-    let ok = Command::new(generator())
+    let ok = Command::new(common::generator())
         .args([
             "--events",
             &events.to_string(),

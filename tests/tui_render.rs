@@ -245,3 +245,46 @@ fn search_matches_follow_the_list_when_a_range_narrows_it() {
         t.app.matches
     );
 }
+
+/// A generated bundle whose ledger clock runs 250 ms ahead: its entries
+/// are in corrected order, badged `~`, and the detail says what was done.
+#[test]
+fn clock_corrected_entries_are_badged() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle");
+    let made = std::process::Command::new(common::generator())
+        .args(["--events", "60", "--seed", "3", "--skew-ms", "250", "--out"])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let mut t = Tui::on(bundle, "generated");
+    t.apply(Action::NextPane);
+    assert_eq!(t.app.focus, Pane::Events);
+    t.apply(Action::Enter);
+    let ledger = t
+        .app
+        .timeline()
+        .iter()
+        .position(|r| r.service == "ledger-service")
+        .expect("the first event writes the ledger");
+    let before = &t.app.timeline()[ledger - 1];
+    assert_eq!(
+        before.message, "calling ledger-service",
+        "corrected, the ledger answers the worker's call"
+    );
+    assert_eq!(t.app.focus, Pane::Timeline);
+    for _ in 0..ledger {
+        t.apply(Action::Down);
+    }
+    let text = screen(&t.app, 120, 36);
+    let row = text
+        .lines()
+        .find(|l| l.contains("POST /v1/entries received"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains('~'), "badge on the corrected entry: {row}");
+    assert!(
+        text.contains("~ clock corrected: ledger-service-") && text.contains("ms ahead"),
+        "{text}"
+    );
+}
