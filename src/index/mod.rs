@@ -6,6 +6,7 @@
 //! committed atomically with the documents it describes: a `kill -9` leaves
 //! either the old commit or the new one, never a manifest that lies.
 
+mod directory;
 pub mod location;
 pub mod manifest;
 pub mod marks;
@@ -101,8 +102,8 @@ impl RecordIndex {
             path: dir.to_path_buf(),
             source,
         };
-        let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| t(e.into()))?;
-        let index = match Index::open_or_create(mmap, schema) {
+        let files = directory::IndexDirectory::open(dir).map_err(|e| t(e.into()))?;
+        let index = match Index::open_or_create(files, schema) {
             Ok(i) => i,
             Err(tantivy::TantivyError::SchemaError(_)) => {
                 return Err(IndexError::Schema {
