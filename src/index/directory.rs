@@ -3,7 +3,9 @@
 //! once, front to back; through a mapping, each page it touched stays
 //! resident and counts against the process (a 10M-record index is over a
 //! gigabyte of store), while a read into a buffer is dropped with the block.
-//! Term dictionaries and postings stay mapped: lookups hit them at random.
+//! Term dictionaries and postings stay mapped. The index's writer and its
+//! whole-index scans use this directory; lookups, which read a few
+//! documents at random, read the store through a plain mmap directory.
 
 use std::fs::File;
 use std::io;

@@ -80,6 +80,8 @@ pub struct RecordIndex {
     dir: PathBuf,
     index: Index,
     reader: IndexReader,
+    /// The same commits as `reader`, for whole-index scans.
+    scan_reader: IndexReader,
     fields: Fields,
     /// The clock offsets of the last analysis, applied to every record read
     /// back (shared by clones: the TUI's threads see one clock).
@@ -112,11 +114,19 @@ impl RecordIndex {
             }
             Err(e) => return Err(t(e)),
         };
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()
-            .map_err(t)?;
+        let manual = |index: &Index| -> Result<IndexReader, IndexError> {
+            index
+                .reader_builder()
+                .reload_policy(ReloadPolicy::Manual)
+                .try_into()
+                .map_err(t)
+        };
+        // Lookups read a few documents at random: through mappings, as
+        // tantivy does by default. Scans read them all once: through the
+        // index's own directory (see `directory`).
+        let mapped = tantivy::directory::MmapDirectory::open(dir).map_err(|e| t(e.into()))?;
+        let reader = manual(&Index::open(mapped).map_err(t)?)?;
+        let scan_reader = manual(&index)?;
         // A missing or unreadable clock file only means no correction yet.
         let clock = std::fs::read(dir.join(CLOCK_FILE))
             .ok()
@@ -126,6 +136,7 @@ impl RecordIndex {
             dir: dir.to_path_buf(),
             index,
             reader,
+            scan_reader,
             fields,
             clock: Arc::new(RwLock::new(clock)),
         };
@@ -174,7 +185,8 @@ impl RecordIndex {
 
     /// Picks up what another writer (or this process's) committed.
     pub fn refresh(&self) -> Result<(), IndexError> {
-        self.reader.reload().map_err(|e| self.err(e))
+        self.reader.reload().map_err(|e| self.err(e))?;
+        self.scan_reader.reload().map_err(|e| self.err(e))
     }
 
     pub fn writer(&self) -> Result<RecordWriter, IndexError> {
@@ -290,7 +302,7 @@ pub struct Snapshot {
 impl RecordIndex {
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
-            searcher: self.reader.searcher(),
+            searcher: self.scan_reader.searcher(),
             record: self.fields.record,
             dir: self.dir.clone(),
             clock: self.clock(),
