@@ -4,7 +4,7 @@
 #
 # Usage: benches/compare.sh [RECORDS...]      (default: 1000000 10000000)
 #
-# For each size, a generated bundle (examples/gen_bundle.rs, ~15 records per
+# For each size, a generated bundle (examples/gen_bundle.rs, ~18 records per
 # event) and its uniform JSON-lines copy (--jsonl) are measured with
 # /usr/bin/time (seconds, peak RSS) and, for anything under
 # $HOPLINE_BENCH_REPEAT_UNDER seconds (default 3), hyperfine --warmup 1
@@ -211,7 +211,7 @@ id_fields="event_id request_id idem_key task_id"
 
 # ------------------------------------------------------------------ per size
 for records in "${sizes[@]}"; do
-    events=$(((records * 10 + 75) / 151)) # ~15.1 records per event
+    events=$(((records * 10 + 90) / 181)) # ~18.1 records per event
     ((events > 0)) || events=1
     dir="$bench_dir/$records"
     bundle="$dir/bundle"
