@@ -1172,12 +1172,18 @@ impl Synth {
 
     // -------------------------------------------------- ledger-service (zap)
 
-    fn ledger_received(&mut self, idem: Idem, ch: Charge) {
+    /// A zap line's start, on the ledger's own (possibly skewed) clock.
+    fn zap_start(&mut self) -> &mut String {
         let t = self.t;
         let shown = t + self.skew_us;
         let s = self.lines.line(t, LG);
         s.push_str("{\"level\":\"info\",\"ts\":");
         put_secs(s, shown, false);
+        s
+    }
+
+    fn ledger_received(&mut self, idem: Idem, ch: Charge) {
+        let s = self.zap_start();
         put!(
             s,
             ",\"caller\":\"ledger/http.go:41\",\"msg\":\"POST /v1/entries received\",\"idem_key\":\"{idem}\",\"charge_id\":\"{ch}\"}}"
@@ -1190,11 +1196,7 @@ impl Synth {
     }
 
     fn ledger_written(&mut self, idem: Idem, ch: Charge, amount: u64) {
-        let t = self.t;
-        let shown = t + self.skew_us;
-        let s = self.lines.line(t, LG);
-        s.push_str("{\"level\":\"info\",\"ts\":");
-        put_secs(s, shown, false);
+        let s = self.zap_start();
         put!(
             s,
             ",\"caller\":\"ledger/writer.go:88\",\"msg\":\"ledger entry written\",\"idem_key\":\"{idem}\",\"charge_id\":\"{ch}\",\"amount\":{amount}}}"

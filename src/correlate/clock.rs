@@ -77,6 +77,19 @@ impl Clock {
     }
 }
 
+/// The instances among `records` whose times were corrected, and by how
+/// much, once each.
+pub fn corrected_instances(records: &[Record]) -> Vec<(&str, Micros)> {
+    let mut moved: Vec<(&str, Micros)> = records
+        .iter()
+        .filter(|r| r.skew != 0)
+        .map(|r| (r.instance.as_str(), r.skew))
+        .collect();
+    moved.sort_unstable();
+    moved.dedup();
+    moved
+}
+
 /// One direction of one instance pair: θ(callee) − θ(caller) lies in
 /// `[lo, hi]`.
 #[derive(Debug, Clone)]

@@ -122,15 +122,7 @@ pub fn timeline_table(fp: &Footprint, findings: &[Finding], width: Option<usize>
             mw = msg_w.min(60)
         );
     }
-    let mut moved: Vec<(&str, i64)> = fp
-        .records
-        .iter()
-        .filter(|r| r.skew != 0)
-        .map(|r| (r.instance.as_str(), r.skew))
-        .collect();
-    moved.sort_unstable();
-    moved.dedup();
-    for (instance, skew) in moved {
+    for (instance, skew) in crate::correlate::clock::corrected_instances(&fp.records) {
         let _ = writeln!(
             out,
             "~ {}: clock {:.1} ms {}, times corrected",

@@ -313,14 +313,7 @@ pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
 
 /// One line per instance whose times were corrected for its clock.
 fn skew_notes(records: &[Record]) -> Vec<String> {
-    let mut moved: Vec<(&str, i64)> = records
-        .iter()
-        .filter(|r| r.skew != 0)
-        .map(|r| (r.instance.as_str(), r.skew))
-        .collect();
-    moved.sort_unstable();
-    moved.dedup();
-    moved
+    crate::correlate::clock::corrected_instances(records)
         .into_iter()
         .map(|(instance, skew)| {
             let ms = skew.unsigned_abs() as f64 / 1000.0;
