@@ -14,7 +14,7 @@ use hopline::correlate::footprint::HubRule;
 use hopline::detect::{FindingKind, event_findings};
 use hopline::index::{RecordIndex, location};
 use hopline::ingest::{self, IngestReport, ingest_pg};
-use hopline::parse::sniff::sniff;
+use hopline::parse::sniff::sniff_with;
 use hopline::present::{export, text, tui};
 use hopline::sources;
 use hopline::sources::postgres::PgTarget;
@@ -113,7 +113,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             format,
             !*no_redact,
         ),
-        Command::Sniff { paths, json } => sniff_cmd(paths, *json),
+        Command::Sniff { paths, json } => sniff_cmd(g, paths, *json),
     }
 }
 
@@ -449,13 +449,15 @@ fn export_cmd(
     Ok(ExitCode::SUCCESS)
 }
 
-fn sniff_cmd(paths: &[PathBuf], json: bool) -> Result<ExitCode> {
+fn sniff_cmd(g: &Global, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
+    // The bundle's hopline.toml: its [[formats]] are part of the answer.
+    let config = config_for(g, None, paths)?;
     let found = sources::discover(paths);
     for f in &found.files {
         let head = sources::open(f).and_then(|(_, r)| sources::peek(r, 16 << 10));
         let (dialect, why) = match head {
             Ok((head, _)) => {
-                let s = sniff(&head);
+                let s = sniff_with(&head, &config);
                 (s.dialect.as_str(), s.why)
             }
             Err(e) => ("unreadable", e.to_string()),

@@ -45,6 +45,24 @@ struct RawConfig {
     postgres: PgTableMap,
     #[serde(default)]
     redact: Vec<RawRedact>,
+    #[serde(default)]
+    formats: Vec<RawFormat>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFormat {
+    name: String,
+    pattern: String,
+}
+
+/// `[[formats]]`: a text log format sniffing cannot know, as a regex whose
+/// named groups are the record's fields (`time`, `level`, `msg`, `service`,
+/// ID fields, anything else).
+#[derive(Debug, Clone)]
+pub struct TextFormat {
+    pub name: String,
+    pub regex: Regex,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,6 +109,10 @@ pub struct PgColumns {
 #[serde(deny_unknown_fields)]
 pub struct FieldMap {
     pub time: Option<String>,
+    /// The zone of times written without one (`+02:00`); UTC by default.
+    pub timezone: Option<String>,
+    #[serde(skip)]
+    pub zone: Option<chrono::FixedOffset>,
     pub level: Option<String>,
     pub message: Option<String>,
     pub service: Option<String>,
@@ -161,6 +183,7 @@ pub struct Config {
     pub fields: FieldMap,
     pub postgres: PgTableMap,
     pub redact: Vec<RedactRule>,
+    pub formats: Vec<TextFormat>,
     pub origin: Option<PathBuf>,
 }
 
@@ -285,6 +308,7 @@ impl Default for Config {
             fields: FieldMap::default(),
             postgres: PgTableMap::default(),
             redact: Vec::new(),
+            formats: Vec::new(),
             origin: None,
         }
     }
@@ -371,6 +395,14 @@ impl Config {
             })?;
         }
         config.fields = raw.fields;
+        if let Some(tz) = &config.fields.timezone {
+            config.fields.zone = Some(crate::parse::time::parse_zone(tz).ok_or_else(|| {
+                invalid(
+                    "fields.timezone".into(),
+                    format!("`{tz}` is not a fixed offset like `+02:00`, `-0500` or `UTC`"),
+                )
+            })?);
+        }
         for (key, value) in [
             ("table", &raw.postgres.table),
             ("columns.key", &raw.postgres.columns.key),
@@ -391,6 +423,24 @@ impl Config {
             }
             config.redact.push(RedactRule {
                 name: r.name,
+                regex,
+            });
+        }
+        for (i, f) in raw.formats.into_iter().enumerate() {
+            if f.name.trim().is_empty() {
+                return Err(invalid(format!("formats[{i}].name"), "empty name".into()));
+            }
+            let key = format!("formats[{i}].pattern");
+            let regex = Regex::new(&f.pattern).map_err(|e| invalid(key.clone(), e.to_string()))?;
+            if regex.capture_names().flatten().next().is_none() {
+                return Err(invalid(
+                    key,
+                    "pattern needs named groups, e.g. `(?P<time>\\S+) (?P<level>\\w+) (?P<msg>.*)`"
+                        .into(),
+                ));
+            }
+            config.formats.push(TextFormat {
+                name: f.name,
                 regex,
             });
         }
@@ -498,6 +548,13 @@ mod tests {
         assert!(e.to_string().contains("named group"), "{e}");
         let e = load("hub_limt = 5\n").unwrap_err();
         assert!(e.to_string().contains("hub_limt"), "{e}");
+        let e = load("[fields]\ntimezone = 'Mars/Olympus'\n").unwrap_err();
+        assert!(e.to_string().contains("fields.timezone"), "{e}");
+        let e = load("[[formats]]\nname = 'x'\npattern = '.*'\n").unwrap_err();
+        assert!(e.to_string().contains("formats[0].pattern"), "{e}");
+        assert!(e.to_string().contains("named groups"), "{e}");
+        let e = load("[[formats]]\nname = ''\npattern = '(?P<msg>.*)'\n").unwrap_err();
+        assert!(e.to_string().contains("formats[0].name"), "{e}");
         let e = load("[[mutations]]\nname = 'x'\npattern = '('\n").unwrap_err();
         assert!(e.to_string().contains("mutations[0].pattern"), "{e}");
         let e = load("[postgres.columns]\nkey = ''\n").unwrap_err();

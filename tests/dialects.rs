@@ -326,3 +326,72 @@ fn standard_input_is_a_source_too() {
     assert_eq!(t["entries"][0]["message"], "from a pipe");
     assert_eq!(t["entries"][0]["source"]["path"], "stdin.log");
 }
+
+/// A text format only hopline.toml knows: sniffed as `text_format`, its
+/// named groups read as fields, its naive times in the configured zone, a
+/// Java stack trace attached to the line before it, and a line no format
+/// matches counted, not fatal.
+#[test]
+fn a_text_format_from_hopline_toml() {
+    let b = Bundle::new(&[
+        (
+            "hopline.toml",
+            r#"[fields]
+timezone = "+01:00"
+
+[[formats]]
+name = "logback"
+pattern = '^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) +(?P<level>[A-Z]+) +\[(?P<thread>[^\]]*)\] (?P<logger>\S+) - (?P<msg>.*?)(?: event_id=(?P<event_id>\S+))?$'
+"#,
+        ),
+        (
+            "orders-7d9f8b6c5-x2x9q.log",
+            "2026-11-20 10:00:01.123 INFO  [main] com.shop.Orders - order accepted event_id=evt_text1\n\
+             2026-11-20 10:00:01.456 ERROR [exec-3] com.shop.Orders - charge failed event_id=evt_text1\n\
+             java.lang.IllegalStateException: card declined\n\
+             \tat com.shop.Charge.run(Charge.java:42)\n\
+             this line is in no format\n\
+             2026-11-20 10:00:02.000 WARN  [exec-3] com.shop.Orders - retry scheduled event_id=evt_text1\n",
+        ),
+        (
+            "webhook-6b7c8d9e1-r5t6y.log",
+            "time=2026-11-20T09:00:02.5Z level=info msg=\"webhook delivered\" event_id=evt_text1\n",
+        ),
+    ]);
+    let sniffed = b.sniffed();
+    assert_eq!(
+        dialect_of(&sniffed, "orders-7d9f8b6c5-x2x9q.log"),
+        "text_format"
+    );
+    assert_eq!(
+        dialect_of(&sniffed, "webhook-6b7c8d9e1-r5t6y.log"),
+        "logfmt"
+    );
+    let report = b.ingest();
+    assert_eq!(report["malformed_total"], 1, "{report}");
+    let t = b.timeline("evt_text1");
+    let entries = t["entries"].as_array().unwrap();
+    let summary: Vec<(&str, &str, &str)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["ts"].as_str().unwrap(),
+                e["level"].as_str().unwrap(),
+                e["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("2026-11-20T09:00:01.123000Z", "info", "order accepted"),
+            ("2026-11-20T09:00:01.456000Z", "error", "charge failed"),
+            ("2026-11-20T09:00:02.000000Z", "warn", "retry scheduled"),
+            ("2026-11-20T09:00:02.500000Z", "info", "webhook delivered"),
+        ],
+        "{t}"
+    );
+    assert_eq!(entries[0]["service"], "orders");
+    assert_eq!(entries[1]["source"]["line"], 2);
+    assert_eq!(entries[2]["source"]["line"], 6);
+}

@@ -1,6 +1,7 @@
 //! Every parser on every input, whatever the sniffer would have said: the
-//! first byte picks the dialect, so each parser (JSON, logfmt, CSV dumps,
-//! Celery and lifecycle events, CRI, OTLP, metrics) gets arbitrary bytes.
+//! first byte picks the dialect, so each parser (JSON, logfmt, a
+//! `[[formats]]` regex, CSV dumps, Celery and lifecycle events, CRI, OTLP,
+//! metrics) gets arbitrary bytes.
 #![no_main]
 
 use hopline::config::Config;
@@ -11,12 +12,19 @@ use libfuzzer_sys::fuzz_target;
 /// fuzzer measure regex compilation instead of the parsers.
 fn config() -> &'static Config {
     static C: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
-    C.get_or_init(Config::default)
+    C.get_or_init(|| {
+        Config::from_toml(
+            "[fields]\ntimezone = '+02:00'\n[[formats]]\nname = 'fuzz'\npattern = '^(?P<time>\\S+ \\S+) (?P<level>\\w+) (?P<msg>.*)$'\n",
+            std::path::Path::new("hopline.toml"),
+        )
+        .expect("the fuzz config is valid")
+    })
 }
 
 const DIALECTS: &[Dialect] = &[
     Dialect::JsonLog,
     Dialect::Logfmt,
+    Dialect::Text,
     Dialect::IdemCsv,
     Dialect::IdemJson,
     Dialect::CeleryEvents,

@@ -13,6 +13,7 @@ pub mod normalize;
 pub mod otlp;
 pub mod sniff;
 pub mod task;
+pub mod text;
 pub mod time;
 
 use std::fmt;
@@ -42,6 +43,8 @@ pub enum Malformed {
     NotATaskEvent,
     BadMetric(String),
     NotCri,
+    /// A line of a `[[formats]]` file that no format matches.
+    NoFormat,
     /// A stack-trace line with no record before it to belong to.
     OrphanContinuation,
 }
@@ -61,6 +64,7 @@ impl Malformed {
             Malformed::NotATaskEvent => "not a task event",
             Malformed::BadMetric(_) => "invalid metric sample",
             Malformed::NotCri => "not a CRI log line",
+            Malformed::NoFormat => "matches no [[formats]] pattern",
             Malformed::OrphanContinuation => "stack-trace line without its record",
         }
     }
@@ -115,6 +119,7 @@ pub fn parse_stream(
         }),
         Dialect::JsonLog
         | Dialect::Logfmt
+        | Dialect::Text
         | Dialect::CeleryEvents
         | Dialect::TaskLifecycle
         | Dialect::IdemJson
@@ -122,6 +127,7 @@ pub fn parse_stream(
             for_each_line(reader, first_line, sink, |line_no, text| match dialect {
                 Dialect::JsonLog => json::parse_line(text, line_no, ctx, config).map(Some),
                 Dialect::Logfmt => logfmt::parse_line(text, line_no, ctx, config).map(Some),
+                Dialect::Text => text::parse_line(text, line_no, ctx, config).map(Some),
                 Dialect::TaskLifecycle => {
                     task::parse_lifecycle_line(text, line_no, ctx, config).map(Some)
                 }
@@ -194,7 +200,7 @@ fn attach_continuation(r: &mut Record, text: &str) {
     r.raw.push_str(text);
 }
 
-fn is_continuation(text: &str) -> bool {
+pub(crate) fn is_continuation(text: &str) -> bool {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re = RE.get_or_init(|| {
         regex::Regex::new(

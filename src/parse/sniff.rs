@@ -10,6 +10,8 @@ use super::{cri, idem, logfmt, metrics, otlp, task};
 pub enum Dialect {
     JsonLog,
     Logfmt,
+    /// Text lines matched by one of hopline.toml's `[[formats]]`.
+    Text,
     IdemCsv,
     /// The same table dumped as JSON lines (`row_to_json`).
     IdemJson,
@@ -34,6 +36,7 @@ impl Dialect {
         match self {
             Dialect::JsonLog => "json_log",
             Dialect::Logfmt => "logfmt",
+            Dialect::Text => "text_format",
             Dialect::IdemCsv => "idem_csv",
             Dialect::IdemJson => "idem_json",
             Dialect::CeleryEvents => "celery_events",
@@ -54,6 +57,7 @@ impl Dialect {
             self,
             Dialect::JsonLog
                 | Dialect::Logfmt
+                | Dialect::Text
                 | Dialect::CeleryEvents
                 | Dialect::TaskLifecycle
                 | Dialect::Metrics
@@ -86,12 +90,7 @@ pub fn sniff(head: &[u8]) -> Sniffed {
         return unknown("binary data (NUL bytes) in the first block");
     }
     let text = String::from_utf8_lossy(head);
-    let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    // The last line of a block may be cut mid-way.
-    if lines.len() > 1 && !head.ends_with(b"\n") {
-        lines.pop();
-    }
-    lines.truncate(SNIFF_LINES);
+    let lines = head_lines(head, &text);
     let Some(first) = lines.first() else {
         return unknown("empty");
     };
@@ -207,6 +206,44 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     unknown(&format!(
         "no known dialect in the first {total} lines (not JSON, logfmt or an idempotency CSV)"
     ))
+}
+
+/// The non-blank lines of `head` (as `text`) that sniffing looks at.
+fn head_lines<'a>(head: &[u8], text: &'a str) -> Vec<&'a str> {
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    // The last line of a block may be cut mid-way.
+    if lines.len() > 1 && !head.ends_with(b"\n") {
+        lines.pop();
+    }
+    lines.truncate(SNIFF_LINES);
+    lines
+}
+
+/// [`sniff`], then hopline.toml's `[[formats]]`: a format the user wrote
+/// wins over logfmt (text lines often hold `key=value` pairs) and over
+/// nothing, never over a structured dialect.
+pub fn sniff_with(head: &[u8], config: &crate::config::Config) -> Sniffed {
+    let built_in = sniff(head);
+    if config.formats.is_empty() || !matches!(built_in.dialect, Dialect::Logfmt | Dialect::Unknown)
+    {
+        return built_in;
+    }
+    let text = String::from_utf8_lossy(head);
+    let lines = head_lines(head, &text);
+    let mut names: Vec<&str> = Vec::new();
+    let matched = lines
+        .iter()
+        .filter_map(|l| super::text::format_of(&config.formats, l))
+        .inspect(|f| {
+            if !names.contains(&f.name.as_str()) {
+                names.push(&f.name);
+            }
+        })
+        .count();
+    // Stack traces between the lines are attached, not outvoting.
+    let candidates = lines.iter().filter(|l| !super::is_continuation(l)).count();
+    let what = format!("matched by [[formats]] {}", names.join(", "));
+    most(matched, candidates, lines.len(), Dialect::Text, &what).unwrap_or(built_in)
 }
 
 /// `dialect` when `n` of `of` candidate lines are `what` — most of them —

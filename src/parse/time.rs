@@ -1,9 +1,9 @@
 //! Timestamps in every form the common loggers write, to UTC microseconds.
 //! Naive times (no zone) are taken as UTC: the loggers that write them
-//! (python's `asctime`, Postgres dumps without `+00`) run in UTC in every
-//! deployment we target; a zone from config comes with the text-format issue.
+//! (python's `asctime`, Postgres dumps without `+00`) usually run in UTC;
+//! `[fields] timezone` in hopline.toml gives log records another zone.
 
-use chrono::{DateTime, NaiveDateTime};
+use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde_json::Value;
 
 use crate::record::Micros;
@@ -51,6 +51,11 @@ const NAIVE_FORMATS: &[&str] = &[
 const ZONED_FORMATS: &[&str] = &["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"];
 
 pub fn from_str(s: &str) -> Option<Micros> {
+    from_str_in(s, None)
+}
+
+/// As [`from_str`], with naive times read in `zone` (None: UTC).
+pub fn from_str_in(s: &str, zone: Option<FixedOffset>) -> Option<Micros> {
     let s = s.trim();
     if s.is_empty() {
         return None;
@@ -72,7 +77,17 @@ pub fn from_str(s: &str) -> Option<Micros> {
     if let Some(stripped) = s.strip_suffix(" UTC").or_else(|| s.strip_suffix('Z')) {
         return naive(stripped);
     }
-    naive(s)
+    let local = naive(s)?;
+    let offset = zone.map_or(0, |z| i64::from(z.local_minus_utc()) * 1_000_000);
+    Some(local - offset)
+}
+
+/// `+02:00`, `-0500`, `UTC` or `Z`: the zone naive times are written in.
+pub fn parse_zone(s: &str) -> Option<FixedOffset> {
+    match s.trim() {
+        "UTC" | "utc" | "Z" | "z" => FixedOffset::east_opt(0),
+        other => other.parse().ok(),
+    }
 }
 
 fn naive(s: &str) -> Option<Micros> {
@@ -86,12 +101,17 @@ fn naive(s: &str) -> Option<Micros> {
 
 /// A JSON value that holds a time: a number (epoch in any unit) or a string.
 pub fn from_json(v: &Value) -> Option<Micros> {
+    from_json_in(v, None)
+}
+
+/// As [`from_json`], with naive times read in `zone` (None: UTC).
+pub fn from_json_in(v: &Value, zone: Option<FixedOffset>) -> Option<Micros> {
     match v {
         Value::Number(n) => match n.as_i64() {
             Some(i) => from_epoch_i64(i),
             None => from_epoch_f64(n.as_f64()?),
         },
-        Value::String(s) => from_str(s),
+        Value::String(s) => from_str_in(s, zone),
         _ => None,
     }
 }
@@ -127,5 +147,23 @@ mod tests {
         }
         assert_eq!(from_str("yesterday"), None);
         assert_eq!(from_str(""), None);
+    }
+
+    #[test]
+    fn naive_times_in_a_configured_zone() {
+        let berlin = parse_zone("+01:00");
+        assert_eq!(from_str_in("2026-11-20 10:00:01,123", berlin), Some(T));
+        assert_eq!(
+            from_str_in("2026-11-20 04:00:01.123", parse_zone("-0500")),
+            Some(T)
+        );
+        // A time that says its zone keeps it.
+        assert_eq!(from_str_in("2026-11-20T09:00:01.123Z", berlin), Some(T));
+        assert_eq!(
+            from_str_in("2026-11-20T10:00:01.123+01:00", berlin),
+            Some(T)
+        );
+        assert_eq!(parse_zone("UTC"), FixedOffset::east_opt(0));
+        assert_eq!(parse_zone("Europe/Berlin"), None);
     }
 }
