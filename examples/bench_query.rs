@@ -123,7 +123,7 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
 
     // The analysis the TUI waits for before its lists fill.
     let t = Instant::now();
-    let analysis = index.analyse(&config)?;
+    let analysis = hopline::analysis::analyse(&index, &config)?;
     println!(
         "{}",
         json!({"bench": "tui_analysis_ready", "ms": t.elapsed().as_secs_f64() * 1e3,

@@ -372,7 +372,7 @@ fn findings(g: &Global, kind: Option<&str>, fail_on: &[String], json: bool) -> R
         .collect::<Result<_>>()?;
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
-    let analysis = index.analyse(&config)?;
+    let analysis = hopline::analysis::analyse(&index, &config)?;
     let shown: Vec<_> = analysis
         .findings
         .iter()
@@ -393,7 +393,7 @@ fn findings(g: &Global, kind: Option<&str>, fail_on: &[String], json: bool) -> R
 fn events(g: &Global, json: bool) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
-    let analysis = index.analyse(&config)?;
+    let analysis = hopline::analysis::analyse(&index, &config)?;
     if json {
         out!("{}", text::events_jsonl(&analysis));
     } else {

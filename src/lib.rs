@@ -2,6 +2,7 @@
 //! incident. The modules follow the data flow of design.md:
 //! sources -> parse -> (normalize) -> index -> correlate -> detect -> present.
 
+pub mod analysis;
 pub mod config;
 pub mod correlate;
 pub mod detect;

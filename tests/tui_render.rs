@@ -27,7 +27,7 @@ impl Tui {
         let index = RecordIndex::open_or_create(&dir.path().join("ix")).unwrap();
         let config = Config::default();
         ingest(&index, &[bundle], &config, &mut |_| {}).unwrap();
-        let analysis = index.analyse(&config).unwrap();
+        let analysis = hopline::analysis::analyse(&index, &config).unwrap();
         let mut app = App::new(label.into(), false);
         app.on_message(Message::Ready(Box::new(analysis)));
         let mut tui = Tui {

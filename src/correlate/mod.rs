@@ -25,6 +25,18 @@ pub trait RecordStore {
     fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>, Self::Error>;
 }
 
+/// Records as the whole-index analysis reads them: more than once, in the
+/// same order each time, as the JSON they are stored as. The index answers
+/// from one snapshot.
+pub trait RecordScan {
+    type Error: std::error::Error + Send + Sync + 'static;
+    fn scan(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), Self::Error>;
+    /// Where buckets may spill when the records outgrow memory.
+    fn spill_dir(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+}
+
 /// The services records pass through, in the order they first appear:
 /// the lanes of a timeline, the participants of a sequence diagram.
 pub fn services_in_order(records: &[Record]) -> Vec<String> {

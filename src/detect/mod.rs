@@ -14,14 +14,13 @@ mod task;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::correlate::clock::Brackets;
 use crate::correlate::events::{NO_EVENT, summarise};
-use crate::correlate::{Clock, EventSummary, Events, IdGraph, sort_true_order};
+use crate::correlate::{Clock, EventSummary, Events, IdGraph, RecordScan, sort_true_order};
 use crate::record::{Kind, Level, Micros, Record, SourceRef};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -171,17 +170,6 @@ impl Analysis {
             }
         }
         out
-    }
-}
-
-/// Records as the analysis reads them: twice, in the same order each time,
-/// as the JSON they are stored as. The index answers from one snapshot.
-pub trait RecordScan {
-    type Error: std::error::Error + Send + Sync + 'static;
-    fn scan(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), Self::Error>;
-    /// Where buckets may spill when the records outgrow memory.
-    fn spill_dir(&self) -> Option<PathBuf> {
-        None
     }
 }
 

@@ -20,9 +20,7 @@ use tantivy::query::{AllQuery, TermQuery, TermSetQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, Value};
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
-use crate::config::Config;
-use crate::correlate::{Clock, RecordStore};
-use crate::detect::{Analysis, AnalysisError, RecordScan, analyse_scan};
+use crate::correlate::{Clock, RecordScan, RecordStore};
 use crate::record::{Record, SourceRef};
 
 pub use manifest::{Manifest, SourceState, TableState};
@@ -261,16 +259,6 @@ impl RecordIndex {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = clock;
         result
-    }
-
-    /// The whole index analysed (see [`analyse_scan`]); the clock offsets it
-    /// finds are kept with the index.
-    pub fn analyse(&self, config: &Config) -> Result<Analysis, AnalysisError> {
-        let analysis = analyse_scan(&self.snapshot(), config)?;
-        // Best effort: a read-only index still reads back in corrected
-        // order in this process; only a later cold `timeline` would not.
-        let _ = self.set_clock(analysis.clock.clone());
-        Ok(analysis)
     }
 
     /// Every live record at once: for tests and small indexes; whole-index

@@ -99,7 +99,7 @@ pub fn incident_from_index(
     let marks = marks_of(index)?;
     let marked_at: Vec<SourceRef> = marks.marks.iter().map(|m| m.source.clone()).collect();
     // Analysed first: the clock it finds orders the marked records too.
-    let analysis = index.analyse(config)?;
+    let analysis = crate::analysis::analyse(index, config)?;
     let marked = index.records_at(&marked_at)?;
     let mut event_records = HashMap::new();
     for (_, e) in model::representative_events(&analysis, only) {

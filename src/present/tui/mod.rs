@@ -169,7 +169,7 @@ fn background(
             }
             Ok(report) if first || report.records_added + rows_added > 0 => {
                 let _ = tx.send(Message::Analysing);
-                let msg = match index.analyse(config) {
+                let msg = match crate::analysis::analyse(index, config) {
                     Ok(a) => Message::Ready(Box::new(a)),
                     Err(e) => Message::Failed(format!("analysis failed: {e}")),
                 };
