@@ -252,20 +252,22 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
 
     let components = graph.finish();
     let hubs: HashSet<&str> = components.hubs.iter().map(|(h, _)| h.as_str()).collect();
+    let mut buckets = fill_buckets(scan, &components, bytes)?;
     let pass = EventPass {
-        components: &components,
-        bytes,
+        events: components.events,
         config,
         hubs: &hubs,
     };
     let mut brackets = Brackets::default();
-    let (mut summaries, mut found) = pass.run(scan, &Clock::default(), Some(&mut brackets))?;
+    let (mut summaries, mut found) =
+        pass.check(&mut buckets, &Clock::default(), Some(&mut brackets))?;
     // Clocks found off change the order inside events, and findings read
     // that order: the events are checked again on the corrected clock.
     let clock = brackets.resolve(config.clock_skew_brackets, config.clock_skew_min);
     if !clock.is_empty() {
-        (summaries, found) = pass.run(scan, &clock, None)?;
+        (summaries, found) = pass.check(&mut buckets, &clock, None)?;
     }
+    drop(buckets);
     for f in clock_findings(&clock) {
         findings.push(f);
         finding_ts.push(None);
@@ -323,10 +325,38 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
     })
 }
 
-/// Passes 2 and 3 over the events [`IdGraph`] found.
-struct EventPass<'a> {
-    components: &'a crate::correlate::events::Components,
+/// Pass 2: every event record's JSON filed into buckets by its event.
+fn fill_buckets<S: RecordScan>(
+    scan: &S,
+    components: &crate::correlate::events::Components,
     bytes: u64,
+) -> Result<spill::Buckets, AnalysisError> {
+    let mut buckets = spill::Buckets::new(bytes, scan.spill_dir().as_deref())?;
+    let mut at = 0usize;
+    let mut spill_error = None;
+    scan.scan(&mut |json| {
+        let event = components.of_record.get(at).copied().unwrap_or(NO_EVENT);
+        at += 1;
+        if event != NO_EVENT
+            && spill_error.is_none()
+            && let Err(e) = buckets.push(event, json)
+        {
+            spill_error = Some(e);
+        }
+    })
+    .map_err(|e| AnalysisError::Store(Box::new(e)))?;
+    if let Some(e) = spill_error {
+        return Err(e.into());
+    }
+    if at != components.of_record.len() {
+        return Err(AnalysisError::Changed);
+    }
+    Ok(buckets)
+}
+
+/// Pass 3 over the events [`IdGraph`] found.
+struct EventPass<'a> {
+    events: usize,
     config: &'a Config,
     hubs: &'a HashSet<&'a str>,
 }
@@ -336,39 +366,16 @@ struct EventPass<'a> {
 type PassOutput = (Vec<Option<EventSummary>>, Vec<Vec<Timed>>);
 
 impl EventPass<'_> {
-    /// Files every event record into buckets, then checks one bucket of
-    /// events at a time on both cores, with `clock` applied to the records.
-    fn run<S: RecordScan>(
+    /// Checks one bucket of events at a time on both cores, with `clock`
+    /// applied to the records; `brackets` gathers the clock evidence.
+    fn check(
         &self,
-        scan: &S,
+        buckets: &mut spill::Buckets,
         clock: &Clock,
         mut brackets: Option<&mut Brackets>,
     ) -> Result<PassOutput, AnalysisError> {
-        let components = self.components;
-        let mut buckets = spill::Buckets::new(self.bytes, scan.spill_dir().as_deref())?;
-        let mut at = 0usize;
-        let mut spill_error = None;
-        scan.scan(&mut |json| {
-            let event = components.of_record.get(at).copied().unwrap_or(NO_EVENT);
-            at += 1;
-            if event != NO_EVENT
-                && spill_error.is_none()
-                && let Err(e) = buckets.push(event, json)
-            {
-                spill_error = Some(e);
-            }
-        })
-        .map_err(|e| AnalysisError::Store(Box::new(e)))?;
-        if let Some(e) = spill_error {
-            return Err(e.into());
-        }
-        if at != components.of_record.len() {
-            return Err(AnalysisError::Changed);
-        }
-
-        let mut summaries: Vec<Option<EventSummary>> =
-            (0..components.events).map(|_| None).collect();
-        let mut found: Vec<Vec<Timed>> = (0..components.events).map(|_| Vec::new()).collect();
+        let mut summaries: Vec<Option<EventSummary>> = (0..self.events).map(|_| None).collect();
+        let mut found: Vec<Vec<Timed>> = (0..self.events).map(|_| Vec::new()).collect();
         let mut corrupt = None;
         let collect = brackets.is_some();
         let check = |groups: &[(u32, Vec<&[u8]>)]| {
@@ -376,7 +383,7 @@ impl EventPass<'_> {
             let done = check_events(groups, self.config, self.hubs, clock, b.as_mut());
             (done, b)
         };
-        buckets.drain(&mut |entries| {
+        buckets.each(&mut |entries| {
             let mut by_event: HashMap<u32, Vec<&[u8]>> = HashMap::new();
             for (event, json) in entries {
                 by_event.entry(event).or_default().push(json);
@@ -502,15 +509,21 @@ fn check_events(
                     if let Some(b) = brackets.as_deref_mut() {
                         b.add_event(&records, hubs);
                     }
-                    let ts_of: HashMap<&SourceRef, Micros> =
-                        records.iter().map(|r| (&r.source, r.ts)).collect();
-                    let found = event_findings(&records, config)
-                        .into_iter()
-                        .map(|f| {
-                            let ts = first_evidence_ts(&f, &ts_of);
-                            (f, ts)
-                        })
-                        .collect();
+                    let findings = event_findings(&records, config);
+                    // Most events have none: the lookup is built only when needed.
+                    let found = if findings.is_empty() {
+                        Vec::new()
+                    } else {
+                        let ts_of: HashMap<&SourceRef, Micros> =
+                            records.iter().map(|r| (&r.source, r.ts)).collect();
+                        findings
+                            .into_iter()
+                            .map(|f| {
+                                let ts = first_evidence_ts(&f, &ts_of);
+                                (f, ts)
+                            })
+                            .collect()
+                    };
                     (summarise(&records, config, hubs), found)
                 });
             Checked {

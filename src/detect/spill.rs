@@ -1,7 +1,7 @@
 //! Event buckets for the analysis's last pass: each event's stored records,
 //! gathered by event number so one bucket at a time can be grouped in
 //! memory. Small analyses keep their one bucket in memory; large ones write
-//! buckets to files beside the index and read each back once.
+//! buckets to files beside the index and read each back when asked.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
@@ -89,29 +89,27 @@ impl Buckets {
         }
     }
 
-    /// Every bucket in turn, as its `(event, json)` entries; each is dropped
-    /// (and its file removed) before the next is read.
-    pub fn drain(mut self, each: &mut dyn FnMut(Vec<Entry<'_>>)) -> Result<(), SpillError> {
+    /// Every bucket in turn, as its `(event, json)` entries; a spilled
+    /// bucket is read back into memory only while `each` looks at it. Can be
+    /// called again (the analysis checks events twice when a clock was off).
+    pub fn each(&mut self, each: &mut dyn FnMut(Vec<Entry<'_>>)) -> Result<(), SpillError> {
         let n = self.len();
         for i in 0..n {
-            let bytes = match &mut self.store {
-                Store::Memory(b) => std::mem::take(&mut b[i]),
+            match &mut self.store {
+                Store::Memory(b) => each(entries(&b[i])),
                 Store::Files { dir, files } => {
                     let err = |source| SpillError {
                         dir: dir.clone(),
                         source,
                     };
                     files[i].flush().map_err(err)?;
-                    let path = dir.join(format!("{i}.bin"));
                     let mut bytes = Vec::new();
-                    File::open(&path)
+                    File::open(dir.join(format!("{i}.bin")))
                         .and_then(|mut f| f.read_to_end(&mut bytes))
                         .map_err(err)?;
-                    let _ = fs::remove_file(&path);
-                    bytes
+                    each(entries(&bytes));
                 }
-            };
-            each(entries(&bytes));
+            }
         }
         Ok(())
     }
@@ -144,9 +142,9 @@ impl Drop for Buckets {
 mod tests {
     use super::*;
 
-    fn collect(b: Buckets) -> Vec<(u32, Vec<u8>)> {
+    fn collect(mut b: Buckets) -> Vec<(u32, Vec<u8>)> {
         let mut out = Vec::new();
-        b.drain(&mut |entries| {
+        b.each(&mut |entries| {
             out.extend(entries.into_iter().map(|(e, j)| (e, j.to_vec())));
         })
         .unwrap();
