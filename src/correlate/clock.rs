@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::record::{Micros, Record, SourceRef};
 
 use super::classify::{Hop, hop};
+use super::events::UnionFind;
 
 /// The offsets found: the instances whose clock was off, and by how much.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -90,8 +91,7 @@ pub fn corrected_instances(records: &[Record]) -> Vec<(&str, Micros)> {
     moved
 }
 
-/// One direction of one instance pair: θ(callee) − θ(caller) lies in
-/// `[lo, hi]`.
+/// One instance pair (a, b): θ(a) − θ(b) lies in `[lo, hi]`.
 #[derive(Debug, Clone)]
 struct Interval {
     lo: Micros,
@@ -103,7 +103,8 @@ struct Interval {
 }
 
 impl Interval {
-    fn new() -> Interval {
+    /// Bounds nothing yet: the start of an intersection.
+    fn unbounded() -> Interval {
         Interval {
             lo: Micros::MIN,
             hi: Micros::MAX,
@@ -113,15 +114,14 @@ impl Interval {
         }
     }
 
-    fn add(&mut self, lo: Micros, hi: Micros, lo_at: [&SourceRef; 2], hi_at: [&SourceRef; 2]) {
-        self.n += 1;
-        if lo > self.lo {
-            self.lo = lo;
-            self.lo_at = lo_at.into_iter().cloned().collect();
-        }
-        if hi < self.hi {
-            self.hi = hi;
-            self.hi_at = hi_at.into_iter().cloned().collect();
+    /// One bracket, with the lines that set each end.
+    fn one(lo: Micros, hi: Micros, lo_at: [&SourceRef; 2], hi_at: [&SourceRef; 2]) -> Interval {
+        Interval {
+            lo,
+            hi,
+            n: 1,
+            lo_at: lo_at.into_iter().cloned().collect(),
+            hi_at: hi_at.into_iter().cloned().collect(),
         }
     }
 
@@ -147,6 +147,13 @@ impl Interval {
             hi_at: self.lo_at,
         }
     }
+
+    /// Both ends moved by `theta`, the other instance's own offset.
+    fn shifted(mut self, theta: Micros) -> Interval {
+        self.lo = self.lo.saturating_add(theta);
+        self.hi = self.hi.saturating_add(theta);
+        self
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -159,7 +166,7 @@ struct Instance {
 /// a [`Clock`]. Two accumulators (one per thread) merge.
 #[derive(Debug, Default)]
 pub struct Brackets {
-    /// (callee, caller) -> θ(callee) − θ(caller).
+    /// (a, b) with a < b -> θ(a) − θ(b).
     pairs: HashMap<(String, String), Interval>,
     instances: HashMap<String, Instance>,
 }
@@ -176,10 +183,15 @@ impl Brackets {
     /// One event's records, in the order of their own timestamps.
     pub fn add_event(&mut self, records: &[Record], hubs: &HashSet<&str>) {
         for r in records {
-            let inst = self.instances.entry(r.instance.clone()).or_default();
-            inst.records += 1;
-            if inst.service.is_empty() {
-                inst.service = r.service.clone();
+            match self.instances.get_mut(&r.instance) {
+                Some(inst) => inst.records += 1,
+                None => {
+                    let inst = Instance {
+                        service: r.service.clone(),
+                        records: 1,
+                    };
+                    self.instances.insert(r.instance.clone(), inst);
+                }
             }
         }
         let Some(first) = records.first() else {
@@ -241,17 +253,28 @@ impl Brackets {
                     continue;
                 }
                 let (p, q, end) = (&records[pi], &records[qi], &records[last]);
-                self.pairs
-                    .entry((x.instance.clone(), p.instance.clone()))
-                    .or_insert_with(Interval::new)
-                    .add(
-                        end.ts - q.ts,
-                        x.ts - p.ts,
-                        [&end.source, &q.source],
-                        [&x.source, &p.source],
-                    );
+                let callee_ahead = Interval::one(
+                    end.ts - q.ts,
+                    x.ts - p.ts,
+                    [&end.source, &q.source],
+                    [&x.source, &p.source],
+                );
+                self.add(&x.instance, &p.instance, callee_ahead);
             }
         }
+    }
+
+    /// One bracket of θ(a) − θ(b), filed under the pair's canonical order.
+    fn add(&mut self, a: &str, b: &str, interval: Interval) {
+        let (key, interval) = if a < b {
+            ((a.to_string(), b.to_string()), interval)
+        } else {
+            ((b.to_string(), a.to_string()), interval.flipped())
+        };
+        self.pairs
+            .entry(key)
+            .or_insert_with(Interval::unbounded)
+            .merge(interval);
     }
 
     pub fn merge(&mut self, other: Brackets) {
@@ -275,53 +298,39 @@ impl Brackets {
     /// The offsets the brackets support: pairs seen at least `min_brackets`
     /// times, offsets beyond `tolerance` (timestamp precision) either way.
     pub fn resolve(&self, min_brackets: u64, tolerance: Micros) -> Clock {
-        // Both directions of a pair, as θ(a) − θ(b) with a < b.
-        let mut pairs: BTreeMap<(&str, &str), Interval> = BTreeMap::new();
-        for ((callee, caller), interval) in &self.pairs {
-            let (key, interval) = if callee < caller {
-                ((callee.as_str(), caller.as_str()), interval.clone())
-            } else {
-                (
-                    (caller.as_str(), callee.as_str()),
-                    interval.clone().flipped(),
-                )
-            };
-            match pairs.get_mut(&key) {
-                Some(mine) => mine.merge(interval),
-                None => {
-                    pairs.insert(key, interval);
-                }
-            }
-        }
-        pairs.retain(|_, i| i.n >= min_brackets && i.lo <= i.hi);
-        if pairs.is_empty() {
+        let usable: BTreeMap<(&str, &str), &Interval> = self
+            .pairs
+            .iter()
+            .filter(|(_, i)| i.n >= min_brackets && i.lo <= i.hi)
+            .map(|((a, b), i)| ((a.as_str(), b.as_str()), i))
+            .collect();
+        if usable.is_empty() {
             return Clock::default();
         }
-
-        // Groups of instances whose clocks agree.
         let names: Vec<&str> = {
-            let mut n: Vec<&str> = pairs.keys().flat_map(|&(a, b)| [a, b]).collect();
+            let mut n: Vec<&str> = usable.keys().flat_map(|&(a, b)| [a, b]).collect();
             n.sort_unstable();
             n.dedup();
             n
         };
-        let pos = |name: &str| names.binary_search(&name).unwrap_or(0);
-        let mut group: Vec<usize> = (0..names.len()).collect();
-        fn root(group: &mut [usize], mut i: usize) -> usize {
-            while group[i] != i {
-                group[i] = group[group[i]];
-                i = group[i];
-            }
-            i
-        }
+        let pos: HashMap<&str, usize> = names.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+        // The pairs by instance position: (a, b, θ(a) − θ(b)).
+        let edges: Vec<(usize, usize, &Interval)> = usable
+            .iter()
+            .map(|(&(a, b), &i)| (pos[a], pos[b], i))
+            .collect();
+
+        // Groups of instances whose clocks agree.
         let agrees = |i: &Interval| i.lo <= tolerance && i.hi >= -tolerance;
-        for (&(a, b), interval) in &pairs {
+        let mut uf = UnionFind::new(names.len());
+        for &(a, b, interval) in &edges {
             if agrees(interval) {
-                let (ra, rb) = (root(&mut group, pos(a)), root(&mut group, pos(b)));
-                group[ra.max(rb)] = ra.min(rb);
+                uf.union(a as u32, b as u32);
             }
         }
-        let groups: Vec<usize> = (0..names.len()).map(|i| root(&mut group, i)).collect();
+        let groups: Vec<usize> = (0..names.len())
+            .map(|i| uf.find(i as u32) as usize)
+            .collect();
         let records_of = |g: usize| -> u64 {
             (0..names.len())
                 .filter(|&i| groups[i] == g)
@@ -342,8 +351,8 @@ impl Brackets {
         let mut out = Clock::default();
         while !unplaced.is_empty() {
             let tied = unplaced.iter().position(|&g| {
-                pairs.keys().any(|&(a, b)| {
-                    let (ga, gb) = (groups[pos(a)], groups[pos(b)]);
+                edges.iter().any(|&(a, b, _)| {
+                    let (ga, gb) = (groups[a], groups[b]);
                     (ga == g && placed.contains_key(&gb)) || (gb == g && placed.contains_key(&ga))
                 })
             });
@@ -353,30 +362,22 @@ impl Brackets {
                 continue;
             };
             let g = unplaced.remove(at);
-            let mut bound = Interval::new();
+            let mut bound = Interval::unbounded();
             let mut against = Vec::new();
-            for (&(a, b), interval) in &pairs {
-                let (ga, gb) = (groups[pos(a)], groups[pos(b)]);
-                let mut shifted = interval.clone();
-                if ga == g
-                    && let Some(&theta) = placed.get(&gb)
-                {
-                    // θ(g) − θ(b) ∈ [lo, hi]
-                    shifted.lo = shifted.lo.saturating_add(theta);
-                    shifted.hi = shifted.hi.saturating_add(theta);
-                    against.push(b.to_string());
-                } else if gb == g
-                    && let Some(&theta) = placed.get(&ga)
-                {
-                    // θ(a) − θ(g) ∈ [lo, hi]
-                    shifted = shifted.flipped();
-                    shifted.lo = shifted.lo.saturating_add(theta);
-                    shifted.hi = shifted.hi.saturating_add(theta);
-                    against.push(a.to_string());
+            for &(a, b, interval) in &edges {
+                // Seen from g: θ(g) − θ(other) within `seen`.
+                let (other, seen) = if groups[a] == g {
+                    (b, interval.clone())
+                } else if groups[b] == g {
+                    (a, interval.clone().flipped())
                 } else {
                     continue;
-                }
-                bound.merge(shifted);
+                };
+                let Some(&theta) = placed.get(&groups[other]) else {
+                    continue;
+                };
+                bound.merge(seen.shifted(theta));
+                against.push(names[other].to_string());
             }
             let theta = if bound.lo > bound.hi || agrees(&bound) {
                 // Contradicting brackets, or no measurable offset.

@@ -48,10 +48,14 @@ pub struct Events {
 /// Marks a record that belongs to no event.
 pub const NO_EVENT: u32 = u32::MAX;
 
-struct UnionFind(Vec<u32>);
+/// Disjoint sets over `0..n`; each set is named by its smallest member.
+pub(super) struct UnionFind(Vec<u32>);
 
 impl UnionFind {
-    fn find(&mut self, mut x: u32) -> u32 {
+    pub(super) fn new(n: usize) -> UnionFind {
+        UnionFind((0..n as u32).collect())
+    }
+    pub(super) fn find(&mut self, mut x: u32) -> u32 {
         while self.0[x as usize] != x {
             let up = self.0[self.0[x as usize] as usize];
             self.0[x as usize] = up;
@@ -59,7 +63,7 @@ impl UnionFind {
         }
         x
     }
-    fn union(&mut self, a: u32, b: u32) {
+    pub(super) fn union(&mut self, a: u32, b: u32) {
         let (a, b) = (self.find(a), self.find(b));
         if a != b {
             self.0[a.max(b) as usize] = a.min(b);
@@ -138,7 +142,7 @@ impl IdGraph {
     pub fn finish(self) -> Components {
         let hub_limit = self.hub_limit;
         let is_hub = |n: u32| u64::from(self.carriers[n as usize]) > hub_limit;
-        let mut uf = UnionFind((0..self.carriers.len() as u32).collect());
+        let mut uf = UnionFind::new(self.carriers.len());
         let mut start = 0usize;
         for &end in &self.ends {
             let mine = &self.nodes[start..end as usize];
