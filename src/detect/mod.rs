@@ -160,6 +160,20 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// The findings of event `e` (a position in `events.events`).
+    pub fn findings_of(&self, e: usize) -> impl Iterator<Item = &Finding> + '_ {
+        self.event_findings
+            .get(e)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.findings[i])
+    }
+
+    /// The most severe of event `e`'s findings.
+    pub fn worst_severity(&self, e: usize) -> Option<Severity> {
+        self.findings_of(e).map(|f| f.severity).min()
+    }
+
     /// For each finding, the event it belongs to (None for config drift,
     /// which spans instances): `event_findings` inverted.
     pub fn finding_events(&self) -> Vec<Option<usize>> {

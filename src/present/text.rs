@@ -46,6 +46,12 @@ pub fn skew_ms(skew: crate::record::Micros) -> i64 {
     (skew as f64 / 1000.0).round() as i64
 }
 
+/// How far a clock ran off, in words: `250.5 ms ahead`.
+pub fn skew_words(skew: crate::record::Micros) -> String {
+    let way = if skew > 0 { "ahead" } else { "behind" };
+    format!("{:.1} ms {way}", skew.unsigned_abs() as f64 / 1000.0)
+}
+
 /// Time as `HH:MM:SS.mmm`, for views that show the date once (the
 /// timeline table's heading, the TUI's header).
 pub fn clock(ts: i64) -> String {
@@ -125,10 +131,9 @@ pub fn timeline_table(fp: &Footprint, findings: &[Finding], width: Option<usize>
     for (instance, skew) in crate::correlate::clock::corrected_instances(&fp.records) {
         let _ = writeln!(
             out,
-            "~ {}: clock {:.1} ms {}, times corrected",
+            "~ {}: clock {}, times corrected",
             for_terminal(instance),
-            skew.unsigned_abs() as f64 / 1000.0,
-            if skew > 0 { "ahead" } else { "behind" }
+            skew_words(skew)
         );
     }
     if !findings.is_empty() {
@@ -181,10 +186,7 @@ pub fn events_table(a: &Analysis) -> String {
         "EVENT", "FIRST", "RECORDS", "FINDINGS"
     );
     for (i, e) in a.events.events.iter().enumerate() {
-        let kinds: Vec<&str> = a.event_findings[i]
-            .iter()
-            .map(|&f| a.findings[f].kind.as_str())
-            .collect();
+        let kinds: Vec<&str> = a.findings_of(i).map(|f| f.kind.as_str()).collect();
         let _ = writeln!(
             out,
             "{:<24}  {:<23}  {:>7}  {:<8}  {}{}",
@@ -206,10 +208,7 @@ pub fn events_table(a: &Analysis) -> String {
 pub fn events_jsonl(a: &Analysis) -> String {
     let mut out = String::new();
     for (i, e) in a.events.events.iter().enumerate() {
-        let kinds: Vec<&str> = a.event_findings[i]
-            .iter()
-            .map(|&f| a.findings[f].kind.as_str())
-            .collect();
+        let kinds: Vec<&str> = a.findings_of(i).map(|f| f.kind.as_str()).collect();
         let v = json!({
             "key": {"field": e.key.field, "value": e.key.value},
             "ids": e.ids.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),

@@ -316,10 +316,9 @@ fn skew_notes(records: &[Record]) -> Vec<String> {
     crate::correlate::clock::corrected_instances(records)
         .into_iter()
         .map(|(instance, skew)| {
-            let ms = skew.unsigned_abs() as f64 / 1000.0;
-            let way = if skew > 0 { "ahead" } else { "behind" };
             format!(
-                "{instance}: its clock ran {ms:.1} ms {way}; its times here are corrected by {:+.1} ms",
+                "{instance}: its clock ran {}; its times here are corrected by {:+.1} ms",
+                crate::present::text::skew_words(skew),
                 -(skew as f64) / 1000.0
             )
         })
@@ -490,10 +489,8 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
         .collect();
 
     let events_with = |kind: FindingKind| {
-        analysis
-            .event_findings
-            .iter()
-            .filter(|found| found.iter().any(|&i| all_findings[i].kind == kind))
+        (0..analysis.event_findings.len())
+            .filter(|&e| analysis.findings_of(e).any(|f| f.kind == kind))
             .count()
     };
     let mut impact = Vec::new();
@@ -549,10 +546,7 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
     for (kind, e) in representative_events(analysis, input.only) {
         let summary = &events[e];
         let records = input.event_records.get(&e).map_or(&[][..], Vec::as_slice);
-        let findings: Vec<Finding> = analysis.event_findings[e]
-            .iter()
-            .map(|&j| all_findings[j].clone())
-            .collect();
+        let findings: Vec<Finding> = analysis.findings_of(e).cloned().collect();
         let report = event_report(
             &EventInput {
                 id: &summary.key.value,

@@ -4,10 +4,11 @@
 //! clipboard) is queued as a [`Request`] for the loop to carry out; `render`
 //! draws whatever the state is.
 
-use std::cell::Cell;
+use std::cell::{Cell, Ref, RefCell};
 
 use ratatui::layout::Rect;
 
+use crate::correlate::services_in_order;
 use crate::detect::overview::Histogram;
 use crate::detect::{Analysis, Finding};
 use crate::index::marks::Marks;
@@ -154,10 +155,14 @@ pub enum View {
     Event {
         event: usize,
         records: Vec<Record>,
+        /// The services `records` pass through, in order: the timeline's
+        /// lanes, worked out once when the records arrive.
+        lanes: Vec<String>,
     },
     Footprint {
         query: String,
         records: Vec<Record>,
+        lanes: Vec<String>,
     },
 }
 
@@ -220,6 +225,9 @@ pub struct App {
     /// First visible row of the findings, events and timeline tables in
     /// the last frame (tables scroll to keep the selection in view).
     pub offsets: Cell<[usize; 3]>,
+    /// The detail pane's raw text, pretty-printed: (raw, pretty), redone
+    /// only when another record is shown, not on every frame.
+    pretty: RefCell<(String, String)>,
 }
 
 impl App {
@@ -260,6 +268,7 @@ impl App {
             page: 10,
             areas: Cell::new(Areas::default()),
             offsets: Cell::new([0; 3]),
+            pretty: RefCell::default(),
         }
     }
 
@@ -278,9 +287,31 @@ impl App {
 
     /// The records of the open timeline, in true order.
     pub fn timeline(&self) -> &[Record] {
-        match (&self.analysis, &self.view) {
-            (_, Some(View::Event { records, .. } | View::Footprint { records, .. })) => records,
-            _ => &[],
+        match &self.view {
+            Some(View::Event { records, .. } | View::Footprint { records, .. }) => records,
+            None => &[],
+        }
+    }
+
+    /// `r`'s raw text as the detail pane shows it: JSON objects
+    /// pretty-printed, anything else as written.
+    pub fn pretty_raw(&self, r: &Record) -> Ref<'_, str> {
+        if self.pretty.borrow().0 != r.raw {
+            let pretty = serde_json::from_str::<serde_json::Value>(&r.raw)
+                .ok()
+                .filter(|v| v.is_object())
+                .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                .unwrap_or_else(|| r.raw.clone());
+            *self.pretty.borrow_mut() = (r.raw.clone(), pretty);
+        }
+        Ref::map(self.pretty.borrow(), |(_, pretty)| pretty.as_str())
+    }
+
+    /// The lanes of the open timeline: its services in order of appearance.
+    pub fn timeline_lanes(&self) -> &[String] {
+        match &self.view {
+            Some(View::Event { lanes, .. } | View::Footprint { lanes, .. }) => lanes,
+            None => &[],
         }
     }
 
@@ -302,11 +333,7 @@ impl App {
 
     pub fn event_findings(&self, event: usize) -> Vec<&Finding> {
         match &self.analysis {
-            Some(a) => a
-                .event_findings
-                .get(event)
-                .map(|idx| idx.iter().map(|&i| &a.findings[i]).collect())
-                .unwrap_or_default(),
+            Some(a) => a.findings_of(event).collect(),
             None => Vec::new(),
         }
     }
@@ -338,7 +365,12 @@ impl App {
                 if let Some(v) = self.view.take() {
                     self.history.push((v, self.entry_sel));
                 }
-                self.view = Some(View::Footprint { query, records });
+                let lanes = services_in_order(&records);
+                self.view = Some(View::Footprint {
+                    query,
+                    records,
+                    lanes,
+                });
                 self.entry_sel = 0;
                 self.id_sel = 0;
                 self.focus = Pane::Timeline;
@@ -347,9 +379,11 @@ impl App {
                 if let Some(View::Event {
                     event: open,
                     records: shown,
+                    lanes,
                 }) = &mut self.view
                     && *open == event
                 {
+                    *lanes = services_in_order(&records);
                     *shown = records;
                     if let Some(src) = self.want_entry.take()
                         && let Some(pos) = shown.iter().position(|r| r.source == src)
@@ -421,6 +455,7 @@ impl App {
         self.view = Some(View::Event {
             event,
             records: Vec::new(),
+            lanes: Vec::new(),
         });
         self.entry_sel = 0;
         self.want_entry = at;
@@ -446,14 +481,11 @@ impl App {
             SortBy::Time => {}
             SortBy::Size => listed.sort_by_key(|&i| std::cmp::Reverse(a.events.events[i].records)),
             SortBy::Findings => listed.sort_by_key(|&i| {
-                let worst = a.event_findings[i]
-                    .iter()
-                    .map(|&f| a.findings[f].severity)
-                    .min();
+                let worst = a.worst_severity(i);
                 (
                     worst.is_none(),
                     worst,
-                    std::cmp::Reverse(a.event_findings[i].len()),
+                    std::cmp::Reverse(a.findings_of(i).count()),
                 )
             }),
         }

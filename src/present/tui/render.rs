@@ -342,10 +342,7 @@ fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> usi
         .map(|(k, &i)| {
             let pos = shown.start + k;
             let e = &a.events.events[i];
-            let worst = a.event_findings[i]
-                .iter()
-                .map(|&f| a.findings[f].severity)
-                .min();
+            let worst = a.worst_severity(i);
             let mark = match worst {
                 Some(s) => Cell::from(severity_glyph(s)).style(theme.severity(s)),
                 None => Cell::from(" "),
@@ -439,7 +436,7 @@ fn lanes_cell(
 fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> usize {
     let focused = app.focus == Pane::Timeline;
     let records = app.timeline();
-    let services = crate::correlate::services_in_order(records);
+    let services = app.timeline_lanes();
     let title = match (&app.view, app.timeline_name()) {
         (Some(View::Event { event, .. }), Some(name)) => {
             let kinds: Vec<&str> = app
@@ -495,7 +492,7 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
                     time
                 },
                 Cell::from(mark).style(theme.fg(mark_color)),
-                Cell::from(lanes_cell(&services, prev, r, theme)),
+                Cell::from(lanes_cell(services, prev, r, theme)),
                 Cell::from(truncate(&for_terminal(&r.service), service_w).into_owned()),
                 Cell::from(for_terminal(&r.message).into_owned()),
             ])
@@ -563,10 +560,9 @@ fn render_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     if r.skew != 0 {
         lines.push(Line::from(Span::styled(
             format!(
-                "~ clock corrected: {} ran {:.1} ms {}; logged as {}",
+                "~ clock corrected: {} ran {}; logged as {}",
                 for_terminal(&r.instance),
-                r.skew.unsigned_abs() as f64 / 1000.0,
-                if r.skew > 0 { "ahead" } else { "behind" },
+                crate::present::text::skew_words(r.skew),
                 format_ts(r.ts + r.skew)
             ),
             theme.fg(Color::Cyan),
@@ -597,12 +593,7 @@ fn render_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
     lines.push(Line::from(ids));
     lines.push(Line::from(""));
-    let pretty = serde_json::from_str::<serde_json::Value>(&r.raw)
-        .ok()
-        .filter(|v| v.is_object())
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| r.raw.clone());
-    for l in pretty.lines() {
+    for l in app.pretty_raw(r).lines() {
         lines.push(Line::from(for_terminal(l).into_owned()));
     }
     let title = if focused {
