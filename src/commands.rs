@@ -457,7 +457,7 @@ fn sniff_cmd(g: &Global, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
         let head = sources::open(f).and_then(|(_, r)| sources::peek(r, 16 << 10));
         let (dialect, why) = match head {
             Ok((head, _)) => {
-                let s = sniff_with(&head, &config);
+                let s = sniff_with(&head, &config.formats);
                 (s.dialect.as_str(), s.why)
             }
             Err(e) => ("unreadable", e.to_string()),

@@ -323,7 +323,7 @@ fn ingest_file(
         Ok(x) => x,
         Err(e) => return Ok(vec![skipped(e.to_string())]),
     };
-    let sniffed = parse::sniff::sniff_with(&head, run.config);
+    let sniffed = parse::sniff::sniff_with(&head, &run.config.formats);
     match sniffed.dialect {
         Dialect::Unknown => {
             tick(file.size, 0);

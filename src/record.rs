@@ -190,6 +190,16 @@ impl TaskState {
             _ => TaskState::Other,
         }
     }
+
+    /// The level a lifecycle record gets: failures are errors, a revoke or
+    /// a retry is a warning.
+    pub fn level(self) -> Level {
+        match self {
+            TaskState::Failed => Level::Error,
+            TaskState::Revoked | TaskState::Retried => Level::Warn,
+            _ => Level::Info,
+        }
+    }
 }
 
 /// The state of a task-event record (None for other records).

@@ -171,6 +171,19 @@ fn sniff_text_level(text: &str) -> Option<Level> {
 
 /// Flattens the object and takes the well-known keys out of it (or the
 /// keys `[fields]` in config names).
+/// [`fields_of`] for text dialects whose values are all strings: logfmt
+/// pairs, a `[[formats]]` pattern's named groups.
+pub fn fields_of_strings(
+    pairs: impl IntoIterator<Item = (String, String)>,
+    map: &FieldMap,
+) -> Fields {
+    let obj = pairs
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    fields_of(obj, map)
+}
+
 pub fn fields_of(obj: Map<String, Value>, map: &FieldMap) -> Fields {
     let mut flat: Vec<(String, Value)> = Vec::with_capacity(obj.len());
     flatten("", obj, &mut flat);

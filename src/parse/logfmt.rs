@@ -3,8 +3,6 @@
 //! grammar is a dozen lines and the crates that exist for it are unmaintained
 //! and allocate per pair anyway.
 
-use serde_json::{Map, Value};
-
 use crate::config::Config;
 use crate::record::{Kind, Record};
 
@@ -87,11 +85,7 @@ pub fn parse_line(
     let pairs = pairs(text).ok_or(Malformed::NotLogfmt)?;
     // Reuse the JSON field table: logfmt keys are the same names (time,
     // level, msg) that the JSON loggers use.
-    let obj: Map<String, Value> = pairs
-        .into_iter()
-        .map(|(k, v)| (k, Value::String(v)))
-        .collect();
-    let fields = json::fields_of(obj, &config.fields);
+    let fields = json::fields_of_strings(pairs, &config.fields);
     into_record(fields, Kind::Log, text, line, ctx, config)
 }
 

@@ -284,7 +284,7 @@ fn read_line_capped(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Res
             if available.is_empty() {
                 return Ok(total);
             }
-            let (done, used) = match memchr(available) {
+            let (done, used) = match memchr::memchr(b'\n', available) {
                 Some(i) => (true, i + 1),
                 None => (false, available.len()),
             };
@@ -299,10 +299,6 @@ fn read_line_capped(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Res
             return Ok(total);
         }
     }
-}
-
-fn memchr(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
 }
 
 #[cfg(test)]

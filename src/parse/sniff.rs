@@ -1,6 +1,7 @@
 //! Which dialect a file is, from its first lines — never from its name. The
 //! answer carries its reason so `hopline sniff` can show a user why.
 
+use crate::config::TextFormat;
 use serde_json::Value;
 
 use super::{cri, idem, logfmt, metrics, otlp, task};
@@ -78,7 +79,15 @@ pub struct Sniffed {
 /// first line, few enough to stay instant.
 pub const SNIFF_LINES: usize = 32;
 
+/// What `head` holds, from its content alone.
 pub fn sniff(head: &[u8]) -> Sniffed {
+    sniff_with(head, &[])
+}
+
+/// [`sniff`], with hopline.toml's `[[formats]]`: a format the user wrote
+/// wins over logfmt (text lines often hold `key=value` pairs) and over
+/// nothing, never over a structured dialect.
+pub fn sniff_with(head: &[u8], formats: &[TextFormat]) -> Sniffed {
     // Before the NUL check: a tar header is mostly NULs.
     if head.len() >= 262 && &head[257..262] == b"ustar" {
         return Sniffed {
@@ -91,6 +100,28 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     }
     let text = String::from_utf8_lossy(head);
     let lines = head_lines(head, &text);
+    let built_in = by_content(&lines);
+    if formats.is_empty() || !matches!(built_in.dialect, Dialect::Logfmt | Dialect::Unknown) {
+        return built_in;
+    }
+    let mut names: Vec<&str> = Vec::new();
+    let matched = lines
+        .iter()
+        .filter_map(|l| super::text::format_of(formats, l))
+        .inspect(|f| {
+            if !names.contains(&f.name.as_str()) {
+                names.push(&f.name);
+            }
+        })
+        .count();
+    // Stack traces between the lines are attached, not outvoting.
+    let candidates = lines.iter().filter(|l| !super::is_continuation(l)).count();
+    let what = format!("matched by [[formats]] {}", names.join(", "));
+    most(matched, candidates, lines.len(), Dialect::Text, &what).unwrap_or(built_in)
+}
+
+/// The built-in dialects, told apart by the head's first lines.
+fn by_content(lines: &[&str]) -> Sniffed {
     let Some(first) = lines.first() else {
         return unknown("empty");
     };
@@ -217,33 +248,6 @@ fn head_lines<'a>(head: &[u8], text: &'a str) -> Vec<&'a str> {
     }
     lines.truncate(SNIFF_LINES);
     lines
-}
-
-/// [`sniff`], then hopline.toml's `[[formats]]`: a format the user wrote
-/// wins over logfmt (text lines often hold `key=value` pairs) and over
-/// nothing, never over a structured dialect.
-pub fn sniff_with(head: &[u8], config: &crate::config::Config) -> Sniffed {
-    let built_in = sniff(head);
-    if config.formats.is_empty() || !matches!(built_in.dialect, Dialect::Logfmt | Dialect::Unknown)
-    {
-        return built_in;
-    }
-    let text = String::from_utf8_lossy(head);
-    let lines = head_lines(head, &text);
-    let mut names: Vec<&str> = Vec::new();
-    let matched = lines
-        .iter()
-        .filter_map(|l| super::text::format_of(&config.formats, l))
-        .inspect(|f| {
-            if !names.contains(&f.name.as_str()) {
-                names.push(&f.name);
-            }
-        })
-        .count();
-    // Stack traces between the lines are attached, not outvoting.
-    let candidates = lines.iter().filter(|l| !super::is_continuation(l)).count();
-    let what = format!("matched by [[formats]] {}", names.join(", "));
-    most(matched, candidates, lines.len(), Dialect::Text, &what).unwrap_or(built_in)
 }
 
 /// `dialect` when `n` of `of` candidate lines are `what` — most of them —

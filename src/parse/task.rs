@@ -8,7 +8,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::record::{Kind, Level, Record};
+use crate::record::{Kind, Record};
 
 use super::normalize::{Fields, FileContext, into_record};
 use super::{Malformed, json, time};
@@ -66,11 +66,7 @@ pub fn parse_celery_line(
         }
     }
     let state = TaskState::of(&event_type);
-    let level = match state {
-        TaskState::Failed => Level::Error,
-        TaskState::Revoked | TaskState::Retried => Level::Warn,
-        _ => Level::Info,
-    };
+    let level = state.level();
     let message = if name.is_empty() {
         format!("{event_type}{extra}")
     } else {
@@ -179,11 +175,7 @@ fn lifecycle_record(
     let name = get("name").unwrap_or_default();
     let worker = get("worker").or_else(|| get("hostname"));
     let task_state = TaskState::of(&state);
-    let level = match task_state {
-        TaskState::Failed => Level::Error,
-        TaskState::Revoked | TaskState::Retried => Level::Warn,
-        _ => Level::Info,
-    };
+    let level = task_state.level();
     let mut message = format!("task {state}");
     if !name.is_empty() {
         message.push(' ');
@@ -232,6 +224,7 @@ fn python_repr_pairs(text: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Level;
 
     #[test]
     fn celery_event_carries_task_and_event_ids() {

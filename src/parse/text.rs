@@ -5,8 +5,6 @@
 //! line wins; a line none matches is malformed, unless it continues a stack
 //! trace (see `for_each_line`).
 
-use serde_json::{Map, Value};
-
 use crate::config::{Config, TextFormat};
 use crate::record::{Kind, Record};
 
@@ -29,16 +27,11 @@ pub fn parse_line(
         .iter()
         .find_map(|f| f.regex.captures(text).map(|c| (f, c)))
         .ok_or(Malformed::NoFormat)?;
-    let obj: Map<String, Value> = format
-        .regex
-        .capture_names()
-        .flatten()
-        .filter_map(|name| {
-            let m = caps.name(name)?;
-            (!m.as_str().is_empty()).then(|| (name.to_string(), Value::String(m.as_str().into())))
-        })
-        .collect();
-    let fields = json::fields_of(obj, &config.fields);
+    let groups = format.regex.capture_names().flatten().filter_map(|name| {
+        let m = caps.name(name)?;
+        (!m.as_str().is_empty()).then(|| (name.to_string(), m.as_str().to_string()))
+    });
+    let fields = json::fields_of_strings(groups, &config.fields);
     into_record(fields, Kind::Log, text, line, ctx, config)
 }
 
