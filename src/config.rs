@@ -40,7 +40,7 @@ struct RawConfig {
     #[serde(default)]
     thresholds: RawThresholds,
     #[serde(default)]
-    fields: FieldMap,
+    fields: RawFieldMap,
     #[serde(default)]
     postgres: PgTableMap,
     #[serde(default)]
@@ -54,15 +54,19 @@ struct RawConfig {
 struct RawFormat {
     name: String,
     pattern: String,
+    time_format: Option<String>,
+    timezone: Option<String>,
 }
 
 /// `[[formats]]`: a text log format sniffing cannot know, as a regex whose
-/// named groups are the record's fields (`time`, `level`, `msg`, `service`,
-/// ID fields, anything else).
+/// named groups are the record's fields (`ts`/`time`, `level`, `message`/
+/// `msg`, `service`, ID fields, anything else).
 #[derive(Debug, Clone)]
 pub struct TextFormat {
     pub name: String,
     pub regex: Regex,
+    /// `[fields]` with this format's own `time_format` and `timezone`.
+    pub fields: FieldMap,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,18 +109,55 @@ pub struct PgColumns {
 
 /// Which key holds what, for dialects the built-in key tables get wrong
 /// (Zeek's `service` is an SMB share type; its log name is `_path`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct FieldMap {
     pub time: Option<String>,
-    /// The zone of times written without one (`+02:00`); UTC by default.
-    pub timezone: Option<String>,
-    #[serde(skip)]
+    /// How times are written (chrono strftime), when the usual forms miss.
+    pub time_format: Option<String>,
+    /// The zone of times written without one; UTC when None.
     pub zone: Option<chrono::FixedOffset>,
     pub level: Option<String>,
     pub message: Option<String>,
     pub service: Option<String>,
     pub instance: Option<String>,
+}
+
+/// `[fields]` as written; the zone is checked and parsed once at load.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFieldMap {
+    time: Option<String>,
+    time_format: Option<String>,
+    timezone: Option<String>,
+    level: Option<String>,
+    message: Option<String>,
+    service: Option<String>,
+    instance: Option<String>,
+}
+
+/// A `timezone` value, or an error naming its key.
+fn zone_at(key: &str, tz: Option<&str>) -> Result<Option<chrono::FixedOffset>, (String, String)> {
+    tz.map(|tz| {
+        crate::parse::time::parse_zone(tz).ok_or_else(|| {
+            (
+                key.to_string(),
+                format!("`{tz}` is not a fixed offset like `+02:00`, `-0500` or `UTC`"),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// A `time_format` value, or an error naming its key.
+fn time_format_at(key: &str, f: Option<String>) -> Result<Option<String>, (String, String)> {
+    use chrono::format::{Item, StrftimeItems};
+    match f {
+        Some(f) if StrftimeItems::new(&f).any(|i| matches!(i, Item::Error)) => Err((
+            key.to_string(),
+            format!("`{f}` is not a strftime format (chrono)"),
+        )),
+        f => Ok(f),
+    }
 }
 
 // No deny_unknown_fields here: serde cannot combine it with `flatten`, and
@@ -394,15 +435,17 @@ impl Config {
                 )
             })?;
         }
-        config.fields = raw.fields;
-        if let Some(tz) = &config.fields.timezone {
-            config.fields.zone = Some(crate::parse::time::parse_zone(tz).ok_or_else(|| {
-                invalid(
-                    "fields.timezone".into(),
-                    format!("`{tz}` is not a fixed offset like `+02:00`, `-0500` or `UTC`"),
-                )
-            })?);
-        }
+        let f = raw.fields;
+        let named = |(key, message)| invalid(key, message);
+        config.fields = FieldMap {
+            zone: zone_at("fields.timezone", f.timezone.as_deref()).map_err(named)?,
+            time_format: time_format_at("fields.time_format", f.time_format).map_err(named)?,
+            time: f.time,
+            level: f.level,
+            message: f.message,
+            service: f.service,
+            instance: f.instance,
+        };
         for (key, value) in [
             ("table", &raw.postgres.table),
             ("columns.key", &raw.postgres.columns.key),
@@ -439,9 +482,21 @@ impl Config {
                         .into(),
                 ));
             }
+            let mut fields = config.fields.clone();
+            if let Some(zone) =
+                zone_at(&format!("formats[{i}].timezone"), f.timezone.as_deref()).map_err(named)?
+            {
+                fields.zone = Some(zone);
+            }
+            if let Some(tf) = time_format_at(&format!("formats[{i}].time_format"), f.time_format)
+                .map_err(named)?
+            {
+                fields.time_format = Some(tf);
+            }
             config.formats.push(TextFormat {
                 name: f.name,
                 regex,
+                fields,
             });
         }
         for (kind, fields) in raw.ids.fields {
@@ -553,6 +608,12 @@ mod tests {
         let e = load("[[formats]]\nname = 'x'\npattern = '.*'\n").unwrap_err();
         assert!(e.to_string().contains("formats[0].pattern"), "{e}");
         assert!(e.to_string().contains("named groups"), "{e}");
+        let e = load("[[formats]]\nname = 'x'\npattern = '(?P<msg>.*)'\ntimezone = 'CET'\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("formats[0].timezone"), "{e}");
+        let e = load("[[formats]]\nname = 'x'\npattern = '(?P<msg>.*)'\ntime_format = '%Q'\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("formats[0].time_format"), "{e}");
         let e = load("[[formats]]\nname = ''\npattern = '(?P<msg>.*)'\n").unwrap_err();
         assert!(e.to_string().contains("formats[0].name"), "{e}");
         let e = load("[[mutations]]\nname = 'x'\npattern = '('\n").unwrap_err();

@@ -190,9 +190,8 @@ pub fn fields_of(obj: Map<String, Value>, map: &FieldMap) -> Fields {
     let mut fields = Fields::default();
 
     let text = |v: &Value| v.as_str().map(str::to_string);
-    let zone = map.zone;
     if let Some((i, ts)) = find(&flat, map.time.as_deref(), TIME_KEYS, |v| {
-        time::from_json_in(v, zone)
+        time::from_json_in(v, map.zone, map.time_format.as_deref())
     }) {
         flat.remove(i);
         fields.ts = Some(ts);

@@ -31,7 +31,7 @@ pub fn parse_line(
         let m = caps.name(name)?;
         (!m.as_str().is_empty()).then(|| (name.to_string(), m.as_str().to_string()))
     });
-    let fields = json::fields_of_strings(groups, &config.fields);
+    let fields = json::fields_of_strings(groups, &format.fields);
     into_record(fields, Kind::Log, text, line, ctx, config)
 }
 
@@ -76,5 +76,35 @@ pattern = '^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) +(?P<level>[A-Z]+) +\
             parse_line("not this format", 10, &ctx, &c),
             Err(Malformed::NoFormat)
         ));
+    }
+
+    /// design.md's example, with its own time layout and zone.
+    #[test]
+    fn a_format_carries_its_own_time_format_and_zone() {
+        let c = Config::from_toml(
+            r#"
+[fields]
+timezone = "+05:00"
+[[formats]]
+name = "spring-sleuth"
+pattern = '^(?P<ts>\S+ \S+)\s+(?P<level>[A-Z]+) \[(?P<service>[^,\]]+),(?P<trace>[0-9a-f]*),(?P<span>[0-9a-f]*)\] \d+ --- \[[^\]]*\] \S+\s*: (?P<message>.*)$'
+time_format = "%Y-%m-%d %H:%M:%S%.3f"
+timezone = "UTC"
+"#,
+            std::path::Path::new("hopline.toml"),
+        )
+        .unwrap();
+        let ctx = FileContext::for_path("app.log");
+        let r = parse_line(
+            "2026-11-20 09:00:01.123  INFO [orders,4bf92f3577b34da6,00f067aa0ba902b7] 1 --- [main] c.s.Orders : order accepted",
+            1,
+            &ctx,
+            &c,
+        )
+        .unwrap();
+        assert_eq!(r.ts, 1_795_165_201_123_000);
+        assert_eq!(r.service, "orders");
+        assert_eq!(r.message, "order accepted");
+        assert_eq!(r.attr("span"), Some("00f067aa0ba902b7"));
     }
 }

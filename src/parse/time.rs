@@ -1,7 +1,8 @@
 //! Timestamps in every form the common loggers write, to UTC microseconds.
 //! Naive times (no zone) are taken as UTC: the loggers that write them
 //! (python's `asctime`, Postgres dumps without `+00`) usually run in UTC;
-//! `[fields] timezone` in hopline.toml gives log records another zone.
+//! `timezone` in hopline.toml (`[fields]` or a `[[formats]]` entry) gives
+//! log records another zone, and `time_format` a layout the usual forms miss.
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde_json::Value;
@@ -51,12 +52,21 @@ const NAIVE_FORMATS: &[&str] = &[
 const ZONED_FORMATS: &[&str] = &["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"];
 
 pub fn from_str(s: &str) -> Option<Micros> {
-    from_str_in(s, None)
+    from_str_in(s, None, None)
 }
 
-/// As [`from_str`], with naive times read in `zone` (None: UTC).
-pub fn from_str_in(s: &str, zone: Option<FixedOffset>) -> Option<Micros> {
+/// As [`from_str`], trying `format` (chrono strftime) first, with naive
+/// times read in `zone` (None: UTC).
+pub fn from_str_in(s: &str, zone: Option<FixedOffset>, format: Option<&str>) -> Option<Micros> {
     let s = s.trim();
+    if let Some(f) = format {
+        if let Ok(t) = DateTime::parse_from_str(s, f) {
+            return Some(t.timestamp_micros());
+        }
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Some(in_zone(t.and_utc().timestamp_micros(), zone));
+        }
+    }
     if s.is_empty() {
         return None;
     }
@@ -77,9 +87,12 @@ pub fn from_str_in(s: &str, zone: Option<FixedOffset>) -> Option<Micros> {
     if let Some(stripped) = s.strip_suffix(" UTC").or_else(|| s.strip_suffix('Z')) {
         return naive(stripped);
     }
-    let local = naive(s)?;
-    let offset = zone.map_or(0, |z| i64::from(z.local_minus_utc()) * 1_000_000);
-    Some(local - offset)
+    Some(in_zone(naive(s)?, zone))
+}
+
+/// A naive time read as UTC, moved to what it meant in `zone`.
+fn in_zone(as_utc: Micros, zone: Option<FixedOffset>) -> Micros {
+    as_utc - zone.map_or(0, |z| i64::from(z.local_minus_utc()) * 1_000_000)
 }
 
 /// `+02:00`, `-0500`, `UTC` or `Z`: the zone naive times are written in.
@@ -101,17 +114,17 @@ fn naive(s: &str) -> Option<Micros> {
 
 /// A JSON value that holds a time: a number (epoch in any unit) or a string.
 pub fn from_json(v: &Value) -> Option<Micros> {
-    from_json_in(v, None)
+    from_json_in(v, None, None)
 }
 
-/// As [`from_json`], with naive times read in `zone` (None: UTC).
-pub fn from_json_in(v: &Value, zone: Option<FixedOffset>) -> Option<Micros> {
+/// As [`from_json`], strings read as [`from_str_in`] does.
+pub fn from_json_in(v: &Value, zone: Option<FixedOffset>, format: Option<&str>) -> Option<Micros> {
     match v {
         Value::Number(n) => match n.as_i64() {
             Some(i) => from_epoch_i64(i),
             None => from_epoch_f64(n.as_f64()?),
         },
-        Value::String(s) => from_str_in(s, zone),
+        Value::String(s) => from_str_in(s, zone, format),
         _ => None,
     }
 }
@@ -152,15 +165,29 @@ mod tests {
     #[test]
     fn naive_times_in_a_configured_zone() {
         let berlin = parse_zone("+01:00");
-        assert_eq!(from_str_in("2026-11-20 10:00:01,123", berlin), Some(T));
         assert_eq!(
-            from_str_in("2026-11-20 04:00:01.123", parse_zone("-0500")),
+            from_str_in("2026-11-20 10:00:01,123", berlin, None),
+            Some(T)
+        );
+        assert_eq!(
+            from_str_in("2026-11-20 04:00:01.123", parse_zone("-0500"), None),
             Some(T)
         );
         // A time that says its zone keeps it.
-        assert_eq!(from_str_in("2026-11-20T09:00:01.123Z", berlin), Some(T));
         assert_eq!(
-            from_str_in("2026-11-20T10:00:01.123+01:00", berlin),
+            from_str_in("2026-11-20T09:00:01.123Z", berlin, None),
+            Some(T)
+        );
+        assert_eq!(
+            from_str_in("2026-11-20T10:00:01.123+01:00", berlin, None),
+            Some(T)
+        );
+        // A layout of its own, naive or zoned.
+        let f = Some("%d/%b/%Y:%H:%M:%S%.3f");
+        assert_eq!(from_str_in("20/Nov/2026:10:00:01.123", berlin, f), Some(T));
+        let fz = Some("%d/%b/%Y:%H:%M:%S%.3f %z");
+        assert_eq!(
+            from_str_in("20/Nov/2026:09:00:01.123 +0000", berlin, fz),
             Some(T)
         );
         assert_eq!(parse_zone("UTC"), FixedOffset::east_opt(0));
