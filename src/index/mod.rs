@@ -208,17 +208,22 @@ impl RecordIndex {
             .map_err(|e| self.err(e))
     }
 
-    fn load(
-        &self,
-        addresses: impl IntoIterator<Item = DocAddress>,
-    ) -> Result<Vec<Record>, IndexError> {
+    /// The records `query` matches, in index order, found and read from
+    /// one searcher.
+    fn matching(&self, query: &dyn tantivy::query::Query) -> Result<Vec<Record>, IndexError> {
         let searcher = self.reader.searcher();
-        let mut out = Vec::new();
-        for addr in addresses {
-            let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.err(e))?;
-            out.push(self.decode(&doc)?);
-        }
-        Ok(out)
+        let found: HashSet<DocAddress> = searcher
+            .search(query, &DocSetCollector)
+            .map_err(|e| self.err(e))?;
+        let mut addrs: Vec<DocAddress> = found.into_iter().collect();
+        addrs.sort();
+        addrs
+            .into_iter()
+            .map(|addr| {
+                let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.err(e))?;
+                self.decode(&doc)
+            })
+            .collect()
     }
 
     fn decode(&self, doc: &TantivyDocument) -> Result<Record, IndexError> {
@@ -302,26 +307,15 @@ impl RecordIndex {
     pub fn records_at(&self, at: &[SourceRef]) -> Result<Vec<Record>, IndexError> {
         let wanted: HashSet<&SourceRef> = at.iter().collect();
         let paths: std::collections::BTreeSet<&str> = at.iter().map(|s| s.path.as_str()).collect();
-        let searcher = self.reader.searcher();
         let mut out = Vec::new();
         for path in paths {
             let q = TermQuery::new(
                 Term::from_field_text(self.fields.path, path),
                 IndexRecordOption::Basic,
             );
-            let mut addrs: Vec<DocAddress> = searcher
-                .search(&q, &DocSetCollector)
-                .map_err(|e| self.err(e))?
-                .into_iter()
-                .collect();
-            addrs.sort();
-            for addr in addrs {
-                let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.err(e))?;
-                let r = self.decode(&doc)?;
-                if wanted.contains(&r.source) {
-                    out.push(r);
-                }
-            }
+            let mut records = self.matching(&q)?;
+            records.retain(|r| wanted.contains(&r.source));
+            out.extend(records);
         }
         Ok(out)
     }
@@ -379,14 +373,7 @@ impl RecordStore for RecordIndex {
             return Ok(Vec::new());
         }
         let terms = ids.iter().map(|v| Term::from_field_text(self.fields.id, v));
-        let query = TermSetQuery::new(terms);
-        let searcher = self.reader.searcher();
-        let found: HashSet<DocAddress> = searcher
-            .search(&query, &DocSetCollector)
-            .map_err(|e| self.err(e))?;
-        let mut addrs: Vec<DocAddress> = found.into_iter().collect();
-        addrs.sort();
-        self.load(addrs)
+        self.matching(&TermSetQuery::new(terms))
     }
 
     fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>, IndexError> {
