@@ -111,15 +111,20 @@ pub mod tmux {
             String::from_utf8_lossy(&out.stdout).into_owned()
         }
         pub fn wait_for(&self, needle: &str) -> String {
+            self.wait_until(needle, |s| s.contains(needle))
+        }
+        /// The screen once `ready` holds for it (`what` says what was
+        /// awaited when it never does).
+        pub fn wait_until(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
             let start = Instant::now();
             loop {
                 let s = self.screen();
-                if s.contains(needle) {
+                if ready(&s) {
                     return s;
                 }
                 assert!(
                     start.elapsed() < Duration::from_secs(30),
-                    "waited for {needle:?}; screen:\n{s}"
+                    "waited for {what}; screen:\n{s}"
                 );
                 sleep(Duration::from_millis(100));
             }

@@ -72,9 +72,14 @@ fn finding_to_timeline_search_follow_an_id_resize_export_quit() {
         .status()
         .unwrap();
     assert!(ok.success());
-    let small = tmux.wait_for("Events (50)");
+    // tmux crops the old frame at once; only a redraw closes the
+    // overview's border at the new right edge.
+    let small = tmux.wait_until("an 80-column redraw", |s| {
+        s.lines()
+            .any(|l| l.starts_with("┌Overview") && l.ends_with('┐') && l.chars().count() == 80)
+    });
     assert!(
-        small.lines().count() <= 24 && small.contains("Findings"),
+        small.lines().count() <= 24 && small.contains("Findings") && small.contains("Events (50)"),
         "{small}"
     );
     tmux.send(&["q"]);
