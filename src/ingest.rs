@@ -253,11 +253,22 @@ fn ingest_archive(
         });
     }
     let prefix = format!("{}!", file.rel);
+    let present: std::collections::HashSet<&str> = members.iter().map(|m| m.rel.as_str()).collect();
     let vanished: Vec<String> = run
         .manifest
         .sources
         .keys()
-        .filter(|k| k.starts_with(&prefix) && !members.iter().any(|m| &&m.rel == k))
+        .filter(|k| {
+            // `outer!inner.tar!x.log` belongs to member `outer!inner.tar`,
+            // which answers for it itself.
+            let Some(rest) = k.strip_prefix(&prefix) else {
+                return false;
+            };
+            let member = rest
+                .find('!')
+                .map_or(k.as_str(), |i| &k[..prefix.len() + i]);
+            !present.contains(member)
+        })
         .cloned()
         .collect();
     for k in vanished {
@@ -267,8 +278,12 @@ fn ingest_archive(
     let (mut records, mut malformed) = (0, 0);
     for member in &members {
         let rs = ingest_file(run, member, &mut |_, n| tick(0, n))?;
-        records += rs.iter().map(|r| r.records).sum::<u64>();
-        malformed += rs.iter().map(|r| r.malformed).sum::<u64>();
+        // The first report is the member's own; a nested archive's further
+        // reports are its members, already in that total.
+        if let Some(own) = rs.first() {
+            records += own.records;
+            malformed += own.malformed;
+        }
         reports.extend(rs);
     }
     let _ = std::fs::remove_dir_all(&scratch);

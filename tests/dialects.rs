@@ -181,6 +181,11 @@ fn gzip(text: &str) -> Vec<u8> {
 }
 
 fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
+    let bytes: Vec<(&str, &[u8])> = files.iter().map(|(n, t)| (*n, t.as_bytes())).collect();
+    tar_of_bytes(&bytes)
+}
+
+fn tar_of_bytes(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, text) in files {
         let mut h = tar::Header::new_gnu();
@@ -191,7 +196,7 @@ fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
         // Written raw: the builder refuses `..`, a hostile archive does not.
         h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
         h.set_cksum();
-        b.append(&h, text.as_bytes()).unwrap();
+        b.append(&h, *text).unwrap();
     }
     b.into_inner().unwrap()
 }
@@ -394,4 +399,50 @@ pattern = '^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) +(?P<level>[A-Z]+) +
     assert_eq!(entries[0]["service"], "orders");
     assert_eq!(entries[1]["source"]["line"], 2);
     assert_eq!(entries[2]["source"]["line"], 6);
+}
+
+/// An archive inside an archive: when the outer one changes and the inner
+/// one does not, the inner one's records stay, and each record is counted
+/// once in the outer archive's report.
+#[test]
+fn a_nested_archive_survives_its_outer_archive_changing() {
+    let line = |id: &str| {
+        format!(
+            "{{\"time\":\"2026-11-20T09:00:01Z\",\"level\":\"info\",\"msg\":\"m\",\"event_id\":\"{id}\"}}\n"
+        )
+    };
+    let inner = tar_of(&[("a.log", &line("evt_nest_a"))]);
+    let (b_log, c_log) = (line("evt_nest_b"), line("evt_nest_c"));
+    let b = Bundle::new(&[]);
+    std::fs::create_dir_all(b.root()).unwrap();
+    let outer = b.root().join("outer.tar");
+    let archive =
+        |members: &[(&str, &[u8])]| std::fs::write(&outer, tar_of_bytes(members)).unwrap();
+    archive(&[("inner.tar", &inner), ("b.log", b_log.as_bytes())]);
+    let first = b.ingest();
+    assert_eq!(first["records_total"], 2, "{first}");
+    let row = |report: &Value| {
+        report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == "outer.tar")
+            .map(|f| f["records"].clone())
+            .unwrap()
+    };
+    assert_eq!(row(&first), 2, "{first}");
+    archive(&[
+        ("inner.tar", &inner),
+        ("b.log", b_log.as_bytes()),
+        ("c.log", c_log.as_bytes()),
+    ]);
+    let second = b.ingest();
+    assert_eq!(second["records_total"], 3, "{second}");
+    assert_eq!(
+        b.timeline("evt_nest_a")["entries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
