@@ -413,7 +413,7 @@ fn ingest_file(
                 match p {
                     Parsed::Record(r) => {
                         if failure.is_none()
-                            && let Err(e) = run.writer.add(&r)
+                            && let Err(e) = run.writer.add(*r)
                         {
                             failure = Some(e);
                         }
@@ -566,7 +566,7 @@ pub fn ingest_pg(
                 match row_record(&shape, &values, line, fallback_ts, &ctx, config) {
                     Ok(r) => {
                         if add_error.is_none()
-                            && let Err(e) = writer.add(&r)
+                            && let Err(e) = writer.add(r)
                         {
                             add_error = Some(e);
                         }

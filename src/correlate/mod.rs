@@ -26,8 +26,9 @@ pub trait RecordStore {
 }
 
 /// Records as the whole-index analysis reads them: more than once, in the
-/// same order each time, as the JSON they are stored as. The index answers
-/// from one snapshot.
+/// same order each time, as the JSON they are stored as, with an empty
+/// `raw` (no analysis reads it, and it is half the bytes). The index
+/// answers from one snapshot.
 pub trait RecordScan {
     type Error: std::error::Error + Send + Sync + 'static;
     fn scan(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), Self::Error>;

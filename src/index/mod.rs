@@ -53,12 +53,16 @@ struct Fields {
     id: Field,
     /// `path` of the source, raw: how a replaced file's records are deleted.
     path: Field,
-    /// The whole record as JSON. Nothing else is indexed: every query is
-    /// by ID or by path, and search reads the records themselves.
+    /// The whole record as JSON but for its `raw` text. Nothing else is
+    /// indexed: every query is by ID or by path, and search reads the
+    /// records themselves.
     record: Field,
+    /// The record's `raw` text, apart: the analysis reads every record
+    /// three times and needs none of it, and raw is half of what is stored.
+    raw: Field,
 }
 
-const SCHEMA_VERSION: &str = "hopline-2";
+const SCHEMA_VERSION: &str = "hopline-3";
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
@@ -69,6 +73,7 @@ fn schema() -> (Schema, Fields) {
         // copy but a byte field one byte at a time, and every analysis
         // reads every record twice.
         record: b.add_text_field("record", STORED),
+        raw: b.add_text_field("raw", STORED),
     };
     (b.build(), fields)
 }
@@ -227,9 +232,7 @@ impl RecordIndex {
     }
 
     fn decode(&self, doc: &TantivyDocument) -> Result<Record, IndexError> {
-        let json = record_json(doc, self.fields.record)?;
-        let mut r: Record =
-            serde_json::from_str(json).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+        let mut r = decode(doc, self.fields)?;
         self.clock
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -275,18 +278,30 @@ impl RecordIndex {
     }
 }
 
-/// The stored record of a document, as the JSON it was written as.
+/// The stored record of a document, as the JSON it was written as (its
+/// `raw` empty).
 fn record_json(doc: &TantivyDocument, field: Field) -> Result<&str, IndexError> {
     doc.get_first(field)
         .and_then(|v| v.as_str())
         .ok_or_else(|| IndexError::Corrupt("document without a record".into()))
 }
 
+/// The whole record of a document, raw text included, on the stored clock.
+fn decode(doc: &TantivyDocument, fields: Fields) -> Result<Record, IndexError> {
+    let json = record_json(doc, fields.record)?;
+    let mut r: Record =
+        serde_json::from_str(json).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+    if let Some(raw) = doc.get_first(fields.raw).and_then(|v| v.as_str()) {
+        r.raw = raw.to_string();
+    }
+    Ok(r)
+}
+
 /// One reader's view of the index, unchanged by later commits: what the
 /// two-pass analysis reads.
 pub struct Snapshot {
     searcher: tantivy::Searcher,
-    record: Field,
+    fields: Fields,
     dir: PathBuf,
     /// Applied by `for_each_record`; `scan` gives the records as stored.
     clock: Clock,
@@ -296,7 +311,7 @@ impl RecordIndex {
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             searcher: self.scan_reader.searcher(),
-            record: self.fields.record,
+            fields: self.fields,
             dir: self.dir.clone(),
             clock: self.clock(),
         }
@@ -325,27 +340,18 @@ impl Snapshot {
     /// Every record of the snapshot, decoded and on the corrected clock,
     /// one at a time.
     pub fn for_each_record(&self, each: &mut dyn FnMut(Record)) -> Result<(), IndexError> {
-        let mut bad = None;
-        self.scan(&mut |json| match serde_json::from_slice::<Record>(json) {
-            Ok(mut r) => {
-                self.clock.apply(&mut r);
-                each(r)
-            }
-            Err(e) => {
-                bad.get_or_insert(e);
-            }
-        })?;
-        match bad {
-            Some(e) => Err(IndexError::Corrupt(e.to_string())),
-            None => Ok(()),
-        }
+        self.each_document(&mut |doc| {
+            let mut r = decode(doc, self.fields)?;
+            self.clock.apply(&mut r);
+            each(r);
+            Ok(())
+        })
     }
-}
 
-impl RecordScan for Snapshot {
-    type Error = IndexError;
-
-    fn scan(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), IndexError> {
+    fn each_document(
+        &self,
+        each: &mut dyn FnMut(&TantivyDocument) -> Result<(), IndexError>,
+    ) -> Result<(), IndexError> {
         let err = |source| IndexError::Tantivy {
             path: self.dir.clone(),
             source,
@@ -353,11 +359,21 @@ impl RecordScan for Snapshot {
         for segment in self.searcher.segment_readers() {
             let store = segment.get_store_reader(64).map_err(|e| err(e.into()))?;
             for doc in store.iter::<TantivyDocument>(segment.alive_bitset()) {
-                let doc = doc.map_err(err)?;
-                each(record_json(&doc, self.record)?.as_bytes());
+                each(&doc.map_err(err)?)?;
             }
         }
         Ok(())
+    }
+}
+
+impl RecordScan for Snapshot {
+    type Error = IndexError;
+
+    fn scan(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), IndexError> {
+        self.each_document(&mut |doc| {
+            each(record_json(doc, self.fields.record)?.as_bytes());
+            Ok(())
+        })
     }
 
     fn spill_dir(&self) -> Option<PathBuf> {
@@ -438,15 +454,18 @@ pub struct RecordWriter {
 }
 
 impl RecordWriter {
-    pub fn add(&mut self, record: &Record) -> Result<(), IndexError> {
+    pub fn add(&mut self, mut record: Record) -> Result<(), IndexError> {
         let f = &self.index.fields;
         let mut doc = TantivyDocument::default();
         for id in &record.ids {
             doc.add_text(f.id, &id.value);
         }
         doc.add_text(f.path, &record.source.path);
-        let json = serde_json::to_string(record).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+        let raw = std::mem::take(&mut record.raw);
+        let json =
+            serde_json::to_string(&record).map_err(|e| IndexError::Corrupt(e.to_string()))?;
         doc.add_text(f.record, &json);
+        doc.add_text(f.raw, &raw);
         self.writer
             .add_document(doc)
             .map(|_| ())
