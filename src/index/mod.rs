@@ -17,6 +17,7 @@ use std::sync::{Arc, RwLock};
 
 use tantivy::collector::{Count, DocSetCollector};
 use tantivy::query::{AllQuery, TermQuery, TermSetQuery};
+use tantivy::schema::document::{DeserializeError, DocumentDeserialize, DocumentDeserializer};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, Value};
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{
@@ -321,6 +322,25 @@ fn decode(doc: &TantivyDocument, fields: Fields) -> Result<Record, IndexError> {
     Ok(r)
 }
 
+/// Records handed from the store thread to a scan at a time.
+const SCAN_BATCH: usize = 1024;
+
+/// A stored document's first stored field, the rest unread: a record's
+/// JSON, written before its raw text, which scans skip without decoding.
+struct FirstStored(Field, String);
+
+impl DocumentDeserialize for FirstStored {
+    fn deserialize<'de, D>(mut doc: D) -> Result<Self, DeserializeError>
+    where
+        D: DocumentDeserializer<'de>,
+    {
+        match doc.next_field::<String>()? {
+            Some((field, text)) => Ok(FirstStored(field, text)),
+            None => Err(DeserializeError::custom("document without stored fields")),
+        }
+    }
+}
+
 /// One reader's view of the index, unchanged by later commits: what the
 /// two-pass analysis reads.
 pub struct Snapshot {
@@ -393,10 +413,48 @@ impl Snapshot {
 impl RecordScan for Snapshot {
     type Error = IndexError;
 
+    /// Decompressing and decoding the store takes about as long as what an
+    /// analysis pass does with each record, so the store is read on a
+    /// second thread, a bounded batch ahead.
     fn scan(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), IndexError> {
-        self.each_document(&mut |doc| {
-            each(record_json(doc, self.fields.record)?.as_bytes());
-            Ok(())
+        let err = |source| IndexError::Tantivy {
+            path: self.dir.clone(),
+            source,
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<String>>(4);
+        std::thread::scope(|s| {
+            let reader = s.spawn(move || -> Result<(), IndexError> {
+                let mut batch = Vec::with_capacity(SCAN_BATCH);
+                for segment in self.searcher.segment_readers() {
+                    let store = segment.get_store_reader(1).map_err(|e| err(e.into()))?;
+                    for doc in store.iter::<FirstStored>(segment.alive_bitset()) {
+                        let FirstStored(field, json) = doc.map_err(err)?;
+                        if field != self.fields.record {
+                            return Err(IndexError::Corrupt("document without a record".into()));
+                        }
+                        batch.push(json);
+                        if batch.len() == SCAN_BATCH {
+                            let full = std::mem::replace(&mut batch, Vec::with_capacity(SCAN_BATCH));
+                            if tx.send(full).is_err() {
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                Ok(())
+            });
+            for batch in rx {
+                for json in &batch {
+                    each(json.as_bytes());
+                }
+            }
+            match reader.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
         })
     }
 
