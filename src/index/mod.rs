@@ -21,8 +21,7 @@ use tantivy::schema::document::{DeserializeError, DocumentDeserialize, DocumentD
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, Value};
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{
-    DocAddress, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument,
-    Term,
+    DocAddress, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term,
 };
 
 use crate::correlate::{Clock, RecordScan, RecordStore};
@@ -434,7 +433,8 @@ impl RecordScan for Snapshot {
                         }
                         batch.push(json);
                         if batch.len() == SCAN_BATCH {
-                            let full = std::mem::replace(&mut batch, Vec::with_capacity(SCAN_BATCH));
+                            let full =
+                                std::mem::replace(&mut batch, Vec::with_capacity(SCAN_BATCH));
                             if tx.send(full).is_err() {
                                 return Ok(());
                             }
