@@ -9,11 +9,10 @@ use crate::detect::{Analysis, AnalysisError, analyse_scan};
 use crate::index::RecordIndex;
 
 pub fn analyse(index: &RecordIndex, config: &Config) -> Result<Analysis, AnalysisError> {
-    let analysis = analyse_scan(&index.snapshot(), config)?;
-    if index.clock() != analysis.clock {
-        // Best effort: a read-only index still reads back in corrected
-        // order in this process; only a later cold `timeline` would not.
-        let _ = index.set_clock(analysis.clock.clone());
-    }
+    let snapshot = index.snapshot();
+    let analysis = analyse_scan(&snapshot, config)?;
+    // Best effort: a read-only index still reads back in corrected order
+    // in this process; a later cold `timeline` estimates the clock again.
+    let _ = index.set_clock(analysis.clock.clone(), &snapshot);
     Ok(analysis)
 }

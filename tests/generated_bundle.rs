@@ -175,3 +175,66 @@ fn a_skewed_ledger_clock_is_found_and_corrected_seed_7() {
 fn a_clock_behind_is_found_and_corrected_seed_9() {
     check_seed(800, 9, -120);
 }
+
+/// `timeline` straight after `ingest`, with no analysis run yet, still
+/// orders on the corrected clock: it estimates the offsets once, keeps
+/// them with the index, and the next timeline reads them back.
+#[test]
+fn a_timeline_right_after_ingest_is_on_the_corrected_clock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("bundle");
+    let truth = generate(&bundle, 800, 9, -120);
+    let cache = tmp.path().join("cache");
+    let index = tmp.path().join("index");
+    let hop = || {
+        let mut c = common::hopline(&cache);
+        c.arg("--index").arg(&index);
+        c
+    };
+    run_ok(hop().arg("ingest").arg(&bundle));
+    let (evt, v) = truth
+        .events
+        .iter()
+        .find(|(_, v)| {
+            v["order"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p[0].as_str().unwrap().starts_with("ledger"))
+        })
+        .expect("an event that reaches the ledger");
+    let want: Vec<(String, u64)> = v["order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_u64().unwrap()))
+        .collect();
+    for (round, estimates) in [(1, true), (2, false)] {
+        let out = common::run(hop().args(["timeline", evt, "--json"]));
+        assert!(out.status.success(), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.contains("estimating clock offsets"),
+            estimates,
+            "round {round}: {stderr}"
+        );
+        let t: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let entries = t["entries"].as_array().unwrap();
+        let got: Vec<(String, u64)> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e["source"]["path"].as_str().unwrap().to_string(),
+                    e["source"]["line"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "round {round}: order of {evt}");
+        let ledger = entries
+            .iter()
+            .find(|e| e["service"] == "ledger-service")
+            .unwrap();
+        let moved = ledger["skew_ms"].as_i64().unwrap();
+        assert!((moved + 120).abs() <= 2, "round {round}: {ledger}");
+    }
+}

@@ -24,6 +24,8 @@ use tantivy::{
     DocAddress, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term,
 };
 
+use serde::{Deserialize, Serialize};
+
 use crate::correlate::{Clock, RecordScan, RecordStore};
 use crate::record::{Record, SourceRef};
 
@@ -108,7 +110,15 @@ pub struct RecordIndex {
     fields: Fields,
     /// The clock offsets of the last analysis, applied to every record read
     /// back (shared by clones: the TUI's threads see one clock).
-    clock: Arc<RwLock<Clock>>,
+    clock: Arc<RwLock<Clocked>>,
+}
+
+/// Clock offsets and the index state they were estimated on: a commit
+/// after it (an ingest) may bring the brackets that change them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Clocked {
+    snapshot: String,
+    clock: Clock,
 }
 
 /// Where the last analysis leaves its clock offsets, so that a cold
@@ -154,8 +164,8 @@ impl RecordIndex {
         let mapped = tantivy::directory::MmapDirectory::open(dir).map_err(|e| t(e.into()))?;
         let reader = manual(&Index::open(mapped).map_err(t)?)?;
         let scan_reader = manual(&index)?;
-        // A missing or unreadable clock file only means no correction yet.
-        let clock = std::fs::read(dir.join(CLOCK_FILE))
+        // A missing or unreadable clock file only means no estimate yet.
+        let clock: Clocked = std::fs::read(dir.join(CLOCK_FILE))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
@@ -260,6 +270,7 @@ impl RecordIndex {
         self.clock
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clock
             .apply(&mut r);
         Ok(r)
     }
@@ -269,28 +280,40 @@ impl RecordIndex {
         self.clock
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clock
             .clone()
     }
 
-    /// Reads records back on `clock` from now on, in this process and (once
-    /// saved) in the next.
-    pub fn set_clock(&self, clock: Clock) -> std::io::Result<()> {
-        let path = self.dir.join(CLOCK_FILE);
-        let result = if clock.is_empty() {
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            }
-        } else {
-            let tmp = self.dir.join(format!("{CLOCK_FILE}.tmp"));
-            let text = serde_json::to_vec_pretty(&clock).map_err(std::io::Error::other)?;
-            std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path))
+    /// Whether the clock offsets were estimated on the index as it is now
+    /// (false after an ingest changed it, or before any analysis).
+    pub fn clock_is_current(&self) -> bool {
+        let now = snapshot_stamp(&self.scan_reader.searcher());
+        self.clock
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .snapshot
+            == now
+    }
+
+    /// Reads records back on `clock`, estimated on `analysed`, from now on,
+    /// in this process and (once saved) in the next.
+    pub fn set_clock(&self, clock: Clock, analysed: &Snapshot) -> std::io::Result<()> {
+        let clocked = Clocked {
+            snapshot: analysed.stamp.clone(),
+            clock,
         };
-        *self
+        let mut current = self
             .clock
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = clock;
-        result
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *current == clocked {
+            return Ok(());
+        }
+        let path = self.dir.join(CLOCK_FILE);
+        let tmp = self.dir.join(format!("{CLOCK_FILE}.tmp"));
+        let text = serde_json::to_vec_pretty(&clocked).map_err(std::io::Error::other)?;
+        *current = clocked;
+        std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path))
     }
 
     /// Every live record at once: for tests and small indexes; whole-index
@@ -348,12 +371,28 @@ pub struct Snapshot {
     dir: PathBuf,
     /// Applied by `for_each_record`; `scan` gives the records as stored.
     clock: Clock,
+    /// Which commit's segments and deletions this is.
+    stamp: String,
+}
+
+/// Names an index state: its segments and how many documents each has
+/// lost. Any commit that adds or deletes records changes it.
+fn snapshot_stamp(searcher: &tantivy::Searcher) -> String {
+    let mut parts: Vec<String> = searcher
+        .segment_readers()
+        .iter()
+        .map(|s| format!("{}-{}", s.segment_id().uuid_string(), s.num_deleted_docs()))
+        .collect();
+    parts.sort();
+    parts.join(",")
 }
 
 impl RecordIndex {
     pub fn snapshot(&self) -> Snapshot {
+        let searcher = self.scan_reader.searcher();
         Snapshot {
-            searcher: self.scan_reader.searcher(),
+            stamp: snapshot_stamp(&searcher),
+            searcher,
             fields: self.fields,
             dir: self.dir.clone(),
             clock: self.clock(),
