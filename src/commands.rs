@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use hopline::config::Config;
 use hopline::correlate::footprint;
 use hopline::correlate::footprint::HubRule;
-use hopline::detect::{FindingKind, event_findings};
+use hopline::detect::{Analysis, FindingKind, event_findings};
 use hopline::index::{RecordIndex, location};
 use hopline::ingest::{self, IngestReport, ingest_pg};
 use hopline::parse::sniff::sniff_with;
@@ -175,6 +175,26 @@ fn progress_bar(total: u64) -> Option<ProgressBar> {
     Some(bar)
 }
 
+/// The whole-index analysis, with a spinner on a terminal: at ten million
+/// records it takes most of a minute.
+fn analyse(index: &RecordIndex, config: &Config) -> Result<Analysis> {
+    let spinner = std::io::stderr().is_terminal().then(|| {
+        let s = ProgressBar::new_spinner();
+        s.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+                .expect("spinner template"),
+        );
+        s.set_message("analysing every event of the index…");
+        s.enable_steady_tick(std::time::Duration::from_millis(120));
+        s
+    });
+    let analysis = hopline::analysis::analyse(index, config);
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    Ok(analysis?)
+}
+
 /// `-` reads standard input: it is copied (streaming) to `stdin.log`
 /// beside the index, so every record still points at a file and line, and
 /// piping the same text again adds nothing.
@@ -327,6 +347,14 @@ fn open(
 fn timeline(g: &Global, id: &str, json: bool) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
+    if !index.clock_is_current() {
+        // True order needs the clock offsets, which only the whole index
+        // gives: estimated once after each ingest, then read from disk.
+        eprintln!(
+            "hopline: estimating clock offsets over the whole index (once after each ingest; `findings` does it too)"
+        );
+        analyse(&index, &config)?;
+    }
     let fp = footprint(&index, id, HubRule::from_config(&config))?;
     if !fp.ambiguous.is_empty() {
         return Err(ambiguous(id, &fp.ambiguous));
@@ -372,7 +400,7 @@ fn findings(g: &Global, kind: Option<&str>, fail_on: &[String], json: bool) -> R
         .collect::<Result<_>>()?;
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
-    let analysis = hopline::analysis::analyse(&index, &config)?;
+    let analysis = analyse(&index, &config)?;
     let shown: Vec<_> = analysis
         .findings
         .iter()
@@ -393,7 +421,7 @@ fn findings(g: &Global, kind: Option<&str>, fail_on: &[String], json: bool) -> R
 fn events(g: &Global, json: bool) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
-    let analysis = hopline::analysis::analyse(&index, &config)?;
+    let analysis = analyse(&index, &config)?;
     if json {
         out!("{}", text::events_jsonl(&analysis));
     } else {
