@@ -42,7 +42,7 @@ pub fn parse_line(
     for (k, v) in &s.labels {
         attrs.push((format!("label:{k}"), v.clone()));
     }
-    let ts = s.ts_ms.map(|ms| ms * 1000).or(ctx.fallback_ts);
+    let ts = s.ts.or(ctx.fallback_ts);
     let fields = Fields {
         ts,
         level: Some(Level::Info),
@@ -58,7 +58,7 @@ struct Sample<'a> {
     name: &'a str,
     labels: Vec<(String, String)>,
     value: f64,
-    ts_ms: Option<Micros>,
+    ts: Option<Micros>,
 }
 
 fn sample(line: &str) -> Result<Sample<'_>, String> {
@@ -83,15 +83,24 @@ fn sample(line: &str) -> Result<Sample<'_>, String> {
         "-Inf" => f64::NEG_INFINITY,
         v => v.parse().map_err(|_| format!("bad value {v:?}"))?,
     };
-    let ts_ms = match parts.next() {
+    let bad = |t: &str| format!("bad timestamp {t:?}");
+    let ts = match parts.next() {
         None => None,
         // OpenMetrics writes seconds with a fraction, Prometheus integer ms.
-        Some(t) if t.contains('.') => Some(
-            (t.parse::<f64>()
-                .map_err(|_| format!("bad timestamp {t:?}"))?
-                * 1000.0) as i64,
+        Some(t) if t.contains('.') => {
+            let us = t.parse::<f64>().map_err(|_| bad(t))? * 1e6;
+            // `as` would saturate a time no clock can hold.
+            if !us.is_finite() || us.abs() >= i64::MAX as f64 {
+                return Err(bad(t));
+            }
+            Some(us as Micros)
+        }
+        Some(t) => Some(
+            t.parse::<Micros>()
+                .ok()
+                .and_then(|ms| ms.checked_mul(1000))
+                .ok_or_else(|| bad(t))?,
         ),
-        Some(t) => Some(t.parse().map_err(|_| format!("bad timestamp {t:?}"))?),
     };
     if parts.next().is_some() {
         return Err("text after the timestamp".into());
@@ -100,7 +109,7 @@ fn sample(line: &str) -> Result<Sample<'_>, String> {
         name,
         labels,
         value,
-        ts_ms,
+        ts,
     })
 }
 
@@ -185,6 +194,9 @@ mod tests {
             "m 1 2 3",
             "9m 1",
             "m{",
+            // Times no clock can hold (found by the every_dialect fuzz target).
+            "m 1 -2666666666666666666",
+            "m 1 99999999999999999999.5",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
