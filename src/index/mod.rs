@@ -10,6 +10,7 @@ mod directory;
 pub mod location;
 pub mod manifest;
 pub mod marks;
+mod merges;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -98,6 +99,8 @@ fn settings() -> IndexSettings {
 }
 
 const ZSTD_LEVEL: i32 = 1;
+/// About 140 MB of stored records: the most a merge holds at once.
+const MERGE_UP_TO_DOCS: u32 = 2_000_000;
 const DOCSTORE_BLOCK: usize = 64 << 10;
 
 #[derive(Clone)]
@@ -111,6 +114,16 @@ pub struct RecordIndex {
     /// The clock offsets of the last analysis, applied to every record read
     /// back (shared by clones: the TUI's threads see one clock).
     clock: Arc<RwLock<Clocked>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockState {
+    /// Estimated on the index as it is.
+    Current,
+    /// Estimated before a later commit (an ingest) changed the index.
+    Stale,
+    /// No analysis has run on this index yet.
+    Never,
 }
 
 /// Clock offsets and the index state they were estimated on: a commit
@@ -229,10 +242,14 @@ impl RecordIndex {
     pub fn writer(&self) -> Result<RecordWriter, IndexError> {
         // Two threads for two cores; 128 MiB keeps peak RSS well inside
         // the flat-memory budget while making few enough segments.
-        let writer = self
+        let writer: IndexWriter = self
             .index
             .writer_with_num_threads(2, 128 << 20)
             .map_err(|e| self.err(e))?;
+        writer.set_merge_policy(Box::new(merges::BoundedMerges {
+            max_docs: MERGE_UP_TO_DOCS,
+            min_segments: 4,
+        }));
         Ok(RecordWriter {
             index: self.clone(),
             writer,
@@ -284,15 +301,20 @@ impl RecordIndex {
             .clone()
     }
 
-    /// Whether the clock offsets were estimated on the index as it is now
-    /// (false after an ingest changed it, or before any analysis).
-    pub fn clock_is_current(&self) -> bool {
+    /// Whether the clock offsets were estimated on the index as it is now.
+    pub fn clock_state(&self) -> ClockState {
         let now = snapshot_stamp(&self.scan_reader.searcher());
-        self.clock
+        let clocked = self
+            .clock
             .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .snapshot
-            == now
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if clocked.snapshot == now {
+            ClockState::Current
+        } else if clocked.snapshot.is_empty() {
+            ClockState::Never
+        } else {
+            ClockState::Stale
+        }
     }
 
     /// Reads records back on `clock`, estimated on `analysed`, from now on,
