@@ -12,7 +12,7 @@ use hopline::config::Config;
 use hopline::correlate::footprint;
 use hopline::correlate::footprint::HubRule;
 use hopline::detect::{Analysis, FindingKind, event_findings};
-use hopline::index::{RecordIndex, location};
+use hopline::index::{ClockState, RecordIndex, location};
 use hopline::ingest::{self, IngestReport, ingest_pg};
 use hopline::parse::sniff::sniff_with;
 use hopline::present::{export, text, tui};
@@ -347,13 +347,21 @@ fn open(
 fn timeline(g: &Global, id: &str, json: bool) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
-    if !index.clock_is_current() {
-        // True order needs the clock offsets, which only the whole index
-        // gives: estimated once after each ingest, then read from disk.
-        eprintln!(
-            "hopline: estimating clock offsets over the whole index (once after each ingest; `findings` does it too)"
-        );
-        analyse(&index, &config)?;
+    // True order needs the clock offsets, which only the whole index gives:
+    // estimated by the first analysis, then read from disk. Offsets from
+    // before the last ingest are used as they are rather than making every
+    // timeline after an ingest wait for a whole-index pass (43 s at 10M).
+    match index.clock_state() {
+        ClockState::Current => {}
+        ClockState::Stale => eprintln!(
+            "hopline: note: clock offsets were estimated before the last ingest; `hopline findings` estimates them again"
+        ),
+        ClockState::Never => {
+            eprintln!(
+                "hopline: estimating clock offsets over the whole index (once; `findings` does it too)"
+            );
+            analyse(&index, &config)?;
+        }
     }
     let fp = footprint(&index, id, HubRule::from_config(&config))?;
     if !fp.ambiguous.is_empty() {
