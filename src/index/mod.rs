@@ -99,9 +99,9 @@ fn settings() -> IndexSettings {
 }
 
 const ZSTD_LEVEL: i32 = 1;
+const DOCSTORE_BLOCK: usize = 64 << 10;
 /// About 140 MB of stored records: the most a merge holds at once.
 const MERGE_UP_TO_DOCS: u32 = 2_000_000;
-const DOCSTORE_BLOCK: usize = 64 << 10;
 
 #[derive(Clone)]
 pub struct RecordIndex {
@@ -284,30 +284,26 @@ impl RecordIndex {
 
     fn decode(&self, doc: &TantivyDocument) -> Result<Record, IndexError> {
         let mut r = decode(doc, self.fields)?;
+        self.clocked().clock.apply(&mut r);
+        Ok(r)
+    }
+
+    /// A poisoned lock only means a reader panicked; the offsets are whole.
+    fn clocked(&self) -> std::sync::RwLockReadGuard<'_, Clocked> {
         self.clock
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clock
-            .apply(&mut r);
-        Ok(r)
     }
 
     /// The clock offsets records are read back with.
     pub fn clock(&self) -> Clock {
-        self.clock
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clock
-            .clone()
+        self.clocked().clock.clone()
     }
 
     /// Whether the clock offsets were estimated on the index as it is now.
     pub fn clock_state(&self) -> ClockState {
         let now = snapshot_stamp(&self.scan_reader.searcher());
-        let clocked = self
-            .clock
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let clocked = self.clocked();
         if clocked.snapshot == now {
             ClockState::Current
         } else if clocked.snapshot.is_empty() {
@@ -347,17 +343,12 @@ impl RecordIndex {
     }
 }
 
-/// The stored record of a document, as the JSON it was written as (its
-/// `raw` empty).
-fn record_json(doc: &TantivyDocument, field: Field) -> Result<&str, IndexError> {
-    doc.get_first(field)
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| IndexError::Corrupt("document without a record".into()))
-}
-
 /// The whole record of a document, raw text included, on the stored clock.
 fn decode(doc: &TantivyDocument, fields: Fields) -> Result<Record, IndexError> {
-    let json = record_json(doc, fields.record)?;
+    let json = doc
+        .get_first(fields.record)
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| IndexError::Corrupt("document without a record".into()))?;
     let mut r: Record =
         serde_json::from_str(json).map_err(|e| IndexError::Corrupt(e.to_string()))?;
     if let Some(raw) = doc.get_first(fields.raw).and_then(|v| v.as_str()) {
@@ -444,26 +435,29 @@ impl Snapshot {
     /// Every record of the snapshot, decoded and on the corrected clock,
     /// one at a time.
     pub fn for_each_record(&self, each: &mut dyn FnMut(Record)) -> Result<(), IndexError> {
-        self.each_document(&mut |doc| {
-            let mut r = decode(doc, self.fields)?;
+        self.each_stored(&mut |doc: TantivyDocument| {
+            let mut r = decode(&doc, self.fields)?;
             self.clock.apply(&mut r);
             each(r);
             Ok(())
         })
     }
 
-    fn each_document(
+    /// Every live document of the snapshot in store order, decoded as `D`
+    /// (a whole document, or only what a scan needs of it).
+    fn each_stored<D: DocumentDeserialize>(
         &self,
-        each: &mut dyn FnMut(&TantivyDocument) -> Result<(), IndexError>,
+        each: &mut dyn FnMut(D) -> Result<(), IndexError>,
     ) -> Result<(), IndexError> {
         let err = |source| IndexError::Tantivy {
             path: self.dir.clone(),
             source,
         };
         for segment in self.searcher.segment_readers() {
-            let store = segment.get_store_reader(64).map_err(|e| err(e.into()))?;
-            for doc in store.iter::<TantivyDocument>(segment.alive_bitset()) {
-                each(&doc.map_err(err)?)?;
+            // Read in order, each block once: no block cache needed.
+            let store = segment.get_store_reader(1).map_err(|e| err(e.into()))?;
+            for doc in store.iter::<D>(segment.alive_bitset()) {
+                each(doc.map_err(err)?)?;
             }
         }
         Ok(())
@@ -477,31 +471,23 @@ impl RecordScan for Snapshot {
     /// analysis pass does with each record, so the store is read on a
     /// second thread, a bounded batch ahead.
     fn scan(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), IndexError> {
-        let err = |source| IndexError::Tantivy {
-            path: self.dir.clone(),
-            source,
-        };
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<String>>(4);
         std::thread::scope(|s| {
             let reader = s.spawn(move || -> Result<(), IndexError> {
                 let mut batch = Vec::with_capacity(SCAN_BATCH);
-                for segment in self.searcher.segment_readers() {
-                    let store = segment.get_store_reader(1).map_err(|e| err(e.into()))?;
-                    for doc in store.iter::<FirstStored>(segment.alive_bitset()) {
-                        let FirstStored(field, json) = doc.map_err(err)?;
-                        if field != self.fields.record {
-                            return Err(IndexError::Corrupt("document without a record".into()));
-                        }
-                        batch.push(json);
-                        if batch.len() == SCAN_BATCH {
-                            let full =
-                                std::mem::replace(&mut batch, Vec::with_capacity(SCAN_BATCH));
-                            if tx.send(full).is_err() {
-                                return Ok(());
-                            }
-                        }
+                self.each_stored(&mut |FirstStored(field, json)| {
+                    if field != self.fields.record {
+                        return Err(IndexError::Corrupt("document without a record".into()));
                     }
-                }
+                    batch.push(json);
+                    if batch.len() == SCAN_BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(SCAN_BATCH));
+                        // A closed receiver cannot happen: the scan drains
+                        // the channel until this thread ends.
+                        let _ = tx.send(full);
+                    }
+                    Ok(())
+                })?;
                 if !batch.is_empty() {
                     let _ = tx.send(batch);
                 }
