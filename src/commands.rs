@@ -195,6 +195,27 @@ fn analyse(index: &RecordIndex, config: &Config) -> Result<Analysis> {
     Ok(analysis?)
 }
 
+/// True order of one event needs the clock offsets, which only the whole
+/// index gives: estimated by the first analysis, then read from disk.
+/// Offsets from before the last ingest are used as they are rather than
+/// making every timeline after an ingest wait for a whole-index pass (43 s
+/// at 10M records).
+fn ensure_clock(index: &RecordIndex, config: &Config) -> Result<()> {
+    match index.clock_state() {
+        ClockState::Current => {}
+        ClockState::Stale => eprintln!(
+            "hopline: note: clock offsets were estimated before the last ingest; `hopline findings` estimates them again"
+        ),
+        ClockState::Never => {
+            eprintln!(
+                "hopline: estimating clock offsets over the whole index (once; `findings` does it too)"
+            );
+            analyse(index, config)?;
+        }
+    }
+    Ok(())
+}
+
 /// `-` reads standard input: it is copied (streaming) to `stdin.log`
 /// beside the index, so every record still points at a file and line, and
 /// piping the same text again adds nothing.
@@ -347,22 +368,7 @@ fn open(
 fn timeline(g: &Global, id: &str, json: bool) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
-    // True order needs the clock offsets, which only the whole index gives:
-    // estimated by the first analysis, then read from disk. Offsets from
-    // before the last ingest are used as they are rather than making every
-    // timeline after an ingest wait for a whole-index pass (43 s at 10M).
-    match index.clock_state() {
-        ClockState::Current => {}
-        ClockState::Stale => eprintln!(
-            "hopline: note: clock offsets were estimated before the last ingest; `hopline findings` estimates them again"
-        ),
-        ClockState::Never => {
-            eprintln!(
-                "hopline: estimating clock offsets over the whole index (once; `findings` does it too)"
-            );
-            analyse(&index, &config)?;
-        }
-    }
+    ensure_clock(&index, &config)?;
     let fp = footprint(&index, id, HubRule::from_config(&config))?;
     if !fp.ambiguous.is_empty() {
         return Err(ambiguous(id, &fp.ambiguous));
@@ -454,6 +460,7 @@ fn export_cmd(
     };
     let (text, what) = match id {
         Some(id) => {
+            ensure_clock(&index, &config)?;
             let Some(report) = export::event_from_index(&index, id, &config, redact)? else {
                 return Err(nothing(format!("no record carries the ID {id:?}"), None));
             };
@@ -466,7 +473,8 @@ fn export_cmd(
         }
         None => {
             let only = kind.map(parse_kind).transpose()?;
-            let report = export::incident_from_index(&index, &config, only, redact)?;
+            let analysis = analyse(&index, &config)?;
+            let report = export::incident_from_index(&index, &analysis, &config, only, redact)?;
             let what = format!(
                 "{} records, {} finding kinds",
                 report.records,

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::correlate::{HubRule, event_records as event_records_of, footprint};
-use crate::detect::{FindingKind, event_findings};
+use crate::detect::{Analysis, FindingKind, event_findings};
 use crate::index::marks::Marks;
 use crate::index::{IndexError, RecordIndex};
 use crate::record::SourceRef;
@@ -66,11 +66,13 @@ pub fn event_from_index(
     )))
 }
 
-/// The whole bundle's report (`hopline export --incident [--kind K]`).
-/// The analysis holds no records: the representative events' records and
-/// the marked ones are read back from the index.
+/// The whole bundle's report (`hopline export --incident [--kind K]`) from
+/// the index's `analysis`, which holds no records: the representative
+/// events' records and the marked ones are read back from the index, on the
+/// clock that analysis found.
 pub fn incident_from_index(
     index: &RecordIndex,
+    analysis: &Analysis,
     config: &Config,
     only: Option<FindingKind>,
     redact: bool,
@@ -98,18 +100,16 @@ pub fn incident_from_index(
     }
     let marks = marks_of(index)?;
     let marked_at: Vec<SourceRef> = marks.marks.iter().map(|m| m.source.clone()).collect();
-    // Analysed first: the clock it finds orders the marked records too.
-    let analysis = crate::analysis::analyse(index, config)?;
     let marked = index.records_at(&marked_at)?;
     let mut event_records = HashMap::new();
-    for (_, e) in model::representative_events(&analysis, only) {
+    for (_, e) in model::representative_events(analysis, only) {
         event_records.insert(e, event_records_of(index, &analysis.events.events[e])?);
     }
     let mut scrub = scrub_for(config, redact);
     Ok(incident_report(
         &IncidentInput {
             title,
-            analysis: &analysis,
+            analysis,
             event_records: &event_records,
             marked: &marked,
             only,
