@@ -153,6 +153,7 @@ pub fn footprint<S: RecordStore>(
         }
         frontier = next;
     }
+    super::on_clock(&mut fp.records, &store.clock());
     sort_true_order(&mut fp.records);
     Ok(fp)
 }
@@ -199,6 +200,9 @@ pub(crate) mod tests {
             ids.dedup();
             ids.truncate(limit);
             Ok(ids)
+        }
+        fn clock(&self) -> crate::correlate::Clock {
+            crate::correlate::Clock::default()
         }
     }
 

@@ -23,6 +23,9 @@ pub trait RecordStore {
     fn carriers(&self, id: &str) -> Result<u64, Self::Error>;
     /// Up to `limit` distinct ID values starting with `prefix`, in order.
     fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>, Self::Error>;
+    /// The clock offsets the last whole-index analysis found, kept with the
+    /// records; correlation applies them to what it reads.
+    fn clock(&self) -> Clock;
 }
 
 /// Records as the whole-index analysis reads them: more than once, in the
@@ -33,9 +36,7 @@ pub trait RecordScan {
     type Error: std::error::Error + Send + Sync + 'static;
     fn scan(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), Self::Error>;
     /// Where buckets may spill when the records outgrow memory.
-    fn spill_dir(&self) -> Option<std::path::PathBuf> {
-        None
-    }
+    fn spill_dir(&self) -> Option<std::path::PathBuf>;
 }
 
 /// The services records pass through, in the order they first appear:
@@ -57,8 +58,16 @@ pub fn event_records<S: RecordStore>(
     event: &EventSummary,
 ) -> Result<Vec<Record>, S::Error> {
     let mut records = store.records_carrying(&event.id_values())?;
+    on_clock(&mut records, &store.clock());
     sort_true_order(&mut records);
     Ok(records)
+}
+
+/// Records read from a store, moved onto the corrected clock.
+pub fn on_clock(records: &mut [Record], clock: &Clock) {
+    if !clock.is_empty() {
+        records.iter_mut().for_each(|r| clock.apply(r));
+    }
 }
 
 /// True order: time, then file and line for records of the same instant.

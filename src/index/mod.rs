@@ -111,8 +111,8 @@ pub struct RecordIndex {
     /// The same commits as `reader`, for whole-index scans.
     scan_reader: IndexReader,
     fields: Fields,
-    /// The clock offsets of the last analysis, applied to every record read
-    /// back (shared by clones: the TUI's threads see one clock).
+    /// The clock offsets of the last analysis, kept for correlation to
+    /// apply (shared by clones: the TUI's threads see one clock).
     clock: Arc<RwLock<Clocked>>,
 }
 
@@ -277,15 +277,9 @@ impl RecordIndex {
             .into_iter()
             .map(|addr| {
                 let doc: TantivyDocument = searcher.doc(addr).map_err(|e| self.err(e))?;
-                self.decode(&doc)
+                decode(&doc, self.fields)
             })
             .collect()
-    }
-
-    fn decode(&self, doc: &TantivyDocument) -> Result<Record, IndexError> {
-        let mut r = decode(doc, self.fields)?;
-        self.clocked().clock.apply(&mut r);
-        Ok(r)
     }
 
     /// A poisoned lock only means a reader panicked; the offsets are whole.
@@ -293,11 +287,6 @@ impl RecordIndex {
         self.clock
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The clock offsets records are read back with.
-    pub fn clock(&self) -> Clock {
-        self.clocked().clock.clone()
     }
 
     /// Whether the clock offsets were estimated on the index as it is now.
@@ -313,8 +302,8 @@ impl RecordIndex {
         }
     }
 
-    /// Reads records back on `clock`, estimated on `analysed`, from now on,
-    /// in this process and (once saved) in the next.
+    /// Keeps `clock`, estimated on `analysed`, for correlation to apply from
+    /// now on, in this process and (once saved) in the next.
     pub fn set_clock(&self, clock: Clock, analysed: &Snapshot) -> std::io::Result<()> {
         let clocked = Clocked {
             snapshot: analysed.stamp.clone(),
@@ -343,7 +332,8 @@ impl RecordIndex {
     }
 }
 
-/// The whole record of a document, raw text included, on the stored clock.
+/// The whole record of a document, raw text included, as stored (on its
+/// instance's own clock).
 fn decode(doc: &TantivyDocument, fields: Fields) -> Result<Record, IndexError> {
     let json = doc
         .get_first(fields.record)
@@ -382,8 +372,6 @@ pub struct Snapshot {
     searcher: tantivy::Searcher,
     fields: Fields,
     dir: PathBuf,
-    /// Applied by `for_each_record`; `scan` gives the records as stored.
-    clock: Clock,
     /// Which commit's segments and deletions this is.
     stamp: String,
 }
@@ -408,7 +396,6 @@ impl RecordIndex {
             searcher,
             fields: self.fields,
             dir: self.dir.clone(),
-            clock: self.clock(),
         }
     }
 
@@ -432,13 +419,10 @@ impl RecordIndex {
 }
 
 impl Snapshot {
-    /// Every record of the snapshot, decoded and on the corrected clock,
-    /// one at a time.
+    /// Every record of the snapshot, decoded as stored, one at a time.
     pub fn for_each_record(&self, each: &mut dyn FnMut(Record)) -> Result<(), IndexError> {
         self.each_stored(&mut |doc: TantivyDocument| {
-            let mut r = decode(&doc, self.fields)?;
-            self.clock.apply(&mut r);
-            each(r);
+            each(decode(&doc, self.fields)?);
             Ok(())
         })
     }
@@ -523,6 +507,10 @@ impl RecordStore for RecordIndex {
 
     fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>, IndexError> {
         self.prefix_terms(prefix, limit)
+    }
+
+    fn clock(&self) -> Clock {
+        self.clocked().clock.clone()
     }
 
     fn carriers(&self, id: &str) -> Result<u64, IndexError> {

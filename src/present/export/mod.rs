@@ -100,7 +100,8 @@ pub fn incident_from_index(
     }
     let marks = marks_of(index)?;
     let marked_at: Vec<SourceRef> = marks.marks.iter().map(|m| m.source.clone()).collect();
-    let marked = index.records_at(&marked_at)?;
+    let mut marked = index.records_at(&marked_at)?;
+    crate::correlate::on_clock(&mut marked, &analysis.clock);
     let mut event_records = HashMap::new();
     for (_, e) in model::representative_events(analysis, only) {
         event_records.insert(e, event_records_of(index, &analysis.events.events[e])?);
