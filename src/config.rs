@@ -136,6 +136,18 @@ struct RawFieldMap {
 }
 
 /// A `timezone` value, or an error naming its key.
+/// A count that, when set, must be at least `min`.
+fn at_least<T: PartialOrd + std::fmt::Display + Copy>(
+    key: &str,
+    value: Option<T>,
+    min: T,
+) -> Result<Option<T>, (String, String)> {
+    match value {
+        Some(v) if v < min => Err((key.to_string(), format!("must be at least {min}"))),
+        v => Ok(v),
+    }
+}
+
 fn zone_at(key: &str, tz: Option<&str>) -> Result<Option<chrono::FixedOffset>, (String, String)> {
     tz.map(|tz| {
         crate::parse::time::parse_zone(tz).ok_or_else(|| {
@@ -397,36 +409,21 @@ impl Config {
             origin: Some(path.to_path_buf()),
             ..Config::default()
         };
-        if let Some(limit) = raw.hub_limit {
-            if limit < 2 {
-                return Err(invalid("hub_limit".into(), "must be at least 2".into()));
-            }
-            config.hub_limit = limit;
-        }
-        if let Some(f) = raw.hub_fanout {
-            if f < 1 {
-                return Err(invalid("hub_fanout".into(), "must be at least 1".into()));
-            }
-            config.hub_fanout = f;
-        }
-        if let Some(n) = raw.thresholds.retry_storm {
-            if n < 2 {
-                return Err(invalid(
-                    "thresholds.retry_storm".into(),
-                    "must be at least 2".into(),
-                ));
-            }
-            config.retry_storm = n;
-        }
-        if let Some(n) = raw.thresholds.clock_skew_brackets {
-            if n < 1 {
-                return Err(invalid(
-                    "thresholds.clock_skew_brackets".into(),
-                    "must be at least 1".into(),
-                ));
-            }
-            config.clock_skew_brackets = n;
-        }
+        let named = |(key, message)| invalid(key, message);
+        let t = &raw.thresholds;
+        config.hub_limit = at_least("hub_limit", raw.hub_limit, 2)
+            .map_err(named)?
+            .unwrap_or(config.hub_limit);
+        config.hub_fanout = at_least("hub_fanout", raw.hub_fanout, 1)
+            .map_err(named)?
+            .unwrap_or(config.hub_fanout);
+        config.retry_storm = at_least("thresholds.retry_storm", t.retry_storm, 2)
+            .map_err(named)?
+            .unwrap_or(config.retry_storm);
+        config.clock_skew_brackets =
+            at_least("thresholds.clock_skew_brackets", t.clock_skew_brackets, 1)
+                .map_err(named)?
+                .unwrap_or(config.clock_skew_brackets);
         if let Some(ms) = raw.thresholds.clock_skew_min_ms {
             config.clock_skew_min = i64::try_from(ms.saturating_mul(1000)).map_err(|_| {
                 invalid(
@@ -436,7 +433,6 @@ impl Config {
             })?;
         }
         let f = raw.fields;
-        let named = |(key, message)| invalid(key, message);
         config.fields = FieldMap {
             zone: zone_at("fields.timezone", f.timezone.as_deref()).map_err(named)?,
             time_format: time_format_at("fields.time_format", f.time_format).map_err(named)?,
