@@ -975,8 +975,14 @@ impl Query {
     }
 
     pub fn matches(&self, r: &Record) -> bool {
+        // Lowered once per record however many terms read them: search
+        // runs this over every record of the index.
+        let service = std::cell::OnceCell::new();
+        let message = std::cell::OnceCell::new();
         self.0.iter().all(|t| match t {
-            Term::Service(s) => r.service.to_lowercase().contains(s.as_str()),
+            Term::Service(s) => service
+                .get_or_init(|| r.service.to_lowercase())
+                .contains(s.as_str()),
             Term::Level(l) => {
                 r.level.as_str() == l
                     || (l == "error" && matches!(r.level, Level::Error | Level::Fatal))
@@ -985,7 +991,9 @@ impl Query {
                 .attrs
                 .iter()
                 .any(|(ak, av)| ak.to_lowercase() == *k && av.to_lowercase().contains(v.as_str())),
-            Term::Word(w) => r.message.to_lowercase().contains(w.as_str()),
+            Term::Word(w) => message
+                .get_or_init(|| r.message.to_lowercase())
+                .contains(w.as_str()),
         })
     }
 }
