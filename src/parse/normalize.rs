@@ -101,29 +101,31 @@ pub fn into_record(
     // carries no IDs and mutates nothing, whatever its labels say.
     let traffic = kind != Kind::Metric;
     let mut ids: Vec<IdRef> = Vec::new();
-    for (k, v) in fields.attrs.iter().filter(|_| traffic) {
-        if config.id_kind(k).is_none() {
-            continue;
-        }
-        // A list of IDs (Zeek's `cert_chain_fps`, `conn_uids`) is one ID per element.
-        let list = v
-            .starts_with('[')
-            .then(|| serde_json::from_str::<Vec<String>>(v).ok())
-            .flatten();
-        match list {
-            Some(list) => {
-                for item in list.iter().filter(|i| !is_placeholder(i)) {
-                    push_unique(&mut ids, k, item);
-                }
+    if traffic {
+        for (k, v) in &fields.attrs {
+            if config.id_kind(k).is_none() {
+                continue;
             }
-            _ if !is_placeholder(v) => push_unique(&mut ids, k, v),
-            _ => {}
+            // A list of IDs (Zeek's `cert_chain_fps`, `conn_uids`) is one ID per element.
+            let list = v
+                .starts_with('[')
+                .then(|| serde_json::from_str::<Vec<String>>(v).ok())
+                .flatten();
+            match list {
+                Some(list) => {
+                    for item in list.iter().filter(|i| !is_placeholder(i)) {
+                        push_unique(&mut ids, k, item);
+                    }
+                }
+                _ if !is_placeholder(v) => push_unique(&mut ids, k, v),
+                _ => {}
+            }
         }
-    }
-    for p in config.id_patterns.iter().filter(|_| traffic) {
-        for c in p.regex.captures_iter(&fields.message) {
-            if let Some(m) = c.name("id") {
-                push_unique(&mut ids, &p.kind, m.as_str());
+        for p in &config.id_patterns {
+            for c in p.regex.captures_iter(&fields.message) {
+                if let Some(m) = c.name("id") {
+                    push_unique(&mut ids, &p.kind, m.as_str());
+                }
             }
         }
     }

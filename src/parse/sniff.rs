@@ -105,15 +105,16 @@ pub fn sniff_with(head: &[u8], formats: &[TextFormat]) -> Sniffed {
         return built_in;
     }
     let mut names: Vec<&str> = Vec::new();
-    let matched = lines
+    let mut matched = 0;
+    for f in lines
         .iter()
         .filter_map(|l| super::text::format_of(formats, l))
-        .inspect(|f| {
-            if !names.contains(&f.name.as_str()) {
-                names.push(&f.name);
-            }
-        })
-        .count();
+    {
+        matched += 1;
+        if !names.contains(&f.name.as_str()) {
+            names.push(&f.name);
+        }
+    }
     // Stack traces between the lines are attached, not outvoting.
     let candidates = lines.iter().filter(|l| !super::is_continuation(l)).count();
     let what = format!("matched by [[formats]] {}", names.join(", "));
