@@ -113,7 +113,7 @@ pub struct PgColumns {
 pub struct FieldMap {
     pub time: Option<String>,
     /// How times are written (chrono strftime), when the usual forms miss.
-    pub time_format: Option<String>,
+    pub time_format: Option<crate::parse::time::TimeFormat>,
     /// The zone of times written without one; UTC when None.
     pub zone: Option<chrono::FixedOffset>,
     pub level: Option<String>,
@@ -160,16 +160,20 @@ fn zone_at(key: &str, tz: Option<&str>) -> Result<Option<chrono::FixedOffset>, (
     .transpose()
 }
 
-/// A `time_format` value, or an error naming its key.
-fn time_format_at(key: &str, f: Option<String>) -> Result<Option<String>, (String, String)> {
-    use chrono::format::{Item, StrftimeItems};
-    match f {
-        Some(f) if StrftimeItems::new(&f).any(|i| matches!(i, Item::Error)) => Err((
-            key.to_string(),
-            format!("`{f}` is not a strftime format (chrono)"),
-        )),
-        f => Ok(f),
-    }
+/// A `time_format` value, read, or an error naming its key.
+fn time_format_at(
+    key: &str,
+    f: Option<String>,
+) -> Result<Option<crate::parse::time::TimeFormat>, (String, String)> {
+    f.map(|f| {
+        crate::parse::time::compile_format(&f).ok_or_else(|| {
+            (
+                key.to_string(),
+                format!("`{f}` is not a strftime format (chrono)"),
+            )
+        })
+    })
+    .transpose()
 }
 
 // No deny_unknown_fields here: serde cannot combine it with `flatten`, and

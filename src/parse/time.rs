@@ -4,6 +4,7 @@
 //! `timezone` in hopline.toml (`[fields]` or a `[[formats]]` entry) gives
 //! log records another zone, and `time_format` a layout the usual forms miss.
 
+use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{DateTime, FixedOffset, NaiveDateTime};
 use serde_json::Value;
 
@@ -55,15 +56,28 @@ pub fn from_str(s: &str) -> Option<Micros> {
     from_str_in(s, None, None)
 }
 
-/// As [`from_str`], trying `format` (chrono strftime) first, with naive
-/// times read in `zone` (None: UTC).
-pub fn from_str_in(s: &str, zone: Option<FixedOffset>, format: Option<&str>) -> Option<Micros> {
+/// A `time_format` (chrono strftime), read once when the config loads
+/// rather than on every time value.
+pub type TimeFormat = Vec<Item<'static>>;
+
+/// None when `format` is not a strftime format chrono reads.
+pub fn compile_format(format: &str) -> Option<TimeFormat> {
+    StrftimeItems::new(format).parse_to_owned().ok()
+}
+
+/// As [`from_str`], trying `format` first, with naive times read in `zone`
+/// (None: UTC).
+pub fn from_str_in(s: &str, zone: Option<FixedOffset>, format: Option<&[Item]>) -> Option<Micros> {
     let s = s.trim();
-    if let Some(f) = format {
-        if let Ok(t) = DateTime::parse_from_str(s, f) {
+    let mut parsed = Parsed::new();
+    if let Some(items) = format
+        && chrono::format::parse(&mut parsed, s, items.iter()).is_ok()
+    {
+        // With an offset in the text it is zoned; without, naive.
+        if let Ok(t) = parsed.to_datetime() {
             return Some(t.timestamp_micros());
         }
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+        if let Ok(t) = parsed.to_naive_datetime_with_offset(0) {
             return Some(in_zone(t.and_utc().timestamp_micros(), zone));
         }
     }
@@ -118,7 +132,11 @@ pub fn from_json(v: &Value) -> Option<Micros> {
 }
 
 /// As [`from_json`], strings read as [`from_str_in`] does.
-pub fn from_json_in(v: &Value, zone: Option<FixedOffset>, format: Option<&str>) -> Option<Micros> {
+pub fn from_json_in(
+    v: &Value,
+    zone: Option<FixedOffset>,
+    format: Option<&[Item]>,
+) -> Option<Micros> {
     match v {
         Value::Number(n) => match n.as_i64() {
             Some(i) => from_epoch_i64(i),
@@ -183,11 +201,14 @@ mod tests {
             Some(T)
         );
         // A layout of its own, naive or zoned.
-        let f = Some("%d/%b/%Y:%H:%M:%S%.3f");
-        assert_eq!(from_str_in("20/Nov/2026:10:00:01.123", berlin, f), Some(T));
-        let fz = Some("%d/%b/%Y:%H:%M:%S%.3f %z");
+        let f = compile_format("%d/%b/%Y:%H:%M:%S%.3f");
         assert_eq!(
-            from_str_in("20/Nov/2026:09:00:01.123 +0000", berlin, fz),
+            from_str_in("20/Nov/2026:10:00:01.123", berlin, f.as_deref()),
+            Some(T)
+        );
+        let fz = compile_format("%d/%b/%Y:%H:%M:%S%.3f %z");
+        assert_eq!(
+            from_str_in("20/Nov/2026:09:00:01.123 +0000", berlin, fz.as_deref()),
             Some(T)
         );
         assert_eq!(parse_zone("UTC"), FixedOffset::east_opt(0));
