@@ -33,6 +33,9 @@ const DIALECTS: &[Dialect] = &[
     Dialect::Metrics,
     Dialect::Cri,
     Dialect::Otlp,
+    Dialect::TimedText,
+    Dialect::Compose,
+    Dialect::ZeekTsv,
 ];
 
 fuzz_target!(|data: &[u8]| {

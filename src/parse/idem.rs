@@ -174,6 +174,7 @@ fn shaped_record(
     let status = get(shape.status);
     let key = get(shape.key);
     let fields = Fields {
+        time_key: None,
         ts: shape
             .time
             .and_then(|i| time::from_str(values.get(i)?))

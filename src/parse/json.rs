@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::config::{Config, FieldMap};
-use crate::record::{Kind, Level, Record};
+use crate::record::{Kind, Level, Micros, Record};
 
 use super::normalize::{Fields, FileContext, into_record};
 use super::{Malformed, time};
@@ -48,8 +48,12 @@ const MESSAGE_KEYS: &[&str] = &[
     "body",
     "body.stringValue",
     "textPayload",
+    // journald's export (`journalctl -o json`).
+    "MESSAGE",
     "jsonPayload.message",
     "jsonPayload.msg",
+    // Rust `tracing`'s JSON formatter nests the message with the span fields.
+    "fields.message",
 ];
 const SERVICE_KEYS: &[&str] = &[
     "service",
@@ -62,6 +66,8 @@ const SERVICE_KEYS: &[&str] = &[
     "resource.labels.service_name",
     "resource.labels.container_name",
     "serviceContext.service",
+    "SYSLOG_IDENTIFIER",
+    "_SYSTEMD_UNIT",
 ];
 const INSTANCE_KEYS: &[&str] = &[
     "hostname",
@@ -73,6 +79,7 @@ const INSTANCE_KEYS: &[&str] = &[
     "resource.host.name",
     "resource.labels.pod_name",
     "resource.labels.instance_id",
+    "_HOSTNAME",
 ];
 
 pub fn parse_line(
@@ -81,7 +88,15 @@ pub fn parse_line(
     ctx: &FileContext,
     config: &Config,
 ) -> Result<Record, Malformed> {
-    let obj = object(text)?;
+    let obj = match object(text) {
+        Ok(obj) => obj,
+        // A logfmt line among JSON ones (one logger of two writing to the
+        // same file): read it as what it is rather than lose it.
+        Err(e @ Malformed::BadJson(_)) if !text.trim_start().starts_with(['{', '[']) => {
+            return super::logfmt::parse_line(text, line, ctx, config).map_err(|_| e);
+        }
+        Err(e) => return Err(e),
+    };
     let fields = if is_docker_wrapper(&obj) {
         unwrap_docker(obj, &config.fields)
     } else {
@@ -149,7 +164,7 @@ pub fn wrapped(
     fields
 }
 
-fn sniff_text_level(text: &str) -> Option<Level> {
+pub(crate) fn sniff_text_level(text: &str) -> Option<Level> {
     let head: String = text
         .chars()
         .take(64)
@@ -193,7 +208,15 @@ pub fn fields_of(obj: Map<String, Value>, map: &FieldMap) -> Fields {
     if let Some((i, ts)) = find(&flat, map.time.as_deref(), TIME_KEYS, |v| {
         time::from_json_in(v, map.zone, map.time_format.as_deref())
     }) {
-        flat.remove(i);
+        fields.time_key = Some(flat.remove(i).0);
+        fields.ts = Some(ts);
+    } else if map.time.is_none()
+        && let Some((at, ts)) = time_by_name(&flat, map)
+    {
+        fields.time_key = Some(flat[at[0]].0.clone());
+        for i in at.into_iter().rev() {
+            flat.remove(i);
+        }
         fields.ts = Some(ts);
     }
     if let Some((i, level)) = find(&flat, map.level.as_deref(), LEVEL_KEYS, |v| match v {
@@ -203,6 +226,20 @@ pub fn fields_of(obj: Map<String, Value>, map: &FieldMap) -> Fields {
     }) {
         flat.remove(i);
         fields.level = Some(level);
+    } else if let Some(i) = flat.iter().position(|(k, _)| k == "PRIORITY") {
+        // journald: syslog severities, 0 (emergency) to 7 (debug), as text.
+        let level = match flat[i].1.as_str() {
+            Some("0" | "1" | "2") => Some(Level::Fatal),
+            Some("3") => Some(Level::Error),
+            Some("4") => Some(Level::Warn),
+            Some("5" | "6") => Some(Level::Info),
+            Some("7") => Some(Level::Debug),
+            _ => None,
+        };
+        if level.is_some() {
+            flat.remove(i);
+            fields.level = level;
+        }
     }
     if let Some((i, message)) = find(&flat, map.message.as_deref(), MESSAGE_KEYS, text) {
         flat.remove(i);
@@ -212,6 +249,66 @@ pub fn fields_of(obj: Map<String, Value>, map: &FieldMap) -> Fields {
     fields.instance = find(&flat, map.instance.as_deref(), INSTANCE_KEYS, text).map(|(_, s)| s);
     fields.attrs = flat.into_iter().map(|(k, v)| (k, text_of(&v))).collect();
     fields
+}
+
+/// A time under a name no list foresaw (`started_at`, `EdgeStartTimestamp`,
+/// journald's `__REALTIME_TIMESTAMP`, Log4j2's `instant.epochSecond` with
+/// `instant.nanoOfSecond`): a key that names a time and a value that reads
+/// as a plausible moment. A start beats an end (a request's log line is
+/// about when it began), and a monotonic clock is no moment at all.
+/// Returns the indices of the keys used, first the one to name.
+fn time_by_name(flat: &[(String, Value)], map: &FieldMap) -> Option<(Vec<usize>, Micros)> {
+    for (i, (k, v)) in flat.iter().enumerate() {
+        if let Some(base) = k.strip_suffix("epochSecond")
+            && let Some(seconds) = v.as_i64()
+        {
+            let nanos_key = format!("{base}nanoOfSecond");
+            let nanos = flat.iter().position(|(k, _)| *k == nanos_key);
+            let n = nanos.and_then(|j| flat[j].1.as_i64()).unwrap_or(0);
+            if let Some(ts) = time::from_seconds_and_nanos(seconds, n) {
+                return Some((std::iter::once(i).chain(nanos).collect(), ts));
+            }
+        }
+    }
+    let mut best: Option<(u8, usize, Micros)> = None;
+    for (i, (k, v)) in flat.iter().enumerate() {
+        let Some(rank) = time_name_rank(k) else {
+            continue;
+        };
+        if best.is_some_and(|(r, _, _)| r <= rank) {
+            continue;
+        }
+        if let Some(ts) = time::from_json_in(v, map.zone, map.time_format.as_deref()) {
+            best = Some((rank, i, ts));
+        }
+    }
+    best.map(|(_, i, ts)| (vec![i], ts))
+}
+
+/// How well a key's last segment names the moment of a record (lower is
+/// better), or None when it names no time or a clock that is no moment.
+fn time_name_rank(key: &str) -> Option<u8> {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    let name = crate::config::normalise_field(last);
+    if name.contains("monotonic") || name.contains("duration") || name.contains("elapsed") {
+        return None;
+    }
+    let names_time = name.contains("timestamp")
+        || name.contains("time")
+        || name.contains("date")
+        || name.ends_with("ts")
+        || (name.ends_with("at") && last.len() > 3 && last[..last.len() - 2].ends_with(['_', '-']))
+        || last.ends_with("At");
+    if !names_time {
+        return None;
+    }
+    Some(if name.contains("realtime") || name.contains("start") {
+        0
+    } else if name.contains("end") || name.contains("stop") || name.contains("update") {
+        2
+    } else {
+        1
+    })
 }
 
 /// The first of `keys` present with a value `read` accepts, with where it
@@ -335,6 +432,47 @@ mod tests {
         );
         assert_eq!(r.level, Level::Info);
         assert_eq!(r.ids[0].value, "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+
+    /// Times under names no list has, told by name and value range.
+    #[test]
+    fn times_found_by_name_and_range() {
+        let r =
+            parse(r#"{"instant":{"epochSecond":1795165201,"nanoOfSecond":123000000},"msg":"hi"}"#);
+        assert_eq!((r.ts, r.message.as_str()), (T, "hi"));
+        assert!(r.attr("instant.nanoOfSecond").is_none());
+        let r = parse(
+            r#"{"__MONOTONIC_TIMESTAMP":"38708007","__REALTIME_TIMESTAMP":"1795165201123000","PRIORITY":"3","MESSAGE":"disk","_HOSTNAME":"node-1"}"#,
+        );
+        assert_eq!(
+            (r.ts, r.level, r.message.as_str(), r.instance.as_str()),
+            (T, Level::Error, "disk", "node-1")
+        );
+        let r = parse(
+            r#"{"EdgeEndTimestamp":1795165209000000000,"EdgeStartTimestamp":1795165201123000000}"#,
+        );
+        assert_eq!(r.ts, T);
+        let r = parse(r#"{"started_at":1795165201123.0,"request":{"uri":"/"}}"#);
+        assert_eq!(r.ts, T);
+        let r = parse(r#"{"createdAt":"2026-11-20T09:00:01.123Z","msg":"x"}"#);
+        assert_eq!(r.ts, T);
+        // A counter under a time-like name is no moment.
+        let ctx = FileContext::for_path("a.log");
+        let e = parse_line(
+            r#"{"uptime_ms":12345,"msg":"x"}"#,
+            1,
+            &ctx,
+            &Config::default(),
+        );
+        assert_eq!(e.unwrap_err(), Malformed::NoTimestamp);
+        let e = parse_line(r#"{"time":1e22,"msg":"x"}"#, 1, &ctx, &Config::default());
+        assert_eq!(e.unwrap_err(), Malformed::NoTimestamp);
+    }
+
+    #[test]
+    fn a_logfmt_line_among_json_lines() {
+        let r = parse(r#"timestamp="2026-11-20T09:00:01.123Z" level="INFO" msg="Hello""#);
+        assert_eq!((r.ts, r.message.as_str()), (T, "Hello"));
     }
 
     #[test]

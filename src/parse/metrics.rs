@@ -44,6 +44,7 @@ pub fn parse_line(
     }
     let ts = s.ts.or(ctx.fallback_ts);
     let fields = Fields {
+        time_key: None,
         ts,
         level: Some(Level::Info),
         message: trimmed.to_string(),

@@ -11,10 +11,12 @@ pub mod logfmt;
 pub mod metrics;
 pub mod normalize;
 pub mod otlp;
+pub mod plain;
 pub mod sniff;
 pub mod task;
 pub mod text;
 pub mod time;
+pub mod zeek;
 
 use std::fmt;
 use std::io::BufRead;
@@ -43,6 +45,10 @@ pub enum Malformed {
     NotATaskEvent,
     BadMetric(String),
     NotCri,
+    /// A line of a `docker compose logs` capture without its `name | `.
+    NotCompose,
+    /// A Zeek TSV row whose values do not fit the `#fields` header.
+    BadTsv(String),
     /// A line of a `[[formats]]` file that no format matches.
     NoFormat,
     /// A stack-trace line with no record before it to belong to.
@@ -64,6 +70,8 @@ impl Malformed {
             Malformed::NotATaskEvent => "not a task event",
             Malformed::BadMetric(_) => "invalid metric sample",
             Malformed::NotCri => "not a CRI log line",
+            Malformed::NotCompose => "not a docker compose log line",
+            Malformed::BadTsv(_) => "invalid Zeek TSV row",
             Malformed::NoFormat => "matches no [[formats]] pattern",
             Malformed::OrphanContinuation => "stack-trace line without its record",
         }
@@ -77,6 +85,7 @@ impl fmt::Display for Malformed {
             Malformed::BadJson(e) => write!(f, "invalid JSON ({e})"),
             Malformed::BadCsv(e) => write!(f, "invalid CSV row ({e})"),
             Malformed::BadMetric(e) => write!(f, "invalid metric sample ({e})"),
+            Malformed::BadTsv(e) => write!(f, "invalid Zeek TSV row ({e})"),
             other => f.write_str(other.reason()),
         }
     }
@@ -113,6 +122,8 @@ pub fn parse_stream(
         Dialect::IdemCsv => idem::parse_csv(reader, ctx, config, sink),
         Dialect::Cri => cri::parse_stream(reader, first_line, ctx, config, sink),
         Dialect::Otlp => otlp::parse_stream(reader, first_line, ctx, config, sink),
+        Dialect::Compose => plain::parse_compose_stream(reader, first_line, ctx, config, sink),
+        Dialect::ZeekTsv => zeek::parse_stream(reader, first_line, ctx, config, sink),
         Dialect::TaskCsv => csv_table::parse(reader, sink, |columns, values, line| {
             let raw = csv_table::raw_row(values);
             task::lifecycle_row(columns, values, &raw, line, ctx, config)
@@ -120,21 +131,36 @@ pub fn parse_stream(
         Dialect::JsonLog
         | Dialect::Logfmt
         | Dialect::Text
+        | Dialect::TimedText
         | Dialect::CeleryEvents
         | Dialect::TaskLifecycle
         | Dialect::IdemJson
         | Dialect::Metrics => {
-            for_each_line(reader, first_line, sink, |line_no, text| match dialect {
-                Dialect::JsonLog => json::parse_line(text, line_no, ctx, config).map(Some),
-                Dialect::Logfmt => logfmt::parse_line(text, line_no, ctx, config).map(Some),
-                Dialect::Text => text::parse_line(text, line_no, ctx, config).map(Some),
-                Dialect::TaskLifecycle => {
-                    task::parse_lifecycle_line(text, line_no, ctx, config).map(Some)
-                }
-                Dialect::Metrics => metrics::parse_line(text, line_no, ctx, config),
-                Dialect::IdemJson => idem::parse_json_line(text, line_no, ctx, config).map(Some),
-                _ => task::parse_celery_line(text, line_no, ctx, config).map(Some),
-            })
+            // In plain text, a line without a time of its own belongs to
+            // the one before (a wrapped message, a stack trace).
+            let untimed_continues = dialect == Dialect::TimedText;
+            for_each_line(
+                reader,
+                first_line,
+                untimed_continues,
+                sink,
+                |line_no, text| match dialect {
+                    Dialect::JsonLog => json::parse_line(text, line_no, ctx, config).map(Some),
+                    Dialect::Logfmt => logfmt::parse_line(text, line_no, ctx, config).map(Some),
+                    Dialect::Text => text::parse_line(text, line_no, ctx, config).map(Some),
+                    Dialect::TimedText => {
+                        plain::parse_timed_line(text, line_no, ctx, config).map(Some)
+                    }
+                    Dialect::TaskLifecycle => {
+                        task::parse_lifecycle_line(text, line_no, ctx, config).map(Some)
+                    }
+                    Dialect::Metrics => metrics::parse_line(text, line_no, ctx, config),
+                    Dialect::IdemJson => {
+                        idem::parse_json_line(text, line_no, ctx, config).map(Some)
+                    }
+                    _ => task::parse_celery_line(text, line_no, ctx, config).map(Some),
+                },
+            )
         }
         Dialect::Unknown | Dialect::Archive => Ok(StreamEnd {
             bytes: 0,
@@ -153,6 +179,7 @@ pub fn parse_stream(
 fn for_each_line(
     reader: &mut dyn BufRead,
     first_line: u64,
+    untimed_continues: bool,
     sink: &mut dyn FnMut(Parsed),
     mut parse: impl FnMut(u64, &str) -> Result<Option<Record>, Malformed>,
 ) -> std::io::Result<StreamEnd> {
@@ -168,13 +195,18 @@ fn for_each_line(
                 }
             }
             Ok(None) => {}
-            Err(_) if is_continuation(text) => match held.as_mut() {
-                Some(r) => attach_continuation(r, text),
-                None => sink(Parsed::Malformed {
-                    line: line_no,
-                    why: Malformed::OrphanContinuation,
-                }),
-            },
+            Err(why)
+                if is_continuation(text)
+                    || (untimed_continues && why == Malformed::NoTimestamp) =>
+            {
+                match held.as_mut() {
+                    Some(r) => attach_continuation(r, text),
+                    None => sink(Parsed::Malformed {
+                        line: line_no,
+                        why: Malformed::OrphanContinuation,
+                    }),
+                }
+            }
             Err(why) => sink(Parsed::Malformed { line: line_no, why }),
         },
     )?;

@@ -15,6 +15,8 @@ use super::Malformed;
 #[derive(Debug, Default)]
 pub struct Fields {
     pub ts: Option<Micros>,
+    /// The field the time was read from, for `sniff` to say.
+    pub time_key: Option<String>,
     pub level: Option<Level>,
     pub message: String,
     pub service: Option<String>,

@@ -4,7 +4,7 @@
 use crate::config::TextFormat;
 use serde_json::Value;
 
-use super::{cri, idem, logfmt, metrics, otlp, task};
+use super::{cri, idem, logfmt, metrics, otlp, plain, task, zeek};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -29,6 +29,12 @@ pub enum Dialect {
     Cri,
     /// OpenTelemetry OTLP/JSON export requests, one per line.
     Otlp,
+    /// Plain text lines led by a time (epoch or calendar), no format file.
+    TimedText,
+    /// `docker compose logs` output: `service-1  | ` before any dialect.
+    Compose,
+    /// Zeek's TSV logs with their `#fields` header.
+    ZeekTsv,
     Unknown,
 }
 
@@ -47,6 +53,9 @@ impl Dialect {
             Dialect::Archive => "archive",
             Dialect::Cri => "cri",
             Dialect::Otlp => "otlp_json",
+            Dialect::TimedText => "timed_text",
+            Dialect::Compose => "docker_compose",
+            Dialect::ZeekTsv => "zeek_tsv",
             Dialect::Unknown => "unknown",
         }
     }
@@ -65,6 +74,8 @@ impl Dialect {
                 | Dialect::IdemJson
                 | Dialect::Cri
                 | Dialect::Otlp
+                | Dialect::TimedText
+                | Dialect::Compose
         )
     }
 }
@@ -128,6 +139,12 @@ fn by_content(lines: &[&str]) -> Sniffed {
     };
     // A task table may carry the event id it served; its task id column
     // is what tells it from an idempotency table keyed by event id.
+    if zeek::is_header(first) {
+        return Sniffed {
+            dialect: Dialect::ZeekTsv,
+            why: "Zeek TSV (#separator/#fields header)".into(),
+        };
+    }
     if !first.trim_start().starts_with('{') && task::is_lifecycle_header(first) {
         return Sniffed {
             dialect: Dialect::TaskCsv,
@@ -151,6 +168,19 @@ fn by_content(lines: &[&str]) -> Sniffed {
         total,
         Dialect::Cri,
         "Kubernetes CRI lines (time stream P|F text)",
+    ) {
+        return s;
+    }
+    let compose_lines = lines
+        .iter()
+        .filter(|l| plain::split_compose(l).is_some())
+        .count();
+    if let Some(s) = most(
+        compose_lines,
+        total,
+        total,
+        Dialect::Compose,
+        "docker compose logs lines (name | text)",
     ) {
         return s;
     }
@@ -199,7 +229,11 @@ fn by_content(lines: &[&str]) -> Sniffed {
         })
         .unwrap_or_else(|| Sniffed {
             dialect: Dialect::JsonLog,
-            why: format!("{}/{total} lines are JSON objects", objects.len()),
+            why: format!(
+                "{}/{total} lines are JSON objects{}",
+                objects.len(),
+                time_field(&objects)
+            ),
         });
     }
     let typed = lines
@@ -235,9 +269,40 @@ fn by_content(lines: &[&str]) -> Sniffed {
     ) {
         return s;
     }
+    let timed = lines
+        .iter()
+        .filter(|l| plain::leading_time(l).is_some())
+        .count();
+    // Untimed lines between timed ones are stack traces and wrapped text.
+    if timed * 2 > total
+        && let Some(s) = most(
+            timed,
+            total,
+            total,
+            Dialect::TimedText,
+            "text led by a time",
+        )
+    {
+        return s;
+    }
     unknown(&format!(
         "no known dialect in the first {total} lines (not JSON, logfmt or an idempotency CSV)"
     ))
+}
+
+/// Which field the JSON lines' time is read from, as `sniff` says it:
+/// `; time from "started_at"`, or that none was found.
+fn time_field(objects: &[serde_json::Map<String, Value>]) -> String {
+    let map = crate::config::FieldMap::default();
+    let keys: Vec<Option<String>> = objects
+        .iter()
+        .take(4)
+        .map(|o| super::json::fields_of(o.clone(), &map).time_key)
+        .collect();
+    match keys.iter().flatten().next() {
+        Some(k) => format!("; time from \"{k}\""),
+        None => "; no time field found (name one with [fields] time)".into(),
+    }
 }
 
 /// The non-blank lines of `head` (as `text`) that sniffing looks at.

@@ -73,6 +73,7 @@ pub fn parse_celery_line(
         format!("{event_type} {name}{extra}")
     };
     let fields = Fields {
+        time_key: None,
         ts,
         level: Some(level),
         message,
@@ -194,6 +195,7 @@ fn lifecycle_record(
         pair.0 = "task_id".into();
     }
     let fields = Fields {
+        time_key: None,
         ts,
         level: Some(level),
         message,

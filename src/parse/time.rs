@@ -10,8 +10,18 @@ use serde_json::Value;
 
 use crate::record::Micros;
 
+/// The times a log record can plausibly carry: 1973-03-03 (where epoch
+/// seconds and milliseconds stop overlapping) to 2200-01-01. Anything
+/// outside is a counter, a duration or garbage (`"time": 1e22`), not a
+/// moment: taking it would put one record decades away from the rest.
+pub const PLAUSIBLE: std::ops::Range<Micros> = 100_000_000_000_000..7_258_118_400_000_000;
+
+fn plausible(t: Micros) -> Option<Micros> {
+    PLAUSIBLE.contains(&t).then_some(t)
+}
+
 /// Epoch numbers come in seconds, milliseconds, microseconds or nanoseconds;
-/// the magnitude tells which (any date between 1973 and 5138 is unambiguous).
+/// the magnitude tells which (any date between 1973 and 2200 is unambiguous).
 pub fn from_epoch_f64(n: f64) -> Option<Micros> {
     if !n.is_finite() || n <= 0.0 {
         return None;
@@ -25,14 +35,17 @@ pub fn from_epoch_f64(n: f64) -> Option<Micros> {
     } else {
         n / 1e3
     };
-    Some(micros.round() as Micros)
+    if micros >= 1e19 {
+        return None;
+    }
+    plausible(micros.round() as Micros)
 }
 
 pub fn from_epoch_i64(n: i64) -> Option<Micros> {
     if n <= 0 {
         return None;
     }
-    Some(if n < 100_000_000_000 {
+    plausible(if n < 100_000_000_000 {
         n.checked_mul(1_000_000)?
     } else if n < 100_000_000_000_000 {
         n * 1_000
@@ -41,6 +54,15 @@ pub fn from_epoch_i64(n: i64) -> Option<Micros> {
     } else {
         n / 1_000
     })
+}
+
+/// Log4j2's JSON layout splits an instant in two:
+/// `{"epochSecond": 1663977609, "nanoOfSecond": 484000000}`.
+pub fn from_seconds_and_nanos(seconds: i64, nanos: i64) -> Option<Micros> {
+    if !(0..1_000_000_000).contains(&nanos) {
+        return None;
+    }
+    plausible(seconds.checked_mul(1_000_000)?.checked_add(nanos / 1_000)?)
 }
 
 const NAIVE_FORMATS: &[&str] = &[
@@ -126,6 +148,46 @@ fn naive(s: &str) -> Option<Micros> {
     None
 }
 
+/// A time at the head of a text line (within its first 48 bytes, so a
+/// prefix such as Redis's `1:M ` or a `[` is allowed), in one of the shapes
+/// text loggers write: epoch seconds/ms/µs/ns, ISO 8601 with `T` or a space,
+/// or `25 Apr 2024 05:32:35.018`. A time of day without a date is not a
+/// moment. Returns the time and the byte range it took.
+pub fn leading(text: &str) -> Option<(Micros, std::ops::Range<usize>)> {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(
+            r"(?x)
+            (?P<iso>\d{4}-\d{2}-\d{2}[T\ ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|\ ?UTC|[+-]\d{2}(?::?\d{2})?)?)
+            | (?P<dmy>\d{1,2}\ [A-Z][a-z]{2}\ \d{4}\ \d{2}:\d{2}:\d{2}(?:\.\d{1,9})?)
+            | ^(?P<epoch>\d{10}(?:\.\d{1,9})?|\d{13}|\d{16}|\d{19})\b",
+        )
+        .expect("leading time pattern compiles")
+    });
+    let head = &text[..floor_char_boundary(text, 48)];
+    let c = re.captures(head)?;
+    if let Some(m) = c.name("iso") {
+        let t = from_str(&m.as_str().replace(',', "."))?;
+        return Some((t, m.range()));
+    }
+    if let Some(m) = c.name("dmy") {
+        let t = NaiveDateTime::parse_from_str(m.as_str(), "%d %b %Y %H:%M:%S%.f").ok()?;
+        return Some((plausible(t.and_utc().timestamp_micros())?, m.range()));
+    }
+    let m = c.name("epoch")?;
+    Some((from_str(m.as_str())?, m.range()))
+}
+
+fn floor_char_boundary(s: &str, max: usize) -> usize {
+    if s.len() <= max {
+        return s.len();
+    }
+    (0..=max)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0)
+}
+
 /// A JSON value that holds a time: a number (epoch in any unit) or a string.
 pub fn from_json(v: &Value) -> Option<Micros> {
     from_json_in(v, None, None)
@@ -161,6 +223,28 @@ mod tests {
         assert_eq!(from_epoch_i64(1_795_165_201_123_000_000), Some(T));
         assert_eq!(from_str("1795165201.123"), Some(T));
         assert_eq!(from_epoch_i64(0), None);
+        // Out of any log's range: a counter or garbage, not a moment.
+        assert_eq!(from_epoch_f64(1e22), None);
+        assert_eq!(from_epoch_i64(i64::MAX), None);
+        assert_eq!(from_seconds_and_nanos(1_795_165_201, 123_000_000), Some(T));
+    }
+
+    #[test]
+    fn times_leading_text_lines() {
+        fn at(s: &str) -> Option<(Micros, &str)> {
+            leading(s).map(|(t, r)| (t, &s[r]))
+        }
+        assert_eq!(at("1795165201123 Hello"), Some((T, "1795165201123")));
+        assert_eq!(at("2026-11-20 09:00:01,123 INFO x").map(|p| p.0), Some(T));
+        assert_eq!(
+            at("1:M 20 Nov 2026 09:00:01.123 * Ready").map(|p| p.0),
+            Some(T)
+        );
+        assert_eq!(at("[2026-11-20T09:00:01.123Z] boot").map(|p| p.0), Some(T));
+        assert_eq!(at(" * Running on http://127.0.0.1:5000"), None);
+        assert_eq!(at("12:00:01.123 INFO - no date"), None);
+        // A number that is no moment is not a time.
+        assert_eq!(at("9999999999 widgets"), None);
     }
 
     #[test]
