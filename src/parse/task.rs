@@ -22,6 +22,18 @@ pub fn parse_celery_line(
     config: &Config,
 ) -> Result<Record, Malformed> {
     let obj = json::object(text)?;
+    // The same stream carries the workers' own events (online, heartbeat,
+    // offline): worker lifecycle, a record of the worker's, not a task's.
+    if let Some(worker_event) = obj
+        .get("type")
+        .and_then(Value::as_str)
+        .filter(|t| t.starts_with("worker-"))
+    {
+        let message = worker_event.to_string();
+        let mut fields = json::fields_of(obj, &config.fields);
+        fields.message = message;
+        return into_record(fields, Kind::Log, text, line, ctx, config);
+    }
     let event_type = obj
         .get("type")
         .and_then(Value::as_str)
@@ -302,12 +314,29 @@ mod tests {
     #[test]
     fn non_task_lines_are_malformed() {
         let ctx = FileContext::for_path("celery-events.jsonl");
-        let e = parse_celery_line(
-            r#"{"type":"worker-heartbeat"}"#,
-            1,
+        let e = parse_celery_line(r#"{"type":"queue-purged"}"#, 1, &ctx, &Config::default());
+        assert_eq!(e.unwrap_err(), Malformed::NotATaskEvent);
+        // The workers' own events are worker records, not tasks, not garbage.
+        let r = parse_celery_line(
+            r#"{"type":"worker-online","hostname":"celery@billing-worker-1","timestamp":1795165201.123}"#,
+            2,
             &ctx,
             &Config::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                r.kind,
+                r.message.as_str(),
+                r.service.as_str(),
+                r.instance.as_str()
+            ),
+            (
+                Kind::Log,
+                "worker-online",
+                "billing-worker",
+                "billing-worker-1"
+            )
         );
-        assert_eq!(e.unwrap_err(), Malformed::NotATaskEvent);
     }
 }
