@@ -493,6 +493,26 @@ fn export_cmd(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Who the file's first record says it is from, and why (for `sniff`).
+fn first_identity(
+    dialect: hopline::parse::Dialect,
+    head: &[u8],
+    rel: &str,
+    config: &hopline::config::Config,
+) -> Option<String> {
+    use hopline::parse::{FileContext, Parsed, normalize, parse_stream};
+    let ctx = FileContext::for_path(rel);
+    let mut first = None;
+    let mut reader = head;
+    parse_stream(dialect, &mut reader, 1, &ctx, config, &mut |p| {
+        if let (Parsed::Record(r), None) = (p, &first) {
+            first = Some(r);
+        }
+    })
+    .ok()?;
+    first.map(|r| normalize::explain_identity(&r, &ctx, config))
+}
+
 fn sniff_cmd(g: &Global, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
     // The bundle's hopline.toml: its [[formats]] are part of the answer.
     let config = config_for(g, None, paths)?;
@@ -502,7 +522,11 @@ fn sniff_cmd(g: &Global, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
         let (dialect, why) = match head {
             Ok((head, _)) => {
                 let s = sniff_with(&head, &config.formats);
-                (s.dialect.as_str(), s.why)
+                let why = match first_identity(s.dialect, &head, &f.rel, &config) {
+                    Some(identity) => format!("{}; {identity}", s.why),
+                    None => s.why,
+                };
+                (s.dialect.as_str(), why)
             }
             Err(e) => ("unreadable", e.to_string()),
         };

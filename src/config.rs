@@ -47,6 +47,26 @@ struct RawConfig {
     redact: Vec<RawRedact>,
     #[serde(default)]
     formats: Vec<RawFormat>,
+    #[serde(default)]
+    services: Vec<RawServiceRule>,
+}
+
+/// `[[services]] match = '^billing-worker-\d+$' service = "billing"`: the
+/// instance names (pod, host, file name) a service runs as, for names no
+/// built-in rule reads.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServiceRule {
+    #[serde(rename = "match")]
+    pattern: String,
+    service: String,
+}
+
+/// A `[[services]]` rule: instances matching `regex` belong to `service`.
+#[derive(Debug, Clone)]
+pub struct ServiceRule {
+    pub regex: Regex,
+    pub service: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -241,6 +261,7 @@ pub struct Config {
     pub postgres: PgTableMap,
     pub redact: Vec<RedactRule>,
     pub formats: Vec<TextFormat>,
+    pub services: Vec<ServiceRule>,
     pub origin: Option<PathBuf>,
 }
 
@@ -366,12 +387,21 @@ impl Default for Config {
             postgres: PgTableMap::default(),
             redact: Vec::new(),
             formats: Vec::new(),
+            services: Vec::new(),
             origin: None,
         }
     }
 }
 
 impl Config {
+    /// The service a `[[services]]` rule gives this instance, if any.
+    pub fn service_rule(&self, instance: &str) -> Option<String> {
+        self.services
+            .iter()
+            .find(|r| r.regex.is_match(instance))
+            .map(|r| r.service.clone())
+    }
+
     /// Loads `path`, or the defaults when `path` is None.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let Some(path) = path else {
@@ -458,6 +488,20 @@ impl Config {
             }
         }
         config.postgres = raw.postgres;
+        for (i, r) in raw.services.into_iter().enumerate() {
+            let regex = Regex::new(&r.pattern)
+                .map_err(|e| invalid(format!("services[{i}].match"), e.to_string()))?;
+            if r.service.trim().is_empty() {
+                return Err(invalid(
+                    format!("services[{i}].service"),
+                    "empty name".into(),
+                ));
+            }
+            config.services.push(ServiceRule {
+                regex,
+                service: r.service,
+            });
+        }
         for (i, r) in raw.redact.into_iter().enumerate() {
             let regex = Regex::new(&r.pattern)
                 .map_err(|e| invalid(format!("redact[{i}].pattern"), e.to_string()))?;

@@ -68,18 +68,36 @@ const SERVICE_KEYS: &[&str] = &[
     "serviceContext.service",
     "SYSLOG_IDENTIFIER",
     "_SYSTEMD_UNIT",
+    // Kubernetes metadata as log shippers add it (Fluent Bit, Vector, the
+    // OpenTelemetry collector): the container is the service.
+    "kubernetes.container_name",
+    "kubernetes.container.name",
+    "k8s.container.name",
+    "resource.k8s.container.name",
+    "resource.k8s.deployment.name",
+    "resource.k8s.statefulset.name",
+    "ecs.container.name",
 ];
 const INSTANCE_KEYS: &[&str] = &[
+    // Pod and instance names first: a pod's host is only the node it ran on.
+    "service.instance.id",
+    "resource.service.instance.id",
+    "kubernetes.pod_name",
+    "kubernetes.pod.name",
+    "k8s.pod.name",
+    "resource.k8s.pod.name",
+    "resource.labels.pod_name",
+    "pod",
+    "pod_name",
+    "instance",
+    "service.node.name",
+    "resource.labels.instance_id",
     "hostname",
     "host.name",
-    "host",
-    "pod",
-    "instance",
-    "pod_name",
+    "host.hostname",
     "resource.host.name",
-    "resource.labels.pod_name",
-    "resource.labels.instance_id",
     "_HOSTNAME",
+    "host",
 ];
 
 pub fn parse_line(
@@ -90,10 +108,13 @@ pub fn parse_line(
 ) -> Result<Record, Malformed> {
     let obj = match object(text) {
         Ok(obj) => obj,
-        // A logfmt line among JSON ones (one logger of two writing to the
-        // same file): read it as what it is rather than lose it.
+        // A logfmt or timed text line among JSON ones (two loggers writing
+        // to one file, as Celery's own lines beside an app's structlog):
+        // read it as what it is rather than lose it.
         Err(e @ Malformed::BadJson(_)) if !text.trim_start().starts_with(['{', '[']) => {
-            return super::logfmt::parse_line(text, line, ctx, config).map_err(|_| e);
+            return super::logfmt::parse_line(text, line, ctx, config)
+                .or_else(|_| super::plain::parse_timed_line(text, line, ctx, config))
+                .map_err(|_| e);
         }
         Err(e) => return Err(e),
     };
@@ -379,7 +400,8 @@ mod tests {
             (T, Level::Warn, "upstream timeout")
         );
         assert_eq!(r.instance, "api-gateway-5d7f8c9b4-k2x7p");
-        assert_eq!(r.service, "payments-api");
+        // The pod name the record carries beats the file it was saved to.
+        assert_eq!(r.service, "api-gateway");
         assert_eq!(r.ids[0].value, "req_a");
         assert_eq!(r.source.line, 7);
     }

@@ -66,21 +66,43 @@ pub fn service_from_file_name(path: &str) -> (String, String) {
 
 /// `billing-worker-7f9c6d8b5-h3j6m` -> `billing-worker`; `celery@host` -> host's service.
 pub fn service_from_pod_name(name: &str) -> String {
+    let name = host_of(name);
+    pod_service(name).map_or(name, |(svc, _)| svc).to_string()
+}
+
+/// A worker node name `celery@billing-worker-0` runs on host
+/// `billing-worker-0`: the host is the instance.
+pub fn host_of(name: &str) -> &str {
+    name.rsplit('@').next().unwrap_or(name)
+}
+
+/// The service a Kubernetes pod (or compose container) name belongs to,
+/// and which naming rule said so; None when the name has no such suffix.
+pub fn pod_service(name: &str) -> Option<(&str, &'static str)> {
     static POD: OnceLock<Regex> = OnceLock::new();
     let pod = POD.get_or_init(|| {
-        Regex::new(r"^(?P<svc>.+?)(-[a-z0-9]{6,10})?-[a-z0-9]{5}$").expect("pod regex")
+        Regex::new(r"^(?P<svc>.+?)(?P<hash>-[a-z0-9]{6,10})?-[a-z0-9]{5}$").expect("pod regex")
     });
-    let name = name.rsplit('@').next().unwrap_or(name);
     if let Some(c) = pod.captures(name) {
         // A bare `name-abcde` is only a pod name if the suffix has a digit:
-        // `payments-api` must not lose `-api`... but `api` has 3 chars, and
-        // `-queue` 5: require a digit in the random suffix.
+        // `payments-queue` must not lose `-queue`.
         let suffix = &name[c["svc"].len()..];
         if suffix.bytes().any(|b| b.is_ascii_digit()) {
-            return c["svc"].to_string();
+            let rule = if c.name("hash").is_some() {
+                "Deployment pod name (ReplicaSet hash and pod suffix)"
+            } else {
+                "DaemonSet or bare pod name (random suffix)"
+            };
+            return Some((&name[..c["svc"].len()], rule));
         }
     }
-    name.to_string()
+    // StatefulSet pods (`billing-worker-0`) and compose replicas (`web-1`)
+    // end in an ordinal.
+    let (svc, ordinal) = name.rsplit_once('-')?;
+    (!svc.is_empty()
+        && (1..=3).contains(&ordinal.len())
+        && ordinal.bytes().all(|b| b.is_ascii_digit()))
+    .then_some((svc, "StatefulSet or replica ordinal"))
 }
 
 fn is_placeholder(v: &str) -> bool {
@@ -132,12 +154,7 @@ pub fn into_record(
         }
     }
     let mutation = kind == Kind::IdemRow || (traffic && config.mutation(&fields.message).is_some());
-    let instance = fields.instance.unwrap_or_else(|| ctx.instance.clone());
-    let service = fields.service.unwrap_or_else(|| match kind {
-        // Celery events name the worker, not the file they were dumped to.
-        Kind::TaskEvent => service_from_pod_name(&instance),
-        _ => ctx.service.clone(),
-    });
+    let (service, instance) = identity(fields.service, fields.instance, kind, ctx, config);
     Ok(Record {
         ts,
         source: SourceRef {
@@ -155,6 +172,70 @@ pub fn into_record(
         mutation,
         skew: 0,
     })
+}
+
+/// Service and instance, from the data: a `[services]` rule over the
+/// instance wins; then the service the record names; then the service its
+/// pod or host name implies (a pod name the record carries, a Celery
+/// worker's host); then the file's name.
+fn identity(
+    service: Option<String>,
+    instance: Option<String>,
+    kind: Kind,
+    ctx: &FileContext,
+    config: &Config,
+) -> (String, String) {
+    let from_record = instance.is_some();
+    let instance = match instance {
+        Some(i) => host_of(&i).to_string(),
+        None => ctx.instance.clone(),
+    };
+    if let Some(s) = config.service_rule(&instance) {
+        return (s, instance);
+    }
+    let service = service.unwrap_or_else(|| {
+        match pod_service(&instance) {
+            // Celery events name the worker, not the file they were dumped to.
+            Some((svc, _)) if from_record || kind == Kind::TaskEvent => svc.to_string(),
+            _ => ctx.service.clone(),
+        }
+    });
+    (service, instance)
+}
+
+/// Why a record got its service and instance, in words for `sniff`.
+pub fn explain_identity(r: &Record, ctx: &FileContext, config: &Config) -> String {
+    let field_with = |value: &str| {
+        r.attrs
+            .iter()
+            .find(|(_, v)| v == value || host_of(v) == value)
+            .map(|(k, _)| k.clone())
+    };
+    let service_why = if config.service_rule(&r.instance).is_some() {
+        "a [[services]] rule over the instance".to_string()
+    } else if let Some(k) = field_with(&r.service) {
+        format!("field \"{k}\"")
+    } else if r.service == ctx.service {
+        let stem = &ctx.instance;
+        match pod_service(stem) {
+            Some((_, rule)) => format!("the file's name, a {rule}"),
+            None => "the file's name".to_string(),
+        }
+    } else {
+        match pod_service(&r.instance) {
+            Some((_, rule)) => format!("its instance's name, a {rule}"),
+            None => "the record".to_string(),
+        }
+    };
+    let instance_why = match field_with(&r.instance) {
+        Some(k) => format!("field \"{k}\""),
+        None if r.instance == ctx.instance => "the file's name".to_string(),
+        None => "the record's wrapper".to_string(),
+    };
+    format!(
+        "service {} (from {service_why}), instance {} (from {instance_why})",
+        r.service, r.instance
+    )
 }
 
 fn push_unique(ids: &mut Vec<IdRef>, field: &str, value: &str) {
@@ -180,6 +261,9 @@ mod tests {
             ("redis-queue.log.gz", "redis-queue"),
             ("db/operation_log.csv", "operation_log"),
             ("b.tgz!x/web-7d4b9c8f-abc12.log", "web"),
+            ("billing-worker-0.log", "billing-worker"),
+            ("pods/fluentd-x7k2p.log", "fluentd"),
+            ("ledger-v2.log", "ledger-v2"),
         ];
         for (path, svc) in cases {
             assert_eq!(service_from_file_name(path).0, svc, "{path}");

@@ -36,6 +36,11 @@ pub fn parse_timed_line(
     ctx: &FileContext,
     config: &Config,
 ) -> Result<Record, Malformed> {
+    // A JSON line among text ones (an app's structured logger beside its
+    // framework's plain one).
+    if text.starts_with('{') {
+        return json::parse_line(text, line, ctx, config);
+    }
     let (ts, at) = leading_time(text).ok_or(Malformed::NoTimestamp)?;
     let fields = text_fields(text, Some((ts, at)));
     into_record(fields, Kind::Log, text, line, ctx, config)
