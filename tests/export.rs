@@ -38,7 +38,7 @@ fn cells(line: &str) -> usize {
 fn check_mermaid(block: &str) {
     let text = r"[^;#:<>{}%\x22\s+>\-](?:[^;#:<>{}%\x22]|#\w+;)*";
     let participant = Regex::new(&format!(r"^    participant p(\d+) as ({text})$")).unwrap();
-    let message = Regex::new(&format!(r"^    p(\d+)->>p(\d+): ({text})$")).unwrap();
+    let message = Regex::new(&format!(r"^    p(\d+)-?->>p(\d+): ({text})$")).unwrap();
     let note = Regex::new(&format!(r"^    Note over p(\d+): ({text})$")).unwrap();
     let mut lines = block.lines();
     assert_eq!(lines.next(), Some("sequenceDiagram"));

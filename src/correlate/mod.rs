@@ -7,6 +7,7 @@ pub mod classify;
 pub mod clock;
 pub mod events;
 pub mod footprint;
+pub mod hops;
 
 use crate::record::Record;
 

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::correlate::Footprint;
+use crate::correlate::hops::{Arrow, ArrowKind, arrows};
 use crate::detect::{Analysis, Finding};
 use crate::ingest::{FileStatus, IngestReport};
 use crate::record::{Record, format_ts};
@@ -14,18 +15,31 @@ use super::sanitize::{for_terminal, truncate};
 
 /// `timeline ID --json`.
 pub fn timeline_json(fp: &Footprint, findings: &[Finding]) -> Value {
+    let into = arrows_into(&fp.records);
+    let entries: Vec<Value> = fp
+        .records
+        .iter()
+        .enumerate()
+        .map(|(k, r)| entry_json(r, into.get(&k).map(|a| (a, &fp.records[a.from]))))
+        .collect();
     json!({
         "query": fp.query,
         "prefix": fp.prefix,
         "ids": fp.ids.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),
         "hubs_skipped": fp.hubs.iter().map(|h| json!({"field": h.id.field, "value": h.id.value, "carriers": h.carriers})).collect::<Vec<_>>(),
         "truncated": fp.truncated,
-        "entries": fp.records.iter().map(entry_json).collect::<Vec<_>>(),
+        "entries": entries,
         "findings": findings,
     })
 }
 
-fn entry_json(r: &Record) -> Value {
+/// The arrows of a timeline by the entry each ends at.
+fn arrows_into(records: &[Record]) -> std::collections::HashMap<usize, Arrow> {
+    arrows(records).into_iter().map(|a| (a.to, a)).collect()
+}
+
+/// An entry, with the arrow that ends at it (and its caller's record).
+fn entry_json(r: &Record, arrow: Option<(&Arrow, &Record)>) -> Value {
     json!({
         "ts": format_ts(r.ts),
         "service": r.service,
@@ -35,6 +49,12 @@ fn entry_json(r: &Record) -> Value {
         "message": r.message,
         "mutation": r.mutation,
         "hop": crate::correlate::classify::hop(r).map(|h| h.as_str()),
+        "arrow": arrow.map(|(a, from)| json!({
+            "kind": a.kind,
+            "from": {"service": from.service, "path": from.source.path, "line": from.source.line},
+            "via": {"field": a.via.field, "value": a.via.value},
+            "why": a.why,
+        })),
         "skew_ms": skew_ms(r.skew),
         "ids": r.ids.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),
         "source": {"path": r.source.path, "line": r.source.line},
@@ -113,8 +133,24 @@ pub fn timeline_table(fp: &Footprint, findings: &[Finding], width: Option<usize>
         "MESSAGE",
         mw = msg_w.min(60)
     );
-    for r in &fp.records {
-        let msg = for_terminal(&r.message);
+    let into = arrows_into(&fp.records);
+    for (k, r) in fp.records.iter().enumerate() {
+        // An arrow the data shows leads the message: `← caller:` for a call,
+        // `↩ callee:` for a reply.
+        let msg = match into.get(&k) {
+            Some(a) => format!(
+                "{} {}: {}",
+                if a.kind == ArrowKind::Call {
+                    '←'
+                } else {
+                    '↩'
+                },
+                fp.records[a.from].service,
+                r.message
+            ),
+            None => r.message.clone(),
+        };
+        let msg = for_terminal(&msg);
         let msg = truncate(&msg, msg_w);
         let _ = writeln!(
             out,

@@ -111,23 +111,25 @@ fn sequence(out: &mut String, services: &[String], steps: &[Step]) {
         let _ = writeln!(out, "    participant p{i} as {}", mermaid_text(s));
     }
     let lane = |s: &str| services.iter().position(|x| x == s).unwrap_or(0);
-    let mut prev: Option<&Step> = None;
+    // Only the arrows the data shows (a call, a reply); a step that is
+    // neither is drawn only when it changed state, as a note on its lane.
     for s in steps {
         let to = lane(&s.service);
-        if let Some(p) = prev
-            && s.hop
-        {
+        if let Some(a) = &s.arrow {
+            let line = match a.kind {
+                crate::correlate::hops::ArrowKind::Call => "->>",
+                crate::correlate::hops::ArrowKind::Reply => "-->>",
+            };
             let _ = writeln!(
                 out,
-                "    p{}->>p{to}: {}",
-                lane(&p.service),
+                "    p{}{line}p{to}: {}",
+                lane(&a.from_service),
                 mermaid_text(&s.step)
             );
         }
         if s.mutation {
             let _ = writeln!(out, "    Note over p{to}: {}", mermaid_text(&s.step));
         }
-        prev = Some(s);
     }
     out.push_str("```\n\n");
 }

@@ -78,8 +78,11 @@ pub struct Step {
     pub level: &'static str,
     pub step: String,
     pub mutation: bool,
-    /// The entry changed service from the one before: a hop.
+    /// An arrow ends here: the data shows a call into (or a reply to) this
+    /// entry's service (see correlate::hops).
     pub hop: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrow: Option<StepArrow>,
     /// What the entry did on the path: sent, received, enqueued, picked.
     pub hop_kind: Option<&'static str>,
     pub source: String,
@@ -88,6 +91,15 @@ pub struct Step {
     /// The engineer's mark on this entry, with its note if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mark: Option<String>,
+}
+
+/// Where an arrow into a step comes from, and the ID that shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepArrow {
+    pub kind: crate::correlate::hops::ArrowKind,
+    pub from_service: String,
+    pub from_source: String,
+    pub via: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -237,12 +249,21 @@ pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
     }
     let marks_by_source: HashMap<&SourceRef, &Mark> =
         input.marks.iter().map(|m| (&m.source, m)).collect();
-    let mut prev_service: Option<&str> = None;
+    let mut arrow_into: HashMap<usize, crate::correlate::hops::Arrow> = HashMap::new();
+    for a in crate::correlate::hops::arrows(records) {
+        arrow_into.insert(a.to, a);
+    }
     let timeline: Vec<Step> = records
         .iter()
-        .map(|r| {
-            let hop = prev_service.is_some_and(|p| p != r.service);
-            prev_service = Some(&r.service);
+        .enumerate()
+        .map(|(k, r)| {
+            let arrow = arrow_into.get(&k).map(|a| StepArrow {
+                kind: a.kind,
+                from_service: records[a.from].service.clone(),
+                from_source: records[a.from].source.to_string(),
+                via: scrub.text(&format!("{}={}", a.via.field, a.via.value)),
+            });
+            let hop = arrow.is_some();
             Step {
                 ts: format_ts(r.ts),
                 service: r.service.clone(),
@@ -252,6 +273,7 @@ pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
                 step: scrub.text(&r.message),
                 mutation: r.mutation,
                 hop,
+                arrow,
                 hop_kind: crate::correlate::classify::hop(r).map(|h| h.as_str()),
                 source: r.source.to_string(),
                 skew_ms: crate::present::text::skew_ms(r.skew),
@@ -263,9 +285,16 @@ pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
         .collect();
     if !records.is_empty() {
         let mutations = timeline.iter().filter(|s| s.mutation).count();
-        let hops = timeline.iter().filter(|s| s.hop).count();
+        let calls = timeline
+            .iter()
+            .filter(|s| {
+                s.arrow
+                    .as_ref()
+                    .is_some_and(|a| a.kind == crate::correlate::hops::ArrowKind::Call)
+            })
+            .count();
         summary.push(format!(
-            "It hopped between services {hops} times and made {mutations} state mutations."
+            "The logs show {calls} calls between services, and it made {mutations} state mutations."
         ));
     }
     summary.push(impact_sentence(input.findings));

@@ -8,6 +8,7 @@ use std::cell::{Cell, Ref, RefCell};
 
 use ratatui::layout::Rect;
 
+use crate::correlate::hops::{Arrow, arrows};
 use crate::correlate::services_in_order;
 use crate::detect::overview::Histogram;
 use crate::detect::{Analysis, Finding};
@@ -155,15 +156,37 @@ pub enum View {
     Event {
         event: usize,
         records: Vec<Record>,
-        /// The services `records` pass through, in order: the timeline's
-        /// lanes, worked out once when the records arrive.
-        lanes: Vec<String>,
+        /// The timeline's lanes and arrows, worked out once when the
+        /// records arrive.
+        lanes: Lanes,
     },
     Footprint {
         query: String,
         records: Vec<Record>,
-        lanes: Vec<String>,
+        lanes: Lanes,
     },
+}
+
+/// The lanes of a timeline (its services, in order of appearance) and the
+/// arrows the data shows between them, by the entry each ends at.
+#[derive(Debug, Clone, Default)]
+pub struct Lanes {
+    pub services: Vec<String>,
+    pub arrow_into: Vec<Option<Arrow>>,
+}
+
+impl Lanes {
+    pub fn of(records: &[Record]) -> Lanes {
+        let mut arrow_into = vec![None; records.len()];
+        for a in arrows(records) {
+            let to = a.to;
+            arrow_into[to] = Some(a);
+        }
+        Lanes {
+            services: services_in_order(records),
+            arrow_into,
+        }
+    }
 }
 
 /// Screen areas of the last frame, for mouse hits.
@@ -310,8 +333,19 @@ impl App {
     /// The lanes of the open timeline: its services in order of appearance.
     pub fn timeline_lanes(&self) -> &[String] {
         match &self.view {
-            Some(View::Event { lanes, .. } | View::Footprint { lanes, .. }) => lanes,
+            Some(View::Event { lanes, .. } | View::Footprint { lanes, .. }) => &lanes.services,
             None => &[],
+        }
+    }
+
+    /// The arrow that ends at entry `k` of the open timeline, if the data
+    /// shows one.
+    pub fn arrow_into(&self, k: usize) -> Option<&Arrow> {
+        match &self.view {
+            Some(View::Event { lanes, .. } | View::Footprint { lanes, .. }) => {
+                lanes.arrow_into.get(k)?.as_ref()
+            }
+            None => None,
         }
     }
 
@@ -365,7 +399,7 @@ impl App {
                 if let Some(v) = self.view.take() {
                     self.history.push((v, self.entry_sel));
                 }
-                let lanes = services_in_order(&records);
+                let lanes = Lanes::of(&records);
                 self.view = Some(View::Footprint {
                     query,
                     records,
@@ -383,7 +417,7 @@ impl App {
                 }) = &mut self.view
                     && *open == event
                 {
-                    *lanes = services_in_order(&records);
+                    *lanes = Lanes::of(&records);
                     *shown = records;
                     if let Some(src) = self.want_entry.take()
                         && let Some(pos) = shown.iter().position(|r| r.source == src)
@@ -455,7 +489,7 @@ impl App {
         self.view = Some(View::Event {
             event,
             records: Vec::new(),
-            lanes: Vec::new(),
+            lanes: Lanes::default(),
         });
         self.entry_sel = 0;
         self.want_entry = at;

@@ -396,17 +396,18 @@ fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> usi
     shown.start + state.offset()
 }
 
-/// One lane per service: `●` in the entry's lane, `─` across the lanes a hop
-/// from the previous entry's service crosses, `│` elsewhere.
+/// One lane per service: `●` in the entry's lane, `─` across the lanes an
+/// arrow into it crosses from its caller's (or callee's) lane, `│`
+/// elsewhere. Only arrows the data shows are drawn (correlate::hops).
 fn lanes_cell(
     services: &[String],
-    prev: Option<&Record>,
+    from_service: Option<&str>,
     r: &Record,
     theme: &Theme,
 ) -> Line<'static> {
     let me = services.iter().position(|s| *s == r.service).unwrap_or(0);
-    let from = prev
-        .and_then(|p| services.iter().position(|s| *s == p.service))
+    let from = from_service
+        .and_then(|f| services.iter().position(|s| s == f))
         .unwrap_or(me);
     let (lo, hi) = (from.min(me), from.max(me));
     let mut spans = Vec::with_capacity(services.len());
@@ -475,7 +476,9 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
         .iter()
         .enumerate()
         .map(|(k, r)| {
-            let prev = (shown.start + k).checked_sub(1).map(|p| &records[p]);
+            let from = app
+                .arrow_into(shown.start + k)
+                .map(|a| records[a.from].service.as_str());
             // A mark matters more than the skew badge; the corrected time
             // keeps its colour either way.
             let (mark, mark_color) = match app.mark_of(&r.source) {
@@ -492,7 +495,7 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
                     time
                 },
                 Cell::from(mark).style(theme.fg(mark_color)),
-                Cell::from(lanes_cell(services, prev, r, theme)),
+                Cell::from(lanes_cell(services, from, r, theme)),
                 Cell::from(truncate(&for_terminal(&r.service), service_w).into_owned()),
                 Cell::from(for_terminal(&r.message).into_owned()),
             ])
@@ -557,6 +560,19 @@ fn render_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         for_terminal(&r.instance),
         r.level.as_str()
     )));
+    if let Some(a) = app.arrow_into(app.entry_sel) {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{} {}",
+                match a.kind {
+                    crate::correlate::hops::ArrowKind::Call => "←",
+                    crate::correlate::hops::ArrowKind::Reply => "↩",
+                },
+                for_terminal(&a.why)
+            ),
+            theme.fg(Color::Green),
+        )));
+    }
     if r.skew != 0 {
         lines.push(Line::from(Span::styled(
             format!(
