@@ -13,6 +13,12 @@ pub fn analyse(index: &RecordIndex, config: &Config) -> Result<Analysis, Analysi
     let analysis = analyse_scan(&snapshot, config)?;
     // Best effort: a read-only index still reads back in corrected order
     // in this process; a later cold `timeline` estimates the clock again.
-    let _ = index.set_clock(analysis.clock.clone(), &snapshot);
+    let hubs = analysis
+        .events
+        .hubs
+        .iter()
+        .map(|(h, _)| h.clone())
+        .collect();
+    let _ = index.set_clock(analysis.clock.clone(), hubs, &snapshot);
     Ok(analysis)
 }

@@ -103,6 +103,10 @@ in output or errors.")]
         id: String,
         #[arg(long)]
         json: bool,
+        /// Follow ID even when it only says who events concern (a customer,
+        /// user or tenant id): every event it touches, as one timeline
+        #[arg(long)]
+        follow: bool,
     },
     /// Anomalies over the whole index, most severe first
     Findings {

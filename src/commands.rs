@@ -51,6 +51,14 @@ fn nothing(message: impl Into<String>, hint: Option<&str>) -> anyhow::Error {
     .into()
 }
 
+/// What to say of an ID the index holds but does not follow.
+fn unfollowed_words(skip: &hopline::correlate::HubSkip) -> String {
+    format!(
+        "{} is found in {} records as {}, which says who events concern (not followed: each of its events stands alone)",
+        skip.id.value, skip.carriers, skip.id.field
+    )
+}
+
 fn ambiguous(prefix: &str, matches: &[String]) -> anyhow::Error {
     let shown: Vec<&str> = matches.iter().take(10).map(String::as_str).collect();
     let more = if matches.len() > 10 { ", …" } else { "" };
@@ -91,7 +99,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             report,
             json,
         } => ingest_cmd(g, paths, pg.as_deref(), pg_table.as_deref(), *report, *json),
-        Command::Timeline { id, json } => timeline(g, id, *json),
+        Command::Timeline { id, json, follow } => timeline(g, id, *json, *follow),
         Command::Findings {
             kind,
             fail_on,
@@ -365,13 +373,26 @@ fn open(
     Ok(ExitCode::SUCCESS)
 }
 
-fn timeline(g: &Global, id: &str, json: bool) -> Result<ExitCode> {
+fn timeline(g: &Global, id: &str, json: bool, follow: bool) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
     ensure_clock(&index, &config)?;
-    let fp = footprint(&index, id, HubRule::from_config(&config))?;
+    let rule = HubRule {
+        follow_context: follow,
+        ..HubRule::from_config(&config)
+    };
+    let fp = footprint(&index, id, rule)?;
     if !fp.ambiguous.is_empty() {
         return Err(ambiguous(id, &fp.ambiguous));
+    }
+    if let Some(skip) = &fp.unfollowed {
+        return Err(nothing(
+            unfollowed_words(skip),
+            Some(&format!(
+                "follow it with `hopline timeline --follow {}`, or open one of its events from `hopline events`",
+                skip.id.value
+            )),
+        ));
     }
     if fp.records.is_empty() {
         return Err(nothing(
@@ -462,7 +483,11 @@ fn export_cmd(
         Some(id) => {
             ensure_clock(&index, &config)?;
             let Some(report) = export::event_from_index(&index, id, &config, redact)? else {
-                return Err(nothing(format!("no record carries the ID {id:?}"), None));
+                let fp = footprint(&index, id, HubRule::from_config(&config))?;
+                return Err(match &fp.unfollowed {
+                    Some(skip) => nothing(unfollowed_words(skip), None),
+                    None => nothing(format!("no record carries the ID {id:?}"), None),
+                });
             };
             let what = format!(
                 "{} records, {} findings",

@@ -127,6 +127,11 @@ pub struct Record {
     pub level: Level,
     pub message: String,
     pub ids: Vec<IdRef>,
+    /// IDs that say who the event concerns (a customer, a user, a tenant):
+    /// indexed, so they can be searched, but never followed — a customer's
+    /// three payments are three events.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context_ids: Vec<IdRef>,
     /// Every other field, flattened to `dotted.key = text`, in input order.
     pub attrs: Vec<(String, String)>,
     /// The original text of the line or row, exactly as read.
@@ -148,6 +153,11 @@ impl Record {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The context ID (see `context_ids`) with this value, if any.
+    pub fn context_id(&self, value: &str) -> Option<&IdRef> {
+        self.context_ids.iter().find(|id| id.value == value)
     }
 
     pub fn carries(&self, value: &str) -> bool {

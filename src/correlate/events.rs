@@ -89,6 +89,9 @@ pub struct IdGraph {
     /// caught while the text is at hand.
     hub_names: HashMap<u32, String>,
     hub_limit: u64,
+    /// Each node's field, interned in `fields`.
+    field_of: Vec<u16>,
+    fields: HashMap<String, u16>,
 }
 
 /// Which event each record belongs to, numbered densely from 0.
@@ -97,7 +100,41 @@ pub struct Components {
     pub events: usize,
     pub hubs: Vec<(String, u64)>,
     pub loose: usize,
+    /// Hubs found relative to their field (see [`IdGraph::finish`]) whose
+    /// text was not at hand: the ID hash, a record that carries it, and how
+    /// many records do. Whoever reads that record again names them
+    /// ([`Components::name_hubs`]).
+    pub unnamed_hubs: Vec<(u64, u32, u64)>,
 }
+
+impl Components {
+    /// Names the unnamed hubs from the IDs of record `at`, as a second
+    /// pass over the records reads them.
+    pub fn name_hubs<'a>(&mut self, at: u32, values: impl IntoIterator<Item = &'a str>) {
+        let values: Vec<&str> = values.into_iter().collect();
+        self.unnamed_hubs.retain(|&(hash, record, carriers)| {
+            if record != at {
+                return true;
+            }
+            match values.iter().find(|v| id_hash(v) == hash) {
+                Some(v) => {
+                    self.hubs.push((v.to_string(), carriers));
+                    false
+                }
+                None => true,
+            }
+        });
+    }
+}
+
+/// An ID joins this many values of another field before it can be a hub
+/// at all: a retry storm's seven task ids under one order are one event.
+pub const HUB_MIN_FANOUT: u32 = 8;
+/// ...and this many times what IDs of its field typically join.
+pub const HUB_FANOUT_FACTOR: u32 = 4;
+/// A field with fewer values than this has no typical of its own; IDs of
+/// every field together give it.
+const FIELD_SAMPLE: usize = 5;
 
 fn id_hash(value: &str) -> u64 {
     BuildHasherDefault::<DefaultHasher>::default().hash_one(value)
@@ -111,13 +148,20 @@ impl IdGraph {
         }
     }
 
-    /// The next record's ID values (none for a record without IDs).
-    pub fn add<'a>(&mut self, values: impl IntoIterator<Item = &'a str>) {
-        for value in values {
+    /// The next record's IDs as (field, value) (none for a record without
+    /// IDs).
+    pub fn add<'a>(&mut self, ids: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        for (field, value) in ids {
             let next = self.carriers.len() as u32;
             let node = *self.node_of.entry(id_hash(value)).or_insert(next);
             if node == next {
                 self.carriers.push(0);
+                let n = self.fields.len() as u16;
+                let f = match self.fields.get(field) {
+                    Some(&f) => f,
+                    None => *self.fields.entry(field.to_string()).or_insert(n),
+                };
+                self.field_of.push(f);
             }
             let start = self.ends.last().copied().unwrap_or(0) as usize;
             // A record naming one ID twice carries it once.
@@ -138,10 +182,125 @@ impl IdGraph {
         self.ends.len()
     }
 
+    /// For every node, the most values of any one other field it is seen
+    /// with, and that field: a periodic job's run id is seen with 22 VM ids.
+    fn fanouts(&self) -> Vec<(u16, u32)> {
+        let n = self.carriers.len();
+        // Records by node (CSR), from the per-record lists.
+        let mut offsets = Vec::with_capacity(n + 1);
+        let mut total = 0u32;
+        offsets.push(0);
+        for &c in &self.carriers {
+            total += c;
+            offsets.push(total);
+        }
+        let mut fill = offsets.clone();
+        let mut by_node = vec![0u32; total as usize];
+        let mut start = 0usize;
+        for (r, &end) in self.ends.iter().enumerate() {
+            for &node in &self.nodes[start..end as usize] {
+                by_node[fill[node as usize] as usize] = r as u32;
+                fill[node as usize] += 1;
+            }
+            start = end as usize;
+        }
+        let mut out = vec![(u16::MAX, 0u32); n];
+        let mut co: Vec<(u16, u32)> = Vec::new();
+        for v in 0..n {
+            if u64::from(self.carriers[v]) > self.hub_limit {
+                continue;
+            }
+            co.clear();
+            for &r in &by_node[offsets[v] as usize..offsets[v + 1] as usize] {
+                let s = if r == 0 {
+                    0
+                } else {
+                    self.ends[r as usize - 1] as usize
+                };
+                let e = self.ends[r as usize] as usize;
+                for &w in &self.nodes[s..e] {
+                    let f = self.field_of[w as usize];
+                    if w as usize != v && f != self.field_of[v] {
+                        co.push((f, w));
+                    }
+                }
+            }
+            co.sort_unstable();
+            co.dedup();
+            let mut best = (u16::MAX, 0u32);
+            let mut i = 0;
+            while i < co.len() {
+                let f = co[i].0;
+                let j = i + co[i..].iter().take_while(|(g, _)| *g == f).count();
+                if (j - i) as u32 > best.1 {
+                    best = (f, (j - i) as u32);
+                }
+                i = j;
+            }
+            out[v] = best;
+        }
+        out
+    }
+
+    /// Nodes that join far more values of another field than the IDs of
+    /// their own field do (a periodic request touching 22 VMs where a request
+    /// touches one), whatever the bundle's size: more than
+    /// [`HUB_FANOUT_FACTOR`] times the median for (their field, that field),
+    /// and at least [`HUB_MIN_FANOUT`]. The medians are per-field counts, so
+    /// a store can answer them with an aggregate query.
+    fn relative_hubs(&self) -> Vec<bool> {
+        let fanouts = self.fanouts();
+        let fields = self.fields.len();
+        // Medians per (field, other field), from capped histograms.
+        const CAP: usize = 256;
+        let mut hist: HashMap<(u16, u16), Vec<u32>> = HashMap::new();
+        let mut any: HashMap<u16, Vec<u32>> = HashMap::new();
+        let mut per_field = vec![0usize; fields];
+        for (v, &(g, count)) in fanouts.iter().enumerate() {
+            let f = self.field_of[v];
+            per_field[f as usize] += 1;
+            if g == u16::MAX {
+                continue;
+            }
+            let c = (count as usize).min(CAP - 1);
+            hist.entry((f, g)).or_insert_with(|| vec![0; CAP])[c] += 1;
+            any.entry(g).or_insert_with(|| vec![0; CAP])[c] += 1;
+        }
+        let median = |h: &[u32]| {
+            let total: u32 = h.iter().sum();
+            let mut seen = 0;
+            for (c, &k) in h.iter().enumerate() {
+                seen += k;
+                if seen * 2 >= total {
+                    return c as u32;
+                }
+            }
+            0
+        };
+        fanouts
+            .iter()
+            .enumerate()
+            .map(|(v, &(g, count))| {
+                if g == u16::MAX || count <= HUB_MIN_FANOUT {
+                    return false;
+                }
+                let f = self.field_of[v];
+                let typical = if per_field[f as usize] >= FIELD_SAMPLE {
+                    hist.get(&(f, g)).map_or(1, |h| median(h))
+                } else {
+                    any.get(&g).map_or(1, |h| median(h))
+                };
+                count > HUB_FANOUT_FACTOR * typical.max(1)
+            })
+            .collect()
+    }
+
     /// Joins records through the non-hub IDs they share.
     pub fn finish(self) -> Components {
         let hub_limit = self.hub_limit;
-        let is_hub = |n: u32| u64::from(self.carriers[n as usize]) > hub_limit;
+        let relative = self.relative_hubs();
+        let is_hub =
+            |n: u32| u64::from(self.carriers[n as usize]) > hub_limit || relative[n as usize];
         let mut uf = UnionFind::new(self.carriers.len());
         let mut start = 0usize;
         for &end in &self.ends {
@@ -177,17 +336,43 @@ impl IdGraph {
             }
             of_record.push(event_of_root[root]);
         }
+        let named: HashSet<u32> = self.hub_names.keys().copied().collect();
         let mut hubs: Vec<(String, u64)> = self
             .hub_names
             .into_iter()
             .map(|(n, name)| (name, u64::from(self.carriers[n as usize])))
             .collect();
         hubs.sort();
+        // Relative hubs are named when their records are read again.
+        let mut first_carrier = vec![u32::MAX; self.carriers.len()];
+        let mut start = 0usize;
+        for (r, &end) in self.ends.iter().enumerate() {
+            for &node in &self.nodes[start..end as usize] {
+                if relative[node as usize] && first_carrier[node as usize] == u32::MAX {
+                    first_carrier[node as usize] = r as u32;
+                }
+            }
+            start = end as usize;
+        }
+        let mut unnamed_hubs: Vec<(u64, u32, u64)> = self
+            .node_of
+            .iter()
+            .filter(|&(_, &n)| relative[n as usize] && !named.contains(&n))
+            .map(|(&hash, &n)| {
+                (
+                    hash,
+                    first_carrier[n as usize],
+                    u64::from(self.carriers[n as usize]),
+                )
+            })
+            .collect();
+        unnamed_hubs.sort_unstable_by_key(|&(_, r, _)| r);
         Components {
             of_record,
             events: events as usize,
             hubs,
             loose,
+            unnamed_hubs,
         }
     }
 }
@@ -264,7 +449,7 @@ mod tests {
         ];
         let mut graph = IdGraph::new(&config);
         for r in &records {
-            graph.add(r.ids.iter().map(|i| i.value.as_str()));
+            graph.add(r.ids.iter().map(|i| (i.field.as_str(), i.value.as_str())));
         }
         let c = graph.finish();
         assert_eq!(c.events, 4);
@@ -286,8 +471,8 @@ mod tests {
             ..Config::default()
         };
         let mut graph = IdGraph::new(&config);
-        graph.add(["a", "a", "a"]);
-        graph.add(["a"]);
+        graph.add([("id", "a"), ("id", "a"), ("id", "a")]);
+        graph.add([("id", "a")]);
         let c = graph.finish();
         assert!(c.hubs.is_empty());
         assert_eq!(c.of_record, [0, 0]);

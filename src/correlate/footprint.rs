@@ -18,6 +18,9 @@ use super::{RecordStore, sort_true_order};
 pub struct HubRule {
     pub limit: u64,
     pub fanout: usize,
+    /// Follow the asked ID even when the records carry it only as context
+    /// (a customer id): the user asked for every event it touches.
+    pub follow_context: bool,
 }
 
 impl HubRule {
@@ -25,6 +28,7 @@ impl HubRule {
         HubRule {
             limit: c.hub_limit,
             fanout: c.hub_fanout,
+            follow_context: false,
         }
     }
 }
@@ -69,6 +73,9 @@ pub struct Footprint {
     /// IDs a prefix matched when it matched more than one (then nothing
     /// was followed).
     pub ambiguous: Vec<String>,
+    /// The asked ID when records carry it only as context (see
+    /// `Record::context_ids`), with how many: then nothing was followed.
+    pub unfollowed: Option<HubSkip>,
 }
 
 impl Footprint {
@@ -107,17 +114,40 @@ pub fn footprint<S: RecordStore>(
     let mut seen_records: HashSet<SourceRef> = HashSet::new();
     let mut frontier = vec![query.to_string()];
     seen_ids.insert(query.to_string());
+    let known_hubs: HashSet<String> = store.known_hubs().into_iter().collect();
     let mut first = true;
     while !frontier.is_empty() && !fp.truncated {
         let mut found: Vec<Record> = Vec::new();
         for id in frontier.drain(..) {
             // The asked ID is always followed: its count is not needed.
             let carriers = if first { 0 } else { store.carriers(&id)? };
+            if !first && known_hubs.contains(&id) {
+                fp.hubs.push(HubSkip {
+                    id: IdRef {
+                        field: field_of(&fp.records, &id),
+                        value: id,
+                    },
+                    carriers,
+                });
+                continue;
+            }
             let records = if first || carriers <= hubs.limit {
                 store.records_carrying(std::slice::from_ref(&id))?
             } else {
                 Vec::new()
             };
+            if first
+                && !hubs.follow_context
+                && !records.is_empty()
+                && !records.iter().any(|r| r.carries(&id))
+                && let Some(field) = records.iter().find_map(|r| r.context_id(&id))
+            {
+                fp.unfollowed = Some(HubSkip {
+                    id: field.clone(),
+                    carriers: records.len() as u64,
+                });
+                return Ok(fp);
+            }
             if !first && (carriers > hubs.limit || fanout(&records, &id) > hubs.fanout) {
                 fp.hubs.push(HubSkip {
                     id: IdRef {
@@ -128,10 +158,14 @@ pub fn footprint<S: RecordStore>(
                 });
                 continue;
             }
-            fp.ids.push(IdRef {
-                field: field_of(&records, &id),
-                value: id,
-            });
+            let field = match field_of(&records, &id) {
+                f if f == "id" => records
+                    .iter()
+                    .find_map(|r| r.context_id(&id))
+                    .map_or(f, |c| c.field.clone()),
+                f => f,
+            };
+            fp.ids.push(IdRef { field, value: id });
             found.extend(records);
         }
         first = false;
@@ -232,6 +266,7 @@ pub(crate) mod tests {
             raw: msg.into(),
             mutation: false,
             skew: 0,
+            context_ids: Vec::new(),
         }
     }
 
@@ -269,6 +304,7 @@ pub(crate) mod tests {
         let rule = HubRule {
             limit: 4,
             fanout: 8,
+            follow_context: false,
         };
         let fp = footprint(&store, "r1", rule).unwrap();
         let order: Vec<_> = fp.records.iter().map(|r| r.service.as_str()).collect();
@@ -301,6 +337,7 @@ pub(crate) mod tests {
             HubRule {
                 limit: 1000,
                 fanout: 3,
+                follow_context: false,
             },
         )
         .unwrap();
@@ -312,6 +349,7 @@ pub(crate) mod tests {
             HubRule {
                 limit: 1000,
                 fanout: 8,
+                follow_context: false,
             },
         )
         .unwrap();
@@ -323,7 +361,8 @@ pub(crate) mod tests {
                 "fp1",
                 HubRule {
                     limit: 2,
-                    fanout: 1
+                    fanout: 1,
+                    follow_context: false,
                 }
             )
             .unwrap()
@@ -339,6 +378,7 @@ pub(crate) mod tests {
         let rule = HubRule {
             limit: 10,
             fanout: 10,
+            follow_context: false,
         };
         assert!(footprint(&store, "nope", rule).unwrap().records.is_empty());
     }

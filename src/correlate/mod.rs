@@ -27,6 +27,12 @@ pub trait RecordStore {
     /// The clock offsets the last whole-index analysis found, kept with the
     /// records; correlation applies them to what it reads.
     fn clock(&self) -> Clock;
+    /// The IDs the last whole-index analysis found to be hubs (see
+    /// `events::IdGraph`): a footprint does not follow them either, so a
+    /// timeline and the event list agree on what an event is.
+    fn known_hubs(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Records as the whole-index analysis reads them: more than once, in the

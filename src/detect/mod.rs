@@ -212,6 +212,8 @@ struct Skim<'a> {
 #[derive(Deserialize)]
 struct SkimId<'a> {
     #[serde(borrow)]
+    field: Cow<'a, str>,
+    #[serde(borrow)]
     value: Cow<'a, str>,
 }
 
@@ -238,7 +240,11 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
                 return;
             }
         };
-        graph.add(skim.ids.iter().map(|i| i.value.as_ref()));
+        graph.add(
+            skim.ids
+                .iter()
+                .map(|i| (i.field.as_ref(), i.value.as_ref())),
+        );
         bytes += json.len() as u64;
         times.add(skim.ts, skim.kind, skim.level);
         // Startup lines that log a config fingerprint are rare: only they
@@ -264,9 +270,10 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         .map(|f| first_evidence_ts(f, &settings_ts))
         .collect();
 
-    let components = graph.finish();
+    let mut components = graph.finish();
+    let mut buckets = fill_buckets(scan, &mut components, bytes)?;
+    components.hubs.sort();
     let hubs: HashSet<&str> = components.hubs.iter().map(|(h, _)| h.as_str()).collect();
-    let mut buckets = fill_buckets(scan, &components, bytes)?;
     let pass = EventPass {
         events: components.events,
         config,
@@ -342,7 +349,7 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
 /// Pass 2: every event record's JSON filed into buckets by its event.
 fn fill_buckets<S: RecordScan>(
     scan: &S,
-    components: &crate::correlate::events::Components,
+    components: &mut crate::correlate::events::Components,
     bytes: u64,
 ) -> Result<spill::Buckets, AnalysisError> {
     let mut buckets = spill::Buckets::new(bytes, scan.spill_dir().as_deref())?;
@@ -350,6 +357,15 @@ fn fill_buckets<S: RecordScan>(
     let mut spill_error = None;
     scan.scan(&mut |json| {
         let event = components.of_record.get(at).copied().unwrap_or(NO_EVENT);
+        // A hub found relative to its field is named from a record of its.
+        if components
+            .unnamed_hubs
+            .first()
+            .is_some_and(|h| h.1 as usize == at)
+            && let Ok(skim) = serde_json::from_slice::<Skim>(json)
+        {
+            components.name_hubs(at as u32, skim.ids.iter().map(|i| i.value.as_ref()));
+        }
         at += 1;
         if event != NO_EVENT
             && spill_error.is_none()

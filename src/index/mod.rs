@@ -132,6 +132,10 @@ pub enum ClockState {
 struct Clocked {
     snapshot: String,
     clock: Clock,
+    /// The IDs the analysis found to be hubs, so a timeline stops where the
+    /// event list does.
+    #[serde(default)]
+    hubs: Vec<String>,
 }
 
 /// Where the last analysis leaves its clock offsets, so that a cold
@@ -304,10 +308,16 @@ impl RecordIndex {
 
     /// Keeps `clock`, estimated on `analysed`, for correlation to apply from
     /// now on, in this process and (once saved) in the next.
-    pub fn set_clock(&self, clock: Clock, analysed: &Snapshot) -> std::io::Result<()> {
+    pub fn set_clock(
+        &self,
+        clock: Clock,
+        hubs: Vec<String>,
+        analysed: &Snapshot,
+    ) -> std::io::Result<()> {
         let clocked = Clocked {
             snapshot: analysed.stamp.clone(),
             clock,
+            hubs,
         };
         let mut current = self
             .clock
@@ -513,6 +523,10 @@ impl RecordStore for RecordIndex {
         self.clocked().clock.clone()
     }
 
+    fn known_hubs(&self) -> Vec<String> {
+        self.clocked().hubs.clone()
+    }
+
     fn carriers(&self, id: &str) -> Result<u64, IndexError> {
         let term = Term::from_field_text(self.fields.id, id);
         let searcher = self.reader.searcher();
@@ -574,7 +588,7 @@ impl RecordWriter {
     pub fn add(&mut self, mut record: Record) -> Result<(), IndexError> {
         let f = &self.index.fields;
         let mut doc = TantivyDocument::default();
-        for id in &record.ids {
+        for id in record.ids.iter().chain(&record.context_ids) {
             doc.add_text(f.id, &id.value);
         }
         doc.add_text(f.path, &record.source.path);

@@ -125,9 +125,15 @@ pub fn into_record(
     // carries no IDs and mutates nothing, whatever its labels say.
     let traffic = kind != Kind::Metric;
     let mut ids: Vec<IdRef> = Vec::new();
+    let mut context_ids: Vec<IdRef> = Vec::new();
     if traffic {
         for (k, v) in &fields.attrs {
             if config.id_kind(k).is_none() {
+                match business_id_field(k, v) {
+                    Some(BusinessId::Context) => push_unique(&mut context_ids, k, v),
+                    Some(BusinessId::Followed) => push_unique(&mut ids, k, v),
+                    None => {}
+                }
                 continue;
             }
             // A list of IDs (Zeek's `cert_chain_fps`, `conn_uids`) is one ID per element.
@@ -171,6 +177,7 @@ pub fn into_record(
         raw: raw.to_string(),
         mutation,
         skew: 0,
+        context_ids,
     })
 }
 
@@ -238,6 +245,105 @@ pub fn explain_identity(r: &Record, ctx: &FileContext, config: &Config) -> Strin
     )
 }
 
+/// What an ID field no list names is, by its name and value.
+#[derive(Debug, PartialEq, Eq)]
+enum BusinessId {
+    /// `charge_id`, `orderId`, `payment.id`: one business object, followed.
+    Followed,
+    /// `customer_id`, `user.id`, `tenantId`: who it concerns; searchable,
+    /// never followed (it joins every event of that customer).
+    Context,
+}
+
+/// Names whose IDs say who an event concerns rather than what it is.
+const IDENTITY_STEMS: &[&str] = &[
+    "customer",
+    "user",
+    "enduser",
+    "account",
+    "session",
+    "tenant",
+    "merchant",
+    "org",
+    "organization",
+    "owner",
+    "client",
+    "member",
+    "seller",
+    "buyer",
+    "shop",
+    "store",
+];
+
+/// Names whose IDs say where something ran: every record of a host or a
+/// process carries one, so they join everything and say nothing of an event.
+const INFRA_STEMS: &[&str] = &[
+    "process",
+    "thread",
+    "worker",
+    "node",
+    "host",
+    "instance",
+    "container",
+    "pod",
+    "machine",
+    "boot",
+    "cluster",
+    "region",
+    "zone",
+    "deployment",
+    "build",
+    "commit",
+    "version",
+    "image",
+    "device",
+    "cpu",
+    "pid",
+    "tid",
+    "connection",
+    "socket",
+    "shard",
+    "partition",
+];
+
+/// `FIELD_id`, `fieldId`, `field.id`, `field-ID` whose value looks like an
+/// ID: one token of at least 6 characters with a digit in it (not a count,
+/// a flag or a word), at most 128 long.
+fn business_id_field(key: &str, value: &str) -> Option<BusinessId> {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    let stem = if last == "id" || last == "ID" {
+        // `payment.id`: the object is the segment before.
+        key.rsplit('.').nth(1)?
+    } else {
+        last.strip_suffix("_id")
+            .or_else(|| last.strip_suffix("-id"))
+            .or_else(|| last.strip_suffix("Id"))
+            .or_else(|| last.strip_suffix("ID"))
+            .or_else(|| last.strip_suffix("_ID"))?
+    };
+    if stem.is_empty() {
+        return None;
+    }
+    let v = value.trim();
+    let looks_like_id = (6..=128).contains(&v.len())
+        && v.bytes().any(|b| b.is_ascii_digit())
+        && !v
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b == b'"' || b == b'[');
+    let stem = crate::config::normalise_field(stem);
+    if !looks_like_id || INFRA_STEMS.iter().any(|s| stem.ends_with(s)) {
+        return None;
+    }
+    if IDENTITY_STEMS
+        .iter()
+        .any(|s| stem == *s || stem.ends_with(s))
+    {
+        Some(BusinessId::Context)
+    } else {
+        Some(BusinessId::Followed)
+    }
+}
+
 fn push_unique(ids: &mut Vec<IdRef>, field: &str, value: &str) {
     let value = value.trim();
     if !ids.iter().any(|i| i.value == value) {
@@ -272,6 +378,29 @@ mod tests {
             service_from_pod_name("celery@billing-worker-7f9c6d8b5-h3j6m"),
             "billing-worker"
         );
+    }
+
+    #[test]
+    fn business_ids_by_name_and_value() {
+        use BusinessId::*;
+        for (key, value, want) in [
+            ("charge_id", "ch_3NfA9b2eZvKYlo2C", Some(Followed)),
+            ("orderId", "01JP2R2RC77GSTR1T6GH4QRKCC", Some(Followed)),
+            ("payment.id", "pay_97ogKIThFkA2Cj1aEg5d", Some(Followed)),
+            ("order_id", "4711042", Some(Followed)),
+            ("customer_id", "cus_XgxQJdZnteHk1C", Some(Context)),
+            ("attributes.enduser.id", "cus_XgxQJdZnteHk1C", Some(Context)),
+            ("merchantId", "acct_1Nv0FGQ9RKHgCVdK", Some(Context)),
+            // Not IDs: too short, no digit, infrastructure, not an _id name.
+            ("threadId", "1", None),
+            ("status_id", "active", None),
+            ("_BOOT_ID", "0dc874d3fbd44bdbb6fbcfaa27481492", None),
+            ("process_id", "123456", None),
+            ("pid", "123456", None),
+            ("paid", "yes12345", None),
+        ] {
+            assert_eq!(business_id_field(key, value), want, "{key}={value}");
+        }
     }
 
     #[test]

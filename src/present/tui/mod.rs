@@ -308,9 +308,15 @@ pub fn answer(req: &Request, index: &RecordIndex, config: &Config, app: &App) ->
         }
         Request::Search(query) => Some(search_message(index, query.clone())),
         Request::Footprint(id) => Some(match footprint(index, id, HubRule::from_config(config)) {
-            Ok(fp) => Message::Footprint {
-                query: id.clone(),
-                records: fp.records,
+            Ok(fp) => match fp.unfollowed {
+                Some(skip) => Message::Flash(format!(
+                    "{} is in {} records as {}: it says who events concern, so it is not followed",
+                    skip.id.value, skip.carriers, skip.id.field
+                )),
+                None => Message::Footprint {
+                    query: id.clone(),
+                    records: fp.records,
+                },
             },
             Err(e) => Message::Flash(format!("cannot follow {id}: {e}")),
         }),
