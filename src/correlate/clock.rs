@@ -1,35 +1,40 @@
 //! Clock skew between instances, estimated the way NTP does it, from
-//! caller/callee brackets found across many events.
+//! caller/callee brackets found across many events — found from the
+//! structure of the events, never from the words services log.
 //!
-//! A caller instance A logs a request going out (`p`: a sent or enqueued hop
-//! carrying ID `i`) and later a line carrying `i` again that is not another
-//! send (`q`: it heard back). The callee instance B's handling of `i`, from
-//! its received/picked line `x` to its last line carrying `i` before it
-//! receives `i` again, happened in between. With θ the amount B's clock runs
-//! ahead of A's:
+//! In one event, an inner instance B's records (its burst, first to last)
+//! and an outer instance A's records that carry an ID of the burst. If A
+//! called B and waited, the burst happened inside one gap (prev, next) of
+//! A's records. With θ the amount B's clock runs ahead of A's:
 //!
 //! ```text
-//! ts(x) − θ > ts(p)   and   ts(last) − θ < ts(q)
-//! θ ∈ (ts(last) − ts(q), ts(x) − ts(p))
+//! ts(first) − θ > ts(prev)   and   ts(last) − θ < ts(next)
+//! θ ∈ (ts(last) − ts(next), ts(first) − ts(prev))
 //! ```
 //!
-//! Intersected over every bracket of the pair, the interval narrows to the
-//! offset. An empty intersection means the pair was no bracket after all
-//! (an asynchronous consumer, a fire-and-forget send) and says nothing, and
-//! so does a pair seen too few times. Instances whose interval holds zero
-//! agree; the group of agreeing instances with the most records keeps its
-//! time, and every other group is moved by the midpoint of its interval with
-//! an instance already placed. When two groups are tied to each other and to
-//! nothing else, nothing in the logs says which clock is wrong: the one with
-//! fewer records is moved, which moves the fewest lines.
+//! Each gap wide enough for the burst gives one interval; an event gives a
+//! set of disjoint ones. Across the pair's events, the region where the
+//! most events' intervals overlap is the offset they agree on. A callee on
+//! a skewed clock fits its caller's gaps at one offset in nearly every
+//! event; a queue consumer that runs whenever it gets to it, or a task run
+//! a fixed delay later in a gap too wide to time anything, agrees only now
+//! and then. So a pair counts only when three in four of its events agree,
+//! and each inner instance is timed against the outer one that holds it
+//! most tightly (its direct caller, not the caller's caller).
+//!
+//! Instances whose interval holds zero agree; the group of agreeing
+//! instances with the most records keeps its time, and every other group is
+//! moved by the midpoint of its interval with an instance already placed.
+//! When two groups are tied to each other and to nothing else, nothing in
+//! the logs says which clock is wrong: the one with fewer records is moved,
+//! which moves the fewest lines.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::{Micros, Record, SourceRef};
+use crate::record::{Kind, Micros, Record, SourceRef};
 
-use super::classify::{Hop, hop};
 use super::events::UnionFind;
 
 /// The offsets found: the instances whose clock was off, and by how much.
@@ -114,17 +119,6 @@ impl Interval {
         }
     }
 
-    /// One bracket, with the lines that set each end.
-    fn one(lo: Micros, hi: Micros, lo_at: [&SourceRef; 2], hi_at: [&SourceRef; 2]) -> Interval {
-        Interval {
-            lo,
-            hi,
-            n: 1,
-            lo_at: lo_at.into_iter().cloned().collect(),
-            hi_at: hi_at.into_iter().cloned().collect(),
-        }
-    }
-
     fn merge(&mut self, other: Interval) {
         self.n += other.n;
         if other.lo > self.lo {
@@ -169,14 +163,97 @@ pub struct Brackets {
     /// (a, b) with a < b -> θ(a) − θ(b).
     pairs: HashMap<(String, String), Interval>,
     instances: HashMap<String, Instance>,
+    /// (inner, outer) -> where inner's bursts fit in outer's gaps.
+    fits: HashMap<(String, String), Fits>,
 }
 
-fn is_send(h: Option<Hop>) -> bool {
-    matches!(h, Some(Hop::Sent | Hop::Enqueued))
+/// One event's fit of an inner instance into one gap of an outer one.
+#[derive(Debug, Clone)]
+struct Fit {
+    event: u64,
+    lo: Micros,
+    hi: Micros,
+    lo_at: [SourceRef; 2],
+    hi_at: [SourceRef; 2],
 }
 
-fn is_receive(h: Option<Hop>) -> bool {
-    matches!(h, Some(Hop::Received | Hop::Picked))
+#[derive(Debug, Default)]
+struct Fits {
+    events: u64,
+    intervals: Vec<Fit>,
+}
+
+/// Events per instance pair that are kept for the estimate: enough for a
+/// narrow interval, few enough for flat memory at any bundle size.
+const MAX_FITS_PER_PAIR: u64 = 4096;
+/// A call whose caller waited this much longer than the callee worked
+/// bounds the offset too loosely to tell skew from a queue.
+const MAX_FIT_ROOM: Micros = 2_000_000;
+/// A bigger event is a hub that slipped through, not a call to time.
+const MAX_EVENT_RECORDS: usize = 2000;
+
+/// Whether two instances' records carry a followed ID in common.
+fn shares_id(a: &[&Record], b: &[&Record], hubs: &HashSet<&str>) -> bool {
+    let mine: HashSet<&str> = a
+        .iter()
+        .flat_map(|r| r.ids.iter().map(|i| i.value.as_str()))
+        .filter(|v| !hubs.contains(v))
+        .collect();
+    b.iter()
+        .flat_map(|r| r.ids.iter())
+        .any(|i| mine.contains(i.value.as_str()))
+}
+
+/// The region covered by the most events' fits (each event counted once:
+/// its fits are disjoint), with how many, as an interval whose ends name
+/// the fits that set them.
+fn most_agreed(fits: &[Fit]) -> Option<(u64, Interval)> {
+    // Sweep: +1 at each lo, −1 at each hi (open intervals: ends first).
+    let mut edges: Vec<(Micros, i8, usize)> = Vec::with_capacity(fits.len() * 2);
+    for (k, f) in fits.iter().enumerate() {
+        if f.lo < f.hi {
+            edges.push((f.lo, 1, k));
+            edges.push((f.hi, -1, k));
+        }
+    }
+    edges.sort_by_key(|&(x, d, _)| (x, d));
+    let mut open: HashSet<usize> = HashSet::new();
+    let mut best: Option<(u64, usize, usize)> = None;
+    for (x, d, k) in edges.iter().copied() {
+        if d > 0 {
+            open.insert(k);
+            let n = open.len() as u64;
+            if best.is_none_or(|(b, _, _)| n > b) {
+                // The region starts here; it ends at the first open fit to
+                // close.
+                let end = open
+                    .iter()
+                    .copied()
+                    .min_by_key(|&o| fits[o].hi)
+                    .unwrap_or(k);
+                best = Some((n, k, end));
+            }
+        } else {
+            open.remove(&k);
+        }
+        let _ = x;
+    }
+    let (n, start, end) = best?;
+    let events: HashSet<u64> = fits
+        .iter()
+        .filter(|f| f.lo <= fits[start].lo && f.hi >= fits[end].hi)
+        .map(|f| f.event)
+        .collect();
+    Some((
+        events.len() as u64,
+        Interval {
+            lo: fits[start].lo,
+            hi: fits[end].hi,
+            n: n.min(events.len() as u64),
+            lo_at: fits[start].lo_at.to_vec(),
+            hi_at: fits[end].hi_at.to_vec(),
+        },
+    ))
 }
 
 impl Brackets {
@@ -197,87 +274,175 @@ impl Brackets {
         let Some(first) = records.first() else {
             return;
         };
-        if records.iter().all(|r| r.instance == first.instance) {
+        if records.len() > MAX_EVENT_RECORDS || records.iter().all(|r| r.instance == first.instance)
+        {
             return;
         }
-        let hops: Vec<Option<Hop>> = records.iter().map(hop).collect();
-        if !hops.iter().any(|&h| is_send(h)) || !hops.iter().any(|&h| is_receive(h)) {
-            return;
-        }
-        // (caller instance, ID) -> its brackets (p, q), as positions.
-        let mut calls: BTreeMap<(&str, &str), Vec<(usize, usize)>> = BTreeMap::new();
-        for (pi, p) in records.iter().enumerate() {
-            if !is_send(hops[pi]) {
-                continue;
-            }
-            for id in p.ids.iter().filter(|i| !hubs.contains(i.value.as_str())) {
-                let answer = (pi + 1..records.len()).find(|&j| {
-                    records[j].instance == p.instance
-                        && !is_send(hops[j])
-                        && records[j].carries(&id.value)
-                });
-                if let Some(qi) = answer {
-                    let at = calls.entry((&p.instance, &id.value)).or_default();
-                    if !at.contains(&(pi, qi)) {
-                        at.push((pi, qi));
-                    }
-                }
+        // Each instance's records, in its own time order, keeping only
+        // those that carry a followed ID.
+        let mut by_instance: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
+        // Table rows are states stamped by the database, not steps of a
+        // call: they time nothing.
+        for r in records {
+            if matches!(r.kind, Kind::Log | Kind::TaskEvent)
+                && r.ids.iter().any(|i| !hubs.contains(i.value.as_str()))
+            {
+                by_instance.entry(&r.instance).or_default().push(r);
             }
         }
-        let mut counted: HashSet<(usize, usize)> = HashSet::new();
-        for ((caller, id), brackets) in &calls {
-            for (xi, x) in records.iter().enumerate() {
-                if x.instance == *caller || !is_receive(hops[xi]) || !x.carries(id) {
+        // An ID every instance of the event carries (a trace id) names the
+        // whole request, not one call: two siblings whose lines interleave
+        // share it too. With three instances or more, only IDs some of them
+        // lack bracket a call.
+        let mut everywhere: Option<HashSet<&str>> = None;
+        for rs in by_instance.values().filter(|_| by_instance.len() >= 3) {
+            let mine: HashSet<&str> = rs
+                .iter()
+                .flat_map(|r| r.ids.iter().map(|i| i.value.as_str()))
+                .collect();
+            everywhere = Some(match everywhere {
+                None => mine,
+                Some(all) => all.intersection(&mine).copied().collect(),
+            });
+        }
+        let everywhere = everywhere.unwrap_or_default();
+        for (outer, outer_records) in &by_instance {
+            for (inner, inner_records) in &by_instance {
+                if outer == inner
+                    || outer_records[0].service == inner_records[0].service
+                    || !shares_id(outer_records, inner_records, hubs)
+                {
                     continue;
                 }
-                let mut last = xi;
-                for (j, r) in records.iter().enumerate().skip(xi + 1) {
-                    if r.instance != x.instance || !r.carries(id) {
-                        continue;
-                    }
-                    if is_receive(hops[j]) {
-                        break;
-                    }
-                    last = j;
-                }
-                // With several calls on one ID, the one this handling fits
-                // best on the clocks as they are.
-                let fit = |&&(pi, qi): &&(usize, usize)| {
-                    let (start, end) = (records[pi].ts, records[qi].ts);
-                    (start - x.ts).max(records[last].ts - end).max(0)
-                };
-                let Some(&(pi, qi)) = brackets.iter().min_by_key(fit) else {
-                    continue;
-                };
-                if !counted.insert((pi, xi)) {
-                    continue;
-                }
-                let (p, q, end) = (&records[pi], &records[qi], &records[last]);
-                let callee_ahead = Interval::one(
-                    end.ts - q.ts,
-                    x.ts - p.ts,
-                    [&end.source, &q.source],
-                    [&x.source, &p.source],
-                );
-                self.add(&x.instance, &p.instance, callee_ahead);
+                self.fit(outer, outer_records, inner, inner_records, &everywhere);
             }
         }
     }
 
-    /// One bracket of θ(a) − θ(b), filed under the pair's canonical order.
-    fn add(&mut self, a: &str, b: &str, interval: Interval) {
-        let (key, interval) = if a < b {
-            ((a.to_string(), b.to_string()), interval)
-        } else {
-            ((b.to_string(), a.to_string()), interval.flipped())
+    /// Where `inner`'s records, as one burst, fit between two consecutive
+    /// records of `outer`: θ(inner) − θ(outer) ∈ (last − next, first − prev)
+    /// for the gap (prev, next). One event, one set of disjoint intervals.
+    fn fit(
+        &mut self,
+        outer: &str,
+        outer_records: &[&Record],
+        inner: &str,
+        inner_records: &[&Record],
+        everywhere: &HashSet<&str>,
+    ) {
+        let (Some(first), Some(last)) = (inner_records.first(), inner_records.last()) else {
+            return;
         };
-        self.pairs
-            .entry(key)
-            .or_insert_with(Interval::unbounded)
-            .merge(interval);
+        let span = last.ts - first.ts;
+        // A caller's request and its answer both name what the callee
+        // worked on: only gaps between outer records that carry an ID of
+        // the burst are calls. A record that names none of them is some
+        // other step of the outer, whatever its time says.
+        let theirs: HashSet<&str> = inner_records
+            .iter()
+            .flat_map(|r| r.ids.iter().map(|i| i.value.as_str()))
+            .filter(|v| !everywhere.contains(v))
+            .collect();
+        if theirs.is_empty() {
+            return;
+        }
+        let around: Vec<&Record> = outer_records
+            .iter()
+            .copied()
+            .filter(|r| r.ids.iter().any(|i| theirs.contains(i.value.as_str())))
+            .collect();
+        let fits = self
+            .fits
+            .entry((inner.to_string(), outer.to_string()))
+            .or_default();
+        if fits.events >= MAX_FITS_PER_PAIR {
+            return;
+        }
+        fits.events += 1;
+        let event = fits.events;
+        for w in around.windows(2) {
+            let (prev, next) = (w[0], w[1]);
+            // A gap the burst cannot fill, or one so wide that it holds it
+            // anywhere (a task scheduled ten seconds out): no evidence.
+            let room = next.ts - prev.ts - span;
+            if room <= 0 || room > MAX_FIT_ROOM {
+                continue;
+            }
+            fits.intervals.push(Fit {
+                event,
+                lo: last.ts - next.ts,
+                hi: first.ts - prev.ts,
+                lo_at: [last.source.clone(), next.source.clone()],
+                hi_at: [first.source.clone(), prev.source.clone()],
+            });
+        }
+    }
+
+    /// The offset most events agree on for each pair, as the pair's bracket:
+    /// the region where the most events' fits overlap. An inner instance
+    /// that fits at one constant offset in most events (a synchronous callee
+    /// on a skewed clock) gives a narrow region; one that lands anywhere (a
+    /// queue consumer running after its producer) gives nothing.
+    fn settle_fits(&mut self) {
+        let fits = std::mem::take(&mut self.fits);
+        // Each inner instance is timed against its innermost caller only:
+        // the outer whose gaps hold it most tightly. A caller further out
+        // (the API waiting on the worker that calls the ledger) brackets it
+        // too, but so loosely that it would vouch for any offset.
+        let mut tightest: HashMap<String, (String, u64, Interval)> = HashMap::new();
+        for ((inner, outer), pair) in fits {
+            let Some((count, region)) = most_agreed(&pair.intervals) else {
+                continue;
+            };
+            // Three in four of the pair's events must agree: a callee on a
+            // skewed clock fits its caller's gaps every time, while a
+            // wandering consumer (or a task run a fixed delay later) agrees
+            // with some gap only now and then.
+            if count * 4 < pair.events * 3 {
+                continue;
+            }
+            let width = region.hi.saturating_sub(region.lo);
+            match tightest.get(&inner) {
+                Some((_, _, r)) if r.hi.saturating_sub(r.lo) <= width => {}
+                _ => {
+                    tightest.insert(inner, (outer, count, region));
+                }
+            }
+        }
+        // Per unordered pair, the direction with the most agreement.
+        let mut best: HashMap<(String, String), (u64, Interval)> = HashMap::new();
+        for (inner, (outer, count, region)) in tightest {
+            let (key, interval) = if inner < outer {
+                ((inner, outer), region)
+            } else {
+                ((outer, inner), region.flipped())
+            };
+            match best.get(&key) {
+                Some((n, _)) if *n >= count => {}
+                _ => {
+                    best.insert(key, (count, interval));
+                }
+            }
+        }
+        for (key, (_, interval)) in best {
+            self.pairs
+                .entry(key)
+                .or_insert_with(Interval::unbounded)
+                .merge(interval);
+        }
     }
 
     pub fn merge(&mut self, other: Brackets) {
+        for (key, theirs) in other.fits {
+            let mine = self.fits.entry(key).or_default();
+            let shift = mine.events;
+            mine.events = (mine.events + theirs.events).min(MAX_FITS_PER_PAIR);
+            mine.intervals
+                .extend(theirs.intervals.into_iter().map(|mut f| {
+                    f.event += shift;
+                    f
+                }));
+        }
         for (key, interval) in other.pairs {
             match self.pairs.get_mut(&key) {
                 Some(mine) => mine.merge(interval),
@@ -297,7 +462,8 @@ impl Brackets {
 
     /// The offsets the brackets support: pairs seen at least `min_brackets`
     /// times, offsets beyond `tolerance` (timestamp precision) either way.
-    pub fn resolve(&self, min_brackets: u64, tolerance: Micros) -> Clock {
+    pub fn resolve(&mut self, min_brackets: u64, tolerance: Micros) -> Clock {
+        self.settle_fits();
         let usable: BTreeMap<(&str, &str), &Interval> = self
             .pairs
             .iter()
@@ -472,7 +638,7 @@ mod tests {
 
     #[test]
     fn a_callee_ahead_of_its_caller_is_moved_back_by_the_bracket_midpoint() {
-        let b = brackets((0..20).map(|n| call(n, 250_000, 3_000 + n * 10)));
+        let mut b = brackets((0..20).map(|n| call(n, 250_000, 3_000 + n * 10)));
         let clock = b.resolve(5, 1_000);
         assert_eq!(clock.offsets.len(), 1, "{clock:?}");
         let o = &clock.offsets[0];
@@ -503,7 +669,7 @@ mod tests {
         assert!(few.is_empty());
         // An async consumer: the "callee" lands anywhere after the caller
         // heard back, so the brackets contradict each other.
-        let wandering = brackets((0..10).map(|n| call(n, 40_000 + n * 20_000, 3_000)));
+        let mut wandering = brackets((0..10).map(|n| call(n, 40_000 + n * 20_000, 3_000)));
         assert!(wandering.resolve(5, 1_000).is_empty());
     }
 

@@ -173,6 +173,20 @@ fn shaped_record(
     let get = |i: Option<usize>| i.and_then(|i| values.get(i).copied()).unwrap_or("");
     let status = get(shape.status);
     let key = get(shape.key);
+    let mut attrs: Vec<(String, String)> = shape
+        .names
+        .iter()
+        .zip(values.iter())
+        .map(|(c, v)| (c.clone(), v.to_string()))
+        .collect();
+    // A table keyed by a column named only `key` still holds idempotency
+    // keys: say so, or the row joins nothing.
+    if let Some(column) = shape.key.and_then(|i| shape.names.get(i))
+        && config.id_kind(column).is_none()
+        && !key.is_empty()
+    {
+        attrs.push(("idempotency_key".into(), key.to_string()));
+    }
     let fields = Fields {
         time_key: None,
         ts: shape
@@ -186,12 +200,7 @@ fn shaped_record(
         message: format!("idempotency row {key} status={status}"),
         service: None,
         instance: None,
-        attrs: shape
-            .names
-            .iter()
-            .zip(values.iter())
-            .map(|(c, v)| (c.clone(), v.to_string()))
-            .collect(),
+        attrs,
     };
     into_record(fields, Kind::IdemRow, raw, line, ctx, config)
 }

@@ -315,11 +315,21 @@ fn business_id_field(key: &str, value: &str) -> Option<BusinessId> {
         // `payment.id`: the object is the segment before.
         key.rsplit('.').nth(1)?
     } else {
-        last.strip_suffix("_id")
-            .or_else(|| last.strip_suffix("-id"))
-            .or_else(|| last.strip_suffix("Id"))
-            .or_else(|| last.strip_suffix("ID"))
-            .or_else(|| last.strip_suffix("_ID"))?
+        // A reference names one object as an id does (`resource_ref`,
+        // `pspReference`).
+        [
+            "_id",
+            "-id",
+            "Id",
+            "ID",
+            "_ID",
+            "_ref",
+            "Ref",
+            "_reference",
+            "Reference",
+        ]
+        .iter()
+        .find_map(|s| last.strip_suffix(s))?
     };
     if stem.is_empty() {
         return None;
@@ -398,6 +408,12 @@ mod tests {
             ("process_id", "123456", None),
             ("pid", "123456", None),
             ("paid", "yes12345", None),
+            (
+                "resource_ref",
+                "ch_Je3u2yCBiWePCYE5xKo65YwA",
+                Some(Followed),
+            ),
+            ("pspReference", "7542754172323096", Some(Followed)),
         ] {
             assert_eq!(business_id_field(key, value), want, "{key}={value}");
         }
