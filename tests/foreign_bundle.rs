@@ -245,9 +245,14 @@ fn ablate(from: &Path, to: &Path) {
     }
 }
 
+/// A timeline's entries as (path, line, skew ms), in its order.
+type Order = Vec<(String, u64, i64)>;
+/// Its arrows as (from `path:line`, to `path:line`).
+type Arrows = Vec<(String, String)>;
+
 /// Entries as `path:line` with their skew, and the arrows as
 /// `from -> to` entries.
-fn shape(t: &Value) -> (Vec<(String, u64, i64)>, Vec<(String, String)>) {
+fn shape(t: &Value) -> (Order, Arrows) {
     let entries = t["entries"].as_array().unwrap();
     let at = |e: &Value| {
         format!(
@@ -314,8 +319,7 @@ fn order_skew_and_arrows_do_not_hang_on_words() {
     .unwrap();
     assert!(!sample.contains("ledger entry"), "not ablated");
 
-    let mut shapes: Vec<BTreeMap<String, (Vec<(String, u64, i64)>, Vec<(String, String)>)>> =
-        Vec::new();
+    let mut shapes: Vec<BTreeMap<String, (Order, Arrows)>> = Vec::new();
     let truth = truth_lines(&plain);
     let mut stories = BTreeSet::new();
     let picked: Vec<&Value> = truth
