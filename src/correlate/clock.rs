@@ -164,7 +164,7 @@ pub struct Brackets {
     pairs: HashMap<(String, String), Interval>,
     instances: HashMap<String, Instance>,
     /// (inner, outer) -> where inner's bursts fit in outer's gaps.
-    fits: HashMap<(String, String), Fits>,
+    fits: HashMap<String, HashMap<String, Fits>>,
 }
 
 /// One event's fit of an inner instance into one gap of an outer one.
@@ -185,73 +185,47 @@ struct Fits {
 
 /// Events per instance pair that are kept for the estimate: enough for a
 /// narrow interval, few enough for flat memory at any bundle size.
-const MAX_FITS_PER_PAIR: u64 = 4096;
+const MAX_FITS_PER_PAIR: u64 = 1024;
 /// A call whose caller waited this much longer than the callee worked
 /// bounds the offset too loosely to tell skew from a queue.
 const MAX_FIT_ROOM: Micros = 2_000_000;
 /// A bigger event is a hub that slipped through, not a call to time.
 const MAX_EVENT_RECORDS: usize = 2000;
 
-/// Whether two instances' records carry a followed ID in common.
-fn shares_id(a: &[&Record], b: &[&Record], hubs: &HashSet<&str>) -> bool {
-    let mine: HashSet<&str> = a
-        .iter()
-        .flat_map(|r| r.ids.iter().map(|i| i.value.as_str()))
-        .filter(|v| !hubs.contains(v))
-        .collect();
-    b.iter()
-        .flat_map(|r| r.ids.iter())
-        .any(|i| mine.contains(i.value.as_str()))
-}
-
 /// The region covered by the most events' fits (each event counted once:
 /// its fits are disjoint), with how many, as an interval whose ends name
 /// the fits that set them.
 fn most_agreed(fits: &[Fit]) -> Option<(u64, Interval)> {
     // Sweep: +1 at each lo, −1 at each hi (open intervals: ends first).
-    let mut edges: Vec<(Micros, i8, usize)> = Vec::with_capacity(fits.len() * 2);
-    for (k, f) in fits.iter().enumerate() {
-        if f.lo < f.hi {
-            edges.push((f.lo, 1, k));
-            edges.push((f.hi, -1, k));
+    let mut edges: Vec<(Micros, i8)> = Vec::with_capacity(fits.len() * 2);
+    for f in fits.iter().filter(|f| f.lo < f.hi) {
+        edges.push((f.lo, 1));
+        edges.push((f.hi, -1));
+    }
+    edges.sort_unstable();
+    let (mut open, mut best) = (0i64, None::<(i64, Micros)>);
+    for (x, d) in edges {
+        open += i64::from(d);
+        if d > 0 && best.is_none_or(|(b, _)| open > b) {
+            best = Some((open, x));
         }
     }
-    edges.sort_by_key(|&(x, d, _)| (x, d));
-    let mut open: HashSet<usize> = HashSet::new();
-    let mut best: Option<(u64, usize, usize)> = None;
-    for (x, d, k) in edges.iter().copied() {
-        if d > 0 {
-            open.insert(k);
-            let n = open.len() as u64;
-            if best.is_none_or(|(b, _, _)| n > b) {
-                // The region starts here; it ends at the first open fit to
-                // close.
-                let end = open
-                    .iter()
-                    .copied()
-                    .min_by_key(|&o| fits[o].hi)
-                    .unwrap_or(k);
-                best = Some((n, k, end));
-            }
-        } else {
-            open.remove(&k);
-        }
-        let _ = x;
-    }
-    let (n, start, end) = best?;
-    let events: HashSet<u64> = fits
-        .iter()
-        .filter(|f| f.lo <= fits[start].lo && f.hi >= fits[end].hi)
-        .map(|f| f.event)
-        .collect();
+    let (_, at) = best?;
+    // The fits covering that point: the region runs from the latest start
+    // (`at` itself) to the earliest end among them.
+    let covering = || fits.iter().filter(|f| f.lo <= at && f.hi > at);
+    let start = covering().max_by_key(|f| f.lo)?;
+    let end = covering().min_by_key(|f| f.hi)?;
+    let events: HashSet<u64> = covering().map(|f| f.event).collect();
+    let n = events.len() as u64;
     Some((
-        events.len() as u64,
+        n,
         Interval {
-            lo: fits[start].lo,
-            hi: fits[end].hi,
-            n: n.min(events.len() as u64),
-            lo_at: fits[start].lo_at.to_vec(),
-            hi_at: fits[end].hi_at.to_vec(),
+            lo: start.lo,
+            hi: end.hi,
+            n,
+            lo_at: start.lo_at.to_vec(),
+            hi_at: end.hi_at.to_vec(),
         },
     ))
 }
@@ -294,27 +268,45 @@ impl Brackets {
         // whole request, not one call: two siblings whose lines interleave
         // share it too. With three instances or more, only IDs some of them
         // lack bracket a call.
+        let ids_of: BTreeMap<&str, HashSet<&str>> = by_instance
+            .iter()
+            .map(|(name, rs)| {
+                let ids = rs
+                    .iter()
+                    .flat_map(|r| r.ids.iter().map(|i| i.value.as_str()))
+                    .filter(|v| !hubs.contains(v))
+                    .collect();
+                (*name, ids)
+            })
+            .collect();
         let mut everywhere: Option<HashSet<&str>> = None;
-        for rs in by_instance.values().filter(|_| by_instance.len() >= 3) {
-            let mine: HashSet<&str> = rs
-                .iter()
-                .flat_map(|r| r.ids.iter().map(|i| i.value.as_str()))
-                .collect();
+        for mine in ids_of.values().filter(|_| ids_of.len() >= 3) {
             everywhere = Some(match everywhere {
-                None => mine,
-                Some(all) => all.intersection(&mine).copied().collect(),
+                None => mine.clone(),
+                Some(all) => all.intersection(mine).copied().collect(),
             });
         }
         let everywhere = everywhere.unwrap_or_default();
         for (outer, outer_records) in &by_instance {
             for (inner, inner_records) in &by_instance {
-                if outer == inner
-                    || outer_records[0].service == inner_records[0].service
-                    || !shares_id(outer_records, inner_records, hubs)
-                {
+                if outer == inner || outer_records[0].service == inner_records[0].service {
                     continue;
                 }
-                self.fit(outer, outer_records, inner, inner_records, &everywhere);
+                let full = self
+                    .fits
+                    .get(*inner)
+                    .and_then(|m| m.get(*outer))
+                    .is_some_and(|f| f.events >= MAX_FITS_PER_PAIR);
+                // A callee's IDs that say which call it served.
+                let theirs: HashSet<&str> = ids_of[inner]
+                    .iter()
+                    .copied()
+                    .filter(|v| !everywhere.contains(v))
+                    .collect();
+                if full || theirs.is_empty() || ids_of[outer].is_disjoint(&theirs) {
+                    continue;
+                }
+                self.fit(outer, outer_records, inner, inner_records, &theirs);
             }
         }
     }
@@ -328,7 +320,7 @@ impl Brackets {
         outer_records: &[&Record],
         inner: &str,
         inner_records: &[&Record],
-        everywhere: &HashSet<&str>,
+        theirs: &HashSet<&str>,
     ) {
         let (Some(first), Some(last)) = (inner_records.first(), inner_records.last()) else {
             return;
@@ -338,14 +330,6 @@ impl Brackets {
         // worked on: only gaps between outer records that carry an ID of
         // the burst are calls. A record that names none of them is some
         // other step of the outer, whatever its time says.
-        let theirs: HashSet<&str> = inner_records
-            .iter()
-            .flat_map(|r| r.ids.iter().map(|i| i.value.as_str()))
-            .filter(|v| !everywhere.contains(v))
-            .collect();
-        if theirs.is_empty() {
-            return;
-        }
         let around: Vec<&Record> = outer_records
             .iter()
             .copied()
@@ -353,7 +337,9 @@ impl Brackets {
             .collect();
         let fits = self
             .fits
-            .entry((inner.to_string(), outer.to_string()))
+            .entry(inner.to_string())
+            .or_default()
+            .entry(outer.to_string())
             .or_default();
         if fits.events >= MAX_FITS_PER_PAIR {
             return;
@@ -390,7 +376,11 @@ impl Brackets {
         // (the API waiting on the worker that calls the ledger) brackets it
         // too, but so loosely that it would vouch for any offset.
         let mut tightest: HashMap<String, (String, u64, Interval)> = HashMap::new();
-        for ((inner, outer), pair) in fits {
+        let pairs = fits.into_iter().flat_map(|(inner, m)| {
+            m.into_iter()
+                .map(move |(outer, f)| ((inner.clone(), outer), f))
+        });
+        for ((inner, outer), pair) in pairs {
             let Some((count, region)) = most_agreed(&pair.intervals) else {
                 continue;
             };
@@ -433,15 +423,18 @@ impl Brackets {
     }
 
     pub fn merge(&mut self, other: Brackets) {
-        for (key, theirs) in other.fits {
-            let mine = self.fits.entry(key).or_default();
-            let shift = mine.events;
-            mine.events = (mine.events + theirs.events).min(MAX_FITS_PER_PAIR);
-            mine.intervals
-                .extend(theirs.intervals.into_iter().map(|mut f| {
-                    f.event += shift;
-                    f
-                }));
+        for (inner, outers) in other.fits {
+            let of_inner = self.fits.entry(inner).or_default();
+            for (outer, theirs) in outers {
+                let mine = of_inner.entry(outer).or_default();
+                let shift = mine.events;
+                mine.events = (mine.events + theirs.events).min(MAX_FITS_PER_PAIR);
+                mine.intervals
+                    .extend(theirs.intervals.into_iter().map(|mut f| {
+                        f.event += shift;
+                        f
+                    }));
+            }
         }
         for (key, interval) in other.pairs {
             match self.pairs.get_mut(&key) {

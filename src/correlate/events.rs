@@ -378,7 +378,7 @@ impl IdGraph {
 }
 
 /// Which kinds of ID name an event best, most telling first.
-const KEY_PREFERENCE: &[&str] = &[
+pub(crate) const KEY_PREFERENCE: &[&str] = &[
     "event",
     "idem",
     "request",

@@ -582,5 +582,22 @@ pub(crate) fn event_ids(
             }
         }
     }
+    // Logs with no event id still name their event: by the ID kind that
+    // names events best (an idempotency key, a request id), so a finding
+    // can always be traced to its event.
+    if m.is_empty() && kinds.contains(&"event") {
+        let named = crate::correlate::events::KEY_PREFERENCE
+            .iter()
+            .find_map(|kind| {
+                records
+                    .iter()
+                    .flat_map(|r| r.ids.iter())
+                    .find(|id| config.id_kind(&id.field) == Some(kind))
+            });
+        if let Some(id) = named {
+            let last = id.field.rsplit('.').next().unwrap_or(&id.field);
+            m.insert(last.to_string(), id.value.clone());
+        }
+    }
     m
 }
