@@ -119,6 +119,8 @@ fn a_foreign_house_style_is_read_and_correlated() {
         "key_drift",
         "retry_storm",
         "partial_write",
+        "stuck_processing",
+        "key_conflict",
     ] {
         let got: BTreeSet<_> = found.iter().filter(|(k, _)| k == kind).collect();
         let want: BTreeSet<_> = planted.iter().filter(|(k, _)| k == kind).collect();
@@ -126,7 +128,10 @@ fn a_foreign_house_style_is_read_and_correlated() {
             got.is_subset(&want),
             "{kind}: false alarms {got:?} vs {want:?}"
         );
-        if kind != "partial_write" {
+        // Not yet all found: one partial write (a time limit after the
+        // capture) and the key conflicts (the rejected request is not yet
+        // an event of its own).
+        if !matches!(kind, "partial_write" | "key_conflict") {
             assert_eq!(got, want, "{kind}");
         }
     }

@@ -571,12 +571,14 @@ pub(crate) fn event_ids(
     kinds: &[&str],
 ) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
+    let mut named = false;
     for r in records {
         for id in &r.ids {
             let last = id.field.rsplit('.').next().unwrap_or(&id.field);
             if let Some(kind) = config.id_kind(&id.field)
                 && kinds.contains(&kind)
             {
+                named |= kind == "event";
                 m.entry(last.to_string())
                     .or_insert_with(|| id.value.clone());
             }
@@ -585,7 +587,7 @@ pub(crate) fn event_ids(
     // Logs with no event id still name their event: by the ID kind that
     // names events best (an idempotency key, a request id), so a finding
     // can always be traced to its event.
-    if m.is_empty() && kinds.contains(&"event") {
+    if !named && kinds.contains(&"event") {
         let named = crate::correlate::events::KEY_PREFERENCE
             .iter()
             .find_map(|kind| {

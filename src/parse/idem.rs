@@ -187,6 +187,14 @@ fn shaped_record(
     {
         attrs.push(("idempotency_key".into(), key.to_string()));
     }
+    // A namespaced key (`capture:<task id>`, `refund:<order id>`) names the
+    // object it guards: that object's ID joins the row to its event.
+    if let Some((_, object)) = key.rsplit_once(':')
+        && object.len() >= 6
+        && object.bytes().any(|b| b.is_ascii_digit())
+    {
+        attrs.push(("idempotency_key_ref".into(), object.to_string()));
+    }
     let fields = Fields {
         time_key: None,
         ts: shape
