@@ -201,13 +201,33 @@ fn identity(
         return (s, instance);
     }
     let service = service.unwrap_or_else(|| {
-        match pod_service(&instance) {
+        if from_record || kind == Kind::TaskEvent {
             // Celery events name the worker, not the file they were dumped to.
-            Some((svc, _)) if from_record || kind == Kind::TaskEvent => svc.to_string(),
-            _ => ctx.service.clone(),
+            service_of_instance(&instance).unwrap_or_else(|| ctx.service.clone())
+        } else {
+            ctx.service.clone()
         }
     });
     (service, instance)
+}
+
+/// [`pod_service`] of an instance name, remembered for the last name seen
+/// on this thread: a file's records name the same pod line after line, and
+/// the pattern is not worth running a million times.
+fn service_of_instance(instance: &str) -> Option<String> {
+    thread_local! {
+        static LAST: std::cell::RefCell<(String, Option<String>)> =
+            const { std::cell::RefCell::new((String::new(), None)) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != instance {
+            last.1 = pod_service(instance).map(|(svc, _)| svc.to_string());
+            last.0.clear();
+            last.0.push_str(instance);
+        }
+        last.1.clone()
+    })
 }
 
 /// Why a record got its service and instance, in words for `sniff`.
