@@ -97,11 +97,15 @@ fn strip_ansi(text: &str) -> std::borrow::Cow<'_, str> {
     let mut rest = text;
     while let Some(i) = rest.find('\x1b') {
         out.push_str(&rest[..i]);
-        rest = skip_ansi(&rest[i..]);
-        if rest.len() == text.len() - out.len() {
-            // A lone ESC: drop it and go on.
-            rest = &rest[1..];
-        }
+        let at = &rest[i..];
+        let after = skip_ansi(at);
+        // A lone ESC (no `[` after it) is dropped alone; either way the
+        // loop moves forward.
+        rest = if after.len() < at.len() {
+            after
+        } else {
+            &at[1..]
+        };
     }
     out.push_str(rest);
     out.into()
@@ -248,6 +252,15 @@ mod tests {
         assert_eq!(records[0].ts, records[1].ts);
         assert_eq!(records[3].ts, records[2].ts);
         assert_eq!(records[1].instance, "redis-1");
+    }
+
+    /// Found by the sniff_and_parse fuzz target: a lone ESC after a stripped
+    /// sequence looped for ever.
+    #[test]
+    fn control_codes_are_stripped_and_a_lone_escape_ends() {
+        assert_eq!(strip_ansi("\x1b[31mred\x1b[0m \x1b lone\x1b"), "red  lone");
+        assert_eq!(strip_ansi("\x1b[2K\x1b\x1b[1mx"), "x");
+        assert_eq!(strip_ansi("\x1b["), "");
     }
 
     #[test]
