@@ -15,7 +15,9 @@ use super::{Finding, FindingKind, event_ids};
 fn cancel_words() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)\b(cancell?ed|revoked|timed? ?out|time ?limit exceeded|TimeLimitExceeded|deadline exceeded)\b")
+        // Celery raises SoftTimeLimitExceeded and TimeLimitExceeded; the
+        // soft one ends a task just as surely once it is not caught.
+        Regex::new(r"(?i)\b(cancell?ed|revoked|timed? ?out|time ?limit exceeded|(soft)?TimeLimitExceeded|deadline exceeded)\b")
             .expect("cancel regex")
     })
 }
@@ -134,5 +136,26 @@ mod tests {
             task_event(4, "task-succeeded"),
         ];
         assert!(partial_writes(&retried_ok, &c).is_empty());
+    }
+
+    /// Celery's soft time limit ends a task after its capture as surely as
+    /// the hard one; an ordinary failure is the task's own error handling.
+    #[test]
+    fn a_soft_time_limit_after_a_mutation_is_partial() {
+        let c = Config::default();
+        for (exception, partial) in [
+            ("task-failed: SoftTimeLimitExceeded()", true),
+            ("task-failed: TimeLimitExceeded(60,)", true),
+            ("task-failed: CardDeclined('insufficient funds')", false),
+        ] {
+            let mut failed = task_event(3, "task-failed");
+            failed.message = exception.into();
+            let events = vec![task_event(1, "task-started"), charge(2), failed];
+            assert_eq!(
+                partial_writes(&events, &c).len(),
+                usize::from(partial),
+                "{exception}"
+            );
+        }
     }
 }
