@@ -121,17 +121,10 @@ pub fn footprint<S: RecordStore>(
         for id in frontier.drain(..) {
             // The asked ID is always followed: its count is not needed.
             let carriers = if first { 0 } else { store.carriers(&id)? };
-            if !first && known_hubs.contains(&id) {
-                fp.hubs.push(HubSkip {
-                    id: IdRef {
-                        field: field_of(&fp.records, &id),
-                        value: id,
-                    },
-                    carriers,
-                });
-                continue;
-            }
-            let records = if first || carriers <= hubs.limit {
+            // A hub the whole-index analysis found stops here too, so a
+            // timeline and the event list agree on what an event is.
+            let known_hub = !first && known_hubs.contains(&id);
+            let records = if !known_hub && (first || carriers <= hubs.limit) {
                 store.records_carrying(std::slice::from_ref(&id))?
             } else {
                 Vec::new()
@@ -148,7 +141,8 @@ pub fn footprint<S: RecordStore>(
                 });
                 return Ok(fp);
             }
-            if !first && (carriers > hubs.limit || fanout(&records, &id) > hubs.fanout) {
+            if !first && (known_hub || carriers > hubs.limit || fanout(&records, &id) > hubs.fanout)
+            {
                 fp.hubs.push(HubSkip {
                     id: IdRef {
                         field: field_of(&fp.records, &id),
