@@ -17,9 +17,10 @@
 //!   had never carried before: the callee's first record with an ID follows
 //!   a caller record with it.
 //! - **Reply** from B back to its caller A: A's next record follows B's last
-//!   record of that call, and B does not log again until A calls it anew.
-//!   A caller that resumes while its callee is still working (a timeout, a
-//!   "giving up waiting") is no reply: no arrow, a note on its own lane.
+//!   record of that call, and the call is over: no ID that B's side of it
+//!   carried (and A did not) turns up again later. A caller that resumes
+//!   while its callee is still working (a timeout, a "giving up waiting")
+//!   is no reply: no arrow, a note on its own lane.
 //!
 //! Frames track this: each call opens a frame for the callee under the
 //! caller's. A visit of a service whose frame is an ancestor of the running
@@ -182,12 +183,9 @@ pub fn arrows(records: &[Record]) -> Vec<Arrow> {
                             current = frame_of[b];
                             out.push(Some(arrow));
                         }
-                        (Some(fb), None) => {
-                            goes_on(&mut frames, fb, &mut out);
-                            current = Some(fb);
-                        }
-                        (None, None) => match frame_of[b] {
-                            // A closed frame going on: its reply was no reply.
+                        (_, None) => match frame_of[b] {
+                            // The service's frame goes on; a closed one was
+                            // not done after all, and its reply was no reply.
                             Some(fb) => {
                                 goes_on(&mut frames, fb, &mut out);
                                 current = Some(fb);
