@@ -428,7 +428,10 @@ impl Brackets {
             for (outer, theirs) in outers {
                 let mine = of_inner.entry(outer).or_default();
                 let shift = mine.events;
-                mine.events = (mine.events + theirs.events).min(MAX_FITS_PER_PAIR);
+                // Each accumulator kept its own first events: the agreement
+                // is over all the events whose fits were kept, never capped
+                // below them (a cap here let two threads' fits outvote it).
+                mine.events += theirs.events;
                 mine.intervals
                     .extend(theirs.intervals.into_iter().map(|mut f| {
                         f.event += shift;
