@@ -186,21 +186,22 @@ impl IdGraph {
     /// with, and that field: a periodic job's run id is seen with 22 VM ids.
     fn fanouts(&self) -> Vec<(u16, u32)> {
         let n = self.carriers.len();
-        // Records by node (CSR), from the per-record lists.
+        // Records by node (CSR), from the per-record lists. One array of
+        // offsets does: each starts at its node's end and is counted down
+        // to its start as the node's records are filed.
         let mut offsets = Vec::with_capacity(n + 1);
         let mut total = 0u32;
-        offsets.push(0);
         for &c in &self.carriers {
             total += c;
             offsets.push(total);
         }
-        let mut fill = offsets.clone();
+        offsets.push(total);
         let mut by_node = vec![0u32; total as usize];
         let mut start = 0usize;
         for (r, &end) in self.ends.iter().enumerate() {
             for &node in &self.nodes[start..end as usize] {
-                by_node[fill[node as usize] as usize] = r as u32;
-                fill[node as usize] += 1;
+                offsets[node as usize] -= 1;
+                by_node[offsets[node as usize] as usize] = r as u32;
             }
             start = end as usize;
         }
@@ -344,12 +345,12 @@ impl IdGraph {
             .collect();
         hubs.sort();
         // Relative hubs are named when their records are read again.
-        let mut first_carrier = vec![u32::MAX; self.carriers.len()];
+        let mut first_carrier: HashMap<u32, u32> = HashMap::new();
         let mut start = 0usize;
         for (r, &end) in self.ends.iter().enumerate() {
             for &node in &self.nodes[start..end as usize] {
-                if relative[node as usize] && first_carrier[node as usize] == u32::MAX {
-                    first_carrier[node as usize] = r as u32;
+                if relative[node as usize] {
+                    first_carrier.entry(node).or_insert(r as u32);
                 }
             }
             start = end as usize;
@@ -361,7 +362,7 @@ impl IdGraph {
             .map(|(&hash, &n)| {
                 (
                     hash,
-                    first_carrier[n as usize],
+                    first_carrier.get(&n).copied().unwrap_or(u32::MAX),
                     u64::from(self.carriers[n as usize]),
                 )
             })
