@@ -669,6 +669,26 @@ mod tests {
         assert!(wandering.resolve(5, 1_000).is_empty());
     }
 
+    /// Two threads' accumulators merged: agreement is counted over all the
+    /// events whose fits were kept (a capped count let 58 % pass as 100 %).
+    #[test]
+    fn merged_accumulators_count_every_event() {
+        let half = |from: i64| {
+            brackets((from..from + MAX_FITS_PER_PAIR as i64).map(|n| {
+                // 58 % of calls agree on +300 ms; the rest wander.
+                let skew = if n % 100 < 58 {
+                    300_000
+                } else {
+                    40_000 + (n % 7) * 90_000
+                };
+                call(n, skew, 3_000)
+            }))
+        };
+        let mut merged = half(0);
+        merged.merge(half(10_000));
+        assert!(merged.resolve(5, 1_000).is_empty());
+    }
+
     #[test]
     fn the_larger_group_keeps_its_time() {
         // w1 and a1 agree (a1 calls w1 in time); l1 is ahead of w1.
