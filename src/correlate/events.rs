@@ -379,7 +379,7 @@ impl IdGraph {
 }
 
 /// Which kinds of ID name an event best, most telling first.
-pub(crate) const KEY_PREFERENCE: &[&str] = &[
+const KEY_PREFERENCE: &[&str] = &[
     "event",
     "idem",
     "request",
@@ -388,6 +388,18 @@ pub(crate) const KEY_PREFERENCE: &[&str] = &[
     "correlation",
     "order",
 ];
+
+/// Of `ids`, the one that names their event best: by [`KEY_PREFERENCE`],
+/// the kind config gives a field or the kind a message pattern found.
+pub fn naming_id<'a>(
+    ids: impl Iterator<Item = &'a IdRef> + Clone,
+    config: &Config,
+) -> Option<&'a IdRef> {
+    KEY_PREFERENCE.iter().find_map(|kind| {
+        ids.clone()
+            .find(|id| config.id_kind(&id.field) == Some(kind) || id.field == *kind)
+    })
+}
 
 /// One event's summary from its records in true order.
 pub fn summarise(records: &[Record], config: &Config, hubs: &HashSet<&str>) -> EventSummary {
@@ -400,12 +412,7 @@ pub fn summarise(records: &[Record], config: &Config, hubs: &HashSet<&str>) -> E
             }
         }
     }
-    let key = KEY_PREFERENCE
-        .iter()
-        .find_map(|kind| {
-            ids.iter()
-                .find(|id| config.id_kind(&id.field) == Some(kind) || id.field == *kind)
-        })
+    let key = naming_id(ids.iter(), config)
         .or(ids.first())
         .cloned()
         .unwrap_or(IdRef {

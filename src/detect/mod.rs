@@ -588,15 +588,8 @@ pub(crate) fn event_ids(
     // names events best (an idempotency key, a request id), so a finding
     // can always be traced to its event.
     if !named && kinds.contains(&"event") {
-        let named = crate::correlate::events::KEY_PREFERENCE
-            .iter()
-            .find_map(|kind| {
-                records
-                    .iter()
-                    .flat_map(|r| r.ids.iter())
-                    .find(|id| config.id_kind(&id.field) == Some(kind))
-            });
-        if let Some(id) = named {
+        let ids = records.iter().flat_map(|r| r.ids.iter());
+        if let Some(id) = crate::correlate::events::naming_id(ids, config) {
             let last = id.field.rsplit('.').next().unwrap_or(&id.field);
             m.insert(last.to_string(), id.value.clone());
         }
