@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use hopline::config::Config;
 use hopline::correlate::{HubRule, footprint};
-use hopline::detect::event_findings;
+use hopline::detect::footprint_findings;
 use hopline::index::RecordIndex;
 use hopline::index::marks::Marks;
 use hopline::present::text;
@@ -111,8 +111,8 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut times = Vec::with_capacity(ids.len());
     for id in &ids {
         let t = Instant::now();
-        let fp = footprint(&index, id, rule)?;
-        let found = event_findings(&fp.records, &config);
+        let fp = footprint(&index, id, rule, &config)?;
+        let found = footprint_findings(&fp, &config);
         std::hint::black_box(text::timeline_json(&fp, &found));
         times.push(t.elapsed());
         if fp.records.is_empty() {

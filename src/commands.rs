@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use hopline::config::Config;
 use hopline::correlate::footprint;
 use hopline::correlate::footprint::HubRule;
-use hopline::detect::{Analysis, FindingKind, event_findings};
+use hopline::detect::{Analysis, FindingKind, footprint_findings};
 use hopline::index::{ClockState, RecordIndex, location};
 use hopline::ingest::{self, IngestReport, ingest_pg};
 use hopline::parse::sniff::sniff_with;
@@ -381,7 +381,7 @@ fn timeline(g: &Global, id: &str, json: bool, follow: bool) -> Result<ExitCode> 
         follow_context: follow,
         ..HubRule::from_config(&config)
     };
-    let fp = footprint(&index, id, rule)?;
+    let fp = footprint(&index, id, rule, &config)?;
     if !fp.ambiguous.is_empty() {
         return Err(ambiguous(id, &fp.ambiguous));
     }
@@ -400,7 +400,7 @@ fn timeline(g: &Global, id: &str, json: bool, follow: bool) -> Result<ExitCode> 
             Some("`hopline events` lists the events in the index"),
         ));
     }
-    let found = event_findings(&fp.records, &config);
+    let found = footprint_findings(&fp, &config);
     if json {
         outln!("{}", text::timeline_json(&fp, &found));
     } else {
@@ -483,7 +483,7 @@ fn export_cmd(
         Some(id) => {
             ensure_clock(&index, &config)?;
             let Some(report) = export::event_from_index(&index, id, &config, redact)? else {
-                let fp = footprint(&index, id, HubRule::from_config(&config))?;
+                let fp = footprint(&index, id, HubRule::from_config(&config), &config)?;
                 return Err(match &fp.unfollowed {
                     Some(skip) => nothing(unfollowed_words(skip), None),
                     None => nothing(format!("no record carries the ID {id:?}"), None),

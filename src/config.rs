@@ -306,10 +306,18 @@ const DEFAULT_ID_FIELDS: &[(&str, &[&str])] = &[
 ];
 
 const DEFAULT_ID_PATTERNS: &[(&str, &str)] = &[
-    // Celery's own worker lines: `Task billing.charge[3f2a…] received`.
+    // Celery's own worker lines: `Task billing.charge[3f2a…] received`,
+    // `Hard time limit (60s) exceeded for billing.charge[3f2a…]`, `Discarding
+    // revoked task: billing.charge[3f2a…]`.
     (
         "task",
-        r"\bTask [\w.:]+\[(?P<id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\]",
+        r"(?:\bTask [\w.:]+|\b\w+(?:\.\w+)+)\[(?P<id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\]",
+    ),
+    // ...and its bare task ids: `Tasks flagged as revoked: 3f2a…`,
+    // `Terminating 3f2a… (Signals.SIGTERM)`.
+    (
+        "task",
+        r"(?:\bTasks flagged as revoked: |\bTerminating )(?P<id>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\b",
     ),
     // `TraceID: 4bf9…`, `trace_id=4bf9…` inside free text.
     (
@@ -626,6 +634,28 @@ mod tests {
             Some("request")
         );
         assert_eq!(c.id_kind("Évènement.task_id"), Some("task"));
+    }
+
+    #[test]
+    fn celery_worker_lines_give_their_task_id() {
+        let c = Config::default();
+        let id = "3f2a9c1e-1111-4222-8333-944455556666";
+        for line in [
+            format!("Task billing.charge[{id}] received"),
+            format!("Hard time limit (60s) exceeded for billing.tasks.capture[{id}]"),
+            format!("Discarding revoked task: billing.tasks.capture[{id}]"),
+            format!("Tasks flagged as revoked: {id}"),
+            format!("Terminating {id} (Signals.SIGTERM)"),
+        ] {
+            let found: Vec<&str> = c
+                .id_patterns
+                .iter()
+                .filter(|p| p.kind == "task")
+                .filter_map(|p| p.regex.captures(&line)?.name("id"))
+                .map(|m| m.as_str())
+                .collect();
+            assert_eq!(found, [id], "{line}");
+        }
     }
 
     #[test]

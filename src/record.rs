@@ -232,6 +232,18 @@ const FINGERPRINT_FIELDS: &[&str] = &[
     "body_hash",
 ];
 
+/// A field that holds a payload's fingerprint: a known name, or a
+/// `*_hash`/`*_digest`/`*_fingerprint` that is not a configuration's.
+fn is_fingerprint_field(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    FINGERPRINT_FIELDS.contains(&name.as_str())
+        || (["_hash", "_digest", "_fingerprint", "hash"]
+            .iter()
+            .any(|s| name.ends_with(s))
+            && !name.starts_with("config")
+            && !name.contains("password"))
+}
+
 /// The payload fingerprint a record carries, if any: how key conflicts and
 /// key drift are told apart from safe replays.
 pub fn fingerprint(record: &Record) -> Option<&str> {
@@ -242,4 +254,38 @@ pub fn fingerprint(record: &Record) -> Option<&str> {
             .then_some(v.as_str())
             .filter(|v| !v.is_empty())
     })
+}
+
+/// Fingerprints this long or longer are compared on their first
+/// [`FINGERPRINT_CLASS`] characters: one service logs a hash cut short,
+/// another stores it whole.
+pub const FINGERPRINT_CLASS: usize = 12;
+
+/// Every payload fingerprint a record carries, each reduced to the part
+/// that is compared (algorithm prefix off, lower case, cut to
+/// [`FINGERPRINT_CLASS`]), distinct, in field order. More than one when the
+/// record states a comparison (`request_hash: {stored, received}`).
+pub fn fingerprint_classes(record: &Record) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (k, v) in &record.attrs {
+        let mut segments = k.rsplit('.');
+        let last = segments.next().unwrap_or(k);
+        let parent = segments.next().unwrap_or("");
+        if !(is_fingerprint_field(last) || is_fingerprint_field(parent)) {
+            continue;
+        }
+        let value = v.rsplit(':').next().unwrap_or(v).trim();
+        if value.len() < 6 || !value.chars().all(|c| c.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let class: String = value
+            .chars()
+            .take(FINGERPRINT_CLASS)
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        if !out.contains(&class) {
+            out.push(class);
+        }
+    }
+    out
 }

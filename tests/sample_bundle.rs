@@ -138,14 +138,18 @@ fn findings_are_exactly_the_sample_anomalies() {
         kinds,
         [
             "duplicate_side_effect",
-            "key_conflict",
             "key_drift",
+            "key_conflict",
             "partial_write",
             "stuck_processing"
         ]
     );
     assert!(found[0].1.contains(DOUBLE_CHARGE_EVT));
-    assert!(found[1].1.contains("idem_94bd00af971c3c6a"));
+    // The rejected request is named, its key's first use is context.
+    let conflict: Value = serde_json::from_str(&found[2].1).unwrap();
+    assert_eq!(conflict["idem_key"], "idem_94bd00af971c3c6a");
+    assert_eq!(conflict["event_id"], "evt_131a6bd80eeb");
+    assert_eq!(conflict["context_event"], "evt_7385d5753387");
     assert!(found[3].1.contains("2bdfd2f7-b39e-4c03-bd26-6b21bc4a758c"));
     // The benign traps raise nothing.
     for trap in ["evt_9728e47b048d", "evt_ea78de91f819", "evt_af3886f87f79"] {
@@ -196,7 +200,20 @@ fn events_list_every_event_with_its_findings() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(events.len(), 50);
+    // The request rejected under a reused key is an event of its own, with
+    // the finding; the key's first, innocent use has none.
+    assert_eq!(events.len(), 51);
+    let findings_of = |evt: &str| {
+        events
+            .iter()
+            .find(|e| e["key"]["value"] == evt)
+            .map(|e| e["findings"].clone())
+    };
+    assert_eq!(
+        findings_of("evt_131a6bd80eeb"),
+        Some(serde_json::json!(["key_conflict"]))
+    );
+    assert_eq!(findings_of("evt_7385d5753387"), Some(serde_json::json!([])));
     let dc = events
         .iter()
         .find(|e| e["key"]["value"] == DOUBLE_CHARGE_EVT)
@@ -316,4 +333,53 @@ fn a_unique_prefix_finds_the_event_and_an_ambiguous_one_says_so() {
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("matches several IDs"), "{err}");
+}
+
+#[test]
+fn a_reused_key_shows_each_event_it_touched_and_each_event_only_its_own() {
+    let ix = Ingested::sample();
+    let key = "idem_94bd00af971c3c6a";
+    let t: Value =
+        serde_json::from_str(&run_ok(ix.cmd().args(["timeline", key, "--json"]))).unwrap();
+    let events: Vec<&str> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["evt_7385d5753387", "evt_131a6bd80eeb"]);
+    let entries = t["entries"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .all(|e| events.contains(&e["event"].as_str().unwrap()))
+    );
+    let rejected = |e: &&Value| e["event"] == "evt_131a6bd80eeb";
+    assert_eq!(entries.iter().filter(rejected).count(), 5);
+    assert_eq!(finding_kinds(&t), BTreeSet::from(["key_conflict"]));
+    let table = run_ok(ix.cmd().args(["timeline", key]));
+    assert!(table.contains("2 events used this key"), "{table}");
+    assert!(table.contains("[2] idempotency key reused"), "{table}");
+
+    // The innocent first use holds none of the rejected request's lines;
+    // the rejected request holds its own, with the finding.
+    let first: Value = serde_json::from_str(&run_ok(ix.cmd().args([
+        "timeline",
+        "evt_7385d5753387",
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(first["entries"].as_array().unwrap().len(), 15);
+    assert!(finding_kinds(&first).is_empty());
+    let later: Value = serde_json::from_str(&run_ok(ix.cmd().args([
+        "timeline",
+        "evt_131a6bd80eeb",
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(later["entries"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        later["findings"][0]["ids"]["context_event"],
+        "evt_7385d5753387"
+    );
 }

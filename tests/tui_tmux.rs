@@ -13,8 +13,8 @@ fn open_move_enter_quit_restores_the_terminal() {
         return;
     };
 
-    let first = tmux.wait_for("Events (50)");
-    assert!(first.contains("50 events"), "{first}");
+    let first = tmux.wait_for("Events (51)");
+    assert!(first.contains("51 events"), "{first}");
     assert!(first.contains("5 findings"), "{first}");
 
     tmux.send(&["j", "j", "Enter"]);
@@ -28,7 +28,7 @@ fn open_move_enter_quit_restores_the_terminal() {
     let after = tmux.wait_for("TTY-MODE=");
     assert!(after.contains("HOPLINE-EXIT=0"), "{after}");
     assert!(
-        !after.contains("Events (50)"),
+        !after.contains("Events (51)"),
         "alternate screen was not left:\n{after}"
     );
     // Raw mode is off again: canonical line editing is back.
@@ -79,7 +79,7 @@ fn finding_to_timeline_search_follow_an_id_resize_export_quit() {
             .any(|l| l.starts_with("┌Overview") && l.ends_with('┐') && l.chars().count() == 80)
     });
     assert!(
-        small.lines().count() <= 24 && small.contains("Findings") && small.contains("Events (50)"),
+        small.lines().count() <= 24 && small.contains("Findings") && small.contains("Events (51)"),
         "{small}"
     );
     tmux.send(&["q"]);

@@ -76,6 +76,13 @@ pub struct Footprint {
     /// The asked ID when records carry it only as context (see
     /// `Record::context_ids`), with how many: then nothing was followed.
     pub unfollowed: Option<HubSkip>,
+    /// Keys reused with another payload that this footprint's events hold
+    /// the later side of (see [`super::split`]): their key_conflict.
+    pub conflicts: Vec<super::split::Conflict>,
+    /// When the asked ID is a key that several events used: the ID naming
+    /// each, and each record's event (an index into `events`).
+    pub events: Vec<IdRef>,
+    pub event_of: Vec<usize>,
 }
 
 impl Footprint {
@@ -88,6 +95,7 @@ pub fn footprint<S: RecordStore>(
     store: &S,
     query: &str,
     hubs: HubRule,
+    config: &crate::config::Config,
 ) -> Result<Footprint, S::Error> {
     let mut fp = Footprint {
         query: query.to_string(),
@@ -183,7 +191,59 @@ pub fn footprint<S: RecordStore>(
     }
     super::on_clock(&mut fp.records, &store.clock());
     sort_true_order(&mut fp.records);
+    keep_own_events(&mut fp, config);
     Ok(fp)
+}
+
+/// A footprint crosses an idempotency key into the events that reused it
+/// with another payload; it keeps the asked ID's own event, or, when the
+/// asked ID is such a key, every event with each record marked.
+fn keep_own_events(fp: &mut Footprint, config: &crate::config::Config) {
+    let followed: HashSet<&str> = fp.ids.iter().map(|i| i.value.as_str()).collect();
+    let parts = super::split::split(&fp.records, config, |v| followed.contains(v));
+    let query = fp.query.as_str();
+    let keep: Vec<usize> = if parts.count <= 1 {
+        vec![0]
+    } else if parts.is_split_key(query) {
+        (0..parts.count).collect()
+    } else {
+        let own = fp
+            .records
+            .iter()
+            .position(|r| r.carries(query) || r.context_id(query).is_some())
+            .map_or(0, |i| parts.of_record[i]);
+        vec![own]
+    };
+    fp.conflicts = parts
+        .conflicts
+        .iter()
+        .filter(|c| keep.contains(&c.other))
+        .cloned()
+        .collect();
+    if parts.count <= 1 {
+        return;
+    }
+    if keep.len() > 1 {
+        fp.events = keep
+            .iter()
+            .map(|&p| {
+                parts.name_of(&fp.records, p, config).unwrap_or(IdRef {
+                    field: "id".into(),
+                    value: String::new(),
+                })
+            })
+            .collect();
+        fp.event_of = parts.of_record.clone();
+        return;
+    }
+    let records = parts.records_of(&fp.records, keep[0]);
+    let carried: HashSet<&str> = records
+        .iter()
+        .flat_map(|r| r.ids.iter().chain(&r.context_ids))
+        .map(|i| i.value.as_str())
+        .collect();
+    fp.ids.retain(|i| carried.contains(i.value.as_str()));
+    fp.records = records;
 }
 
 fn field_of(records: &[Record], value: &str) -> String {
@@ -197,6 +257,7 @@ fn field_of(records: &[Record], value: &str) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::config::Config;
     use crate::record::{Kind, Level};
 
     /// An in-memory store for tests of everything above the index.
@@ -300,13 +361,13 @@ pub(crate) mod tests {
             fanout: 8,
             follow_context: false,
         };
-        let fp = footprint(&store, "r1", rule).unwrap();
+        let fp = footprint(&store, "r1", rule, &Config::default()).unwrap();
         let order: Vec<_> = fp.records.iter().map(|r| r.service.as_str()).collect();
         assert_eq!(order, ["gateway", "api", "celery", "worker"]);
         assert_eq!(fp.hubs.len(), 1);
         assert_eq!(fp.hubs[0].id.value, "acme");
         assert_eq!(fp.hubs[0].carriers, 6);
-        let from_task = footprint(&store, "t1", rule).unwrap();
+        let from_task = footprint(&store, "t1", rule, &Config::default()).unwrap();
         assert_eq!(from_task.records.len(), 4);
     }
 
@@ -333,6 +394,7 @@ pub(crate) mod tests {
                 fanout: 3,
                 follow_context: false,
             },
+            &Config::default(),
         )
         .unwrap();
         assert_eq!(wide.records.len(), 2);
@@ -345,6 +407,7 @@ pub(crate) mod tests {
                 fanout: 8,
                 follow_context: false,
             },
+            &Config::default(),
         )
         .unwrap();
         assert_eq!(narrow.records.len(), 6);
@@ -357,7 +420,8 @@ pub(crate) mod tests {
                     limit: 2,
                     fanout: 1,
                     follow_context: false,
-                }
+                },
+                &Config::default(),
             )
             .unwrap()
             .records
@@ -374,6 +438,11 @@ pub(crate) mod tests {
             fanout: 10,
             follow_context: false,
         };
-        assert!(footprint(&store, "nope", rule).unwrap().records.is_empty());
+        assert!(
+            footprint(&store, "nope", rule, &Config::default())
+                .unwrap()
+                .records
+                .is_empty()
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod events;
 pub mod footprint;
 pub mod hops;
+pub mod split;
 
 use crate::record::Record;
 
@@ -59,14 +60,26 @@ pub fn services_in_order(records: &[Record]) -> Vec<String> {
 }
 
 /// An analysis event's records in true order: exactly the carriers of its
-/// (non-hub) IDs, since the event is the component those IDs join.
+/// (non-hub) IDs, since the event is the component those IDs join — less
+/// the other side of an idempotency key reused with another payload (see
+/// [`split`]), as the analysis split it.
 pub fn event_records<S: RecordStore>(
     store: &S,
     event: &EventSummary,
+    config: &crate::config::Config,
 ) -> Result<Vec<Record>, S::Error> {
     let mut records = store.records_carrying(&event.id_values())?;
     on_clock(&mut records, &store.clock());
     sort_true_order(&mut records);
+    let hubs: std::collections::HashSet<String> = store.known_hubs().into_iter().collect();
+    let parts = split::split(&records, config, |v| !hubs.contains(v));
+    if parts.count > 1 {
+        let part = records
+            .iter()
+            .position(|r| r.carries(&event.key.value))
+            .map_or(0, |i| parts.of_record[i]);
+        records = parts.records_of(&records, part);
+    }
     Ok(records)
 }
 

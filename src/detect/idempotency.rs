@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::Config;
+use crate::correlate::split::Conflict;
 use crate::record::{Kind, Record, SourceRef, TaskState, fingerprint, task_state};
 
 use super::{Finding, FindingKind, event_ids};
@@ -17,34 +18,35 @@ fn idem_key<'r>(r: &'r Record, config: &Config) -> Option<&'r str> {
         .map(|id| id.value.as_str())
 }
 
-pub fn key_conflicts(records: &[Record], config: &Config) -> Vec<Finding> {
-    let mut by_key: BTreeMap<&str, BTreeMap<&str, Vec<SourceRef>>> = BTreeMap::new();
-    for r in records {
-        if let (Some(key), Some(fp)) = (idem_key(r, config), fingerprint(r)) {
-            by_key
-                .entry(key)
-                .or_default()
-                .entry(fp)
-                .or_default()
-                .push(r.source.clone());
-        }
-    }
-    by_key
+/// key_conflict: a key that came back with another payload (see
+/// `correlate::split`), named by the later payload's event, with the
+/// earlier event as context.
+pub fn key_conflicts<'c>(conflicts: impl IntoIterator<Item = &'c Conflict>) -> Vec<Finding> {
+    let last = |f: &str| f.rsplit('.').next().unwrap_or(f).to_string();
+    conflicts
         .into_iter()
-        .filter(|(_, fps)| fps.len() > 1)
-        .map(|(key, fps)| {
-            let mut ids = event_ids(records, config, &["event"]);
-            ids.insert("idem_key".into(), key.to_string());
+        .map(|c| {
+            let mut ids = BTreeMap::new();
+            if let Some(name) = &c.name {
+                ids.insert(last(&name.field), name.value.clone());
+            }
+            ids.insert("idem_key".into(), c.key.value.clone());
+            let context = match &c.context {
+                Some(ctx) => {
+                    ids.insert("context_event".into(), ctx.value.clone());
+                    format!("; its first use belongs to {}", ctx.value)
+                }
+                None => String::new(),
+            };
             let summary = format!(
-                "idempotency key {key} arrived with {} different payloads ({})",
-                fps.len(),
-                fps.keys().copied().collect::<Vec<_>>().join(", ")
+                "idempotency key {} arrived again with another payload ({} where the first was {}){context}",
+                c.key.value, c.other_fingerprint, c.first_fingerprint,
             );
             Finding::new(
                 FindingKind::KeyConflict,
                 ids,
                 summary,
-                fps.into_values().flatten(),
+                c.evidence.iter().cloned(),
             )
         })
         .collect()
@@ -160,6 +162,7 @@ fn any_task_live(records: &[Record]) -> bool {
 mod tests {
     use super::*;
     use crate::correlate::footprint::tests::rec;
+    use crate::correlate::split::split;
 
     fn with_fp(ts: i64, key: &str, fp: &str) -> Record {
         let mut r = rec(
@@ -176,13 +179,15 @@ mod tests {
     #[test]
     fn conflict_needs_two_payloads_under_one_key() {
         let c = Config::default();
-        let replay = vec![with_fp(1, "k1", "h1"), with_fp(2, "k1", "h1")];
-        assert!(key_conflicts(&replay, &c).is_empty());
+        let found = |records: &[Record]| key_conflicts(&split(records, &c, |_| true).conflicts);
+        let replay = vec![with_fp(1, "k1", "hash01"), with_fp(2, "k1", "hash01")];
+        assert!(found(&replay).is_empty());
         assert!(key_drift(&replay, &c).is_empty());
-        let conflict = vec![with_fp(1, "k1", "h1"), with_fp(2, "k1", "h2")];
-        let f = key_conflicts(&conflict, &c);
+        let conflict = vec![with_fp(1, "k1", "hash01"), with_fp(2, "k1", "hash02")];
+        let f = found(&conflict);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].ids["idem_key"], "k1");
+        assert_eq!(f[0].ids["event_id"], "e1");
     }
 
     #[test]

@@ -130,15 +130,37 @@ impl Finding {
 }
 
 /// Findings over one event's records (a footprint or an index component),
-/// in true order.
+/// in true order. A key reused with another payload is found where the
+/// records are split into events (see [`event_parts`]).
 pub fn event_findings(records: &[Record], config: &Config) -> Vec<Finding> {
     let mut out = Vec::new();
     out.extend(duplicate::duplicate_side_effects(records, config));
-    out.extend(idempotency::key_conflicts(records, config));
     out.extend(idempotency::key_drift(records, config));
     out.extend(task::partial_writes(records, config));
     out.extend(idempotency::stuck_processing(records, config));
     out.extend(retry::retry_storm(records, config));
+    out
+}
+
+/// A footprint's findings: its event's, or each event's when the asked ID
+/// is a key several events used, with the key conflicts it holds.
+pub fn footprint_findings(fp: &crate::correlate::Footprint, config: &Config) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if fp.events.is_empty() {
+        out.extend(event_findings(&fp.records, config));
+    } else {
+        for e in 0..fp.events.len() {
+            let mine: Vec<Record> = fp
+                .records
+                .iter()
+                .zip(&fp.event_of)
+                .filter(|(_, of)| **of == e)
+                .map(|(r, _)| r.clone())
+                .collect();
+            out.extend(event_findings(&mine, config));
+        }
+    }
+    out.extend(idempotency::key_conflicts(&fp.conflicts));
     out
 }
 
@@ -280,35 +302,28 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         hubs: &hubs,
     };
     let mut brackets = Brackets::default();
-    let (mut summaries, mut found) =
-        pass.check(&mut buckets, &Clock::default(), Some(&mut brackets))?;
+    let mut checked = pass.check(&mut buckets, &Clock::default(), Some(&mut brackets))?;
     // Clocks found off change the order inside events, and findings read
     // that order: the events are checked again on the corrected clock.
     let clock = brackets.resolve(config.clock_skew_brackets, config.clock_skew_min);
     if !clock.is_empty() {
-        (summaries, found) = pass.check(&mut buckets, &clock, None)?;
+        checked = pass.check(&mut buckets, &clock, None)?;
     }
     drop(buckets);
     for f in clock_findings(&clock) {
         findings.push(f);
         finding_ts.push(None);
     }
-    let mut per_event: Vec<Vec<usize>> = vec![Vec::new(); components.events];
-    for (event, timed) in found.into_iter().enumerate() {
+    // Events in time order of their first record.
+    let mut events: Vec<(EventSummary, Vec<usize>)> = Vec::new();
+    for (summary, timed) in checked.into_iter().flatten() {
         let start = findings.len();
         for (f, ts) in timed {
             findings.push(f);
             finding_ts.push(ts);
         }
-        per_event[event] = (start..findings.len()).collect();
+        events.push((summary, (start..findings.len()).collect()));
     }
-
-    // Events in time order of their first record.
-    let mut events: Vec<(EventSummary, Vec<usize>)> = summaries
-        .into_iter()
-        .zip(per_event)
-        .filter_map(|(s, f)| Some((s?, f)))
-        .collect();
     events.sort_by(|a, b| (a.0.first_ts, &a.0.key.value).cmp(&(b.0.first_ts, &b.0.key.value)));
 
     // Rank the findings; events keep pointing at them by position.
@@ -391,9 +406,9 @@ struct EventPass<'a> {
     hubs: &'a HashSet<&'a str>,
 }
 
-/// Per event: its summary, and its findings with the time of their first
-/// evidence.
-type PassOutput = (Vec<Option<EventSummary>>, Vec<Vec<Timed>>);
+/// Per component: the events it holds (see [`event_parts`]), each with its
+/// summary and its findings with the time of their first evidence.
+type PassOutput = Vec<Vec<(EventSummary, Vec<Timed>)>>;
 
 impl EventPass<'_> {
     /// Checks one bucket of events at a time on both cores, with `clock`
@@ -404,8 +419,7 @@ impl EventPass<'_> {
         clock: &Clock,
         mut brackets: Option<&mut Brackets>,
     ) -> Result<PassOutput, AnalysisError> {
-        let mut summaries: Vec<Option<EventSummary>> = (0..self.events).map(|_| None).collect();
-        let mut found: Vec<Vec<Timed>> = (0..self.events).map(|_| Vec::new()).collect();
+        let mut out: PassOutput = (0..self.events).map(|_| Vec::new()).collect();
         let mut corrupt = None;
         let collect = brackets.is_some();
         let check = |groups: &[(u32, Vec<&[u8]>)]| {
@@ -437,10 +451,7 @@ impl EventPass<'_> {
             for checked in done {
                 let event = checked.event as usize;
                 match checked.outcome {
-                    Ok((summary, timed)) => {
-                        found[event] = timed;
-                        summaries[event] = Some(summary);
-                    }
+                    Ok(events) => out[event] = events,
                     Err(e) => {
                         corrupt.get_or_insert(e);
                     }
@@ -449,7 +460,7 @@ impl EventPass<'_> {
         })?;
         match corrupt {
             Some(e) => Err(AnalysisError::Corrupt(e)),
-            None => Ok((summaries, found)),
+            None => Ok(out),
         }
     }
 }
@@ -512,7 +523,35 @@ type Timed = (Finding, Option<Micros>);
 
 struct Checked {
     event: u32,
-    outcome: Result<(EventSummary, Vec<Timed>), serde_json::Error>,
+    /// The events the group's records hold: one, or more when a reused
+    /// idempotency key joined them (see `correlate::split`).
+    outcome: Result<Vec<(EventSummary, Vec<Timed>)>, serde_json::Error>,
+}
+
+/// The events one group of records (in true order) holds, each with its
+/// findings: the group itself (`None`), or its parts when an idempotency key
+/// reused with another payload joined separate events.
+pub fn event_parts(
+    records: &[Record],
+    config: &Config,
+    follows: impl Fn(&str) -> bool,
+) -> Vec<(Option<Vec<Record>>, Vec<Finding>)> {
+    let parts = crate::correlate::split::split(records, config, follows);
+    if parts.count <= 1 {
+        let mut found = event_findings(records, config);
+        found.extend(idempotency::key_conflicts(&parts.conflicts));
+        return vec![(None, found)];
+    }
+    (0..parts.count)
+        .map(|p| {
+            let mine = parts.records_of(records, p);
+            let mut found = event_findings(&mine, config);
+            found.extend(idempotency::key_conflicts(
+                parts.conflicts.iter().filter(|c| c.other == p),
+            ));
+            (Some(mine), found)
+        })
+        .collect()
 }
 
 /// Each event's records decoded, put in true order, summarised and
@@ -539,22 +578,22 @@ fn check_events(
                     if let Some(b) = brackets.as_deref_mut() {
                         b.add_event(&records, hubs);
                     }
-                    let findings = event_findings(&records, config);
-                    // Most events have none: the lookup is built only when needed.
-                    let found = if findings.is_empty() {
-                        Vec::new()
-                    } else {
-                        let ts_of: HashMap<&SourceRef, Micros> =
-                            records.iter().map(|r| (&r.source, r.ts)).collect();
-                        findings
-                            .into_iter()
-                            .map(|f| {
-                                let ts = first_evidence_ts(&f, &ts_of);
-                                (f, ts)
-                            })
-                            .collect()
-                    };
-                    (summarise(&records, config, hubs), found)
+                    let ts_of: HashMap<&SourceRef, Micros> =
+                        records.iter().map(|r| (&r.source, r.ts)).collect();
+                    event_parts(&records, config, |v| !hubs.contains(v))
+                        .into_iter()
+                        .map(|(part, findings)| {
+                            let part = part.as_deref().unwrap_or(&records);
+                            let found = findings
+                                .into_iter()
+                                .map(|f| {
+                                    let ts = first_evidence_ts(&f, &ts_of);
+                                    (f, ts)
+                                })
+                                .collect();
+                            (summarise(part, config, hubs), found)
+                        })
+                        .collect()
                 });
             Checked {
                 event: *event,

@@ -20,7 +20,16 @@ pub fn timeline_json(fp: &Footprint, findings: &[Finding]) -> Value {
         .records
         .iter()
         .enumerate()
-        .map(|(k, r)| entry_json(r, into.get(&k).map(|a| (a, &fp.records[a.from]))))
+        .map(|(k, r)| {
+            let mut e = entry_json(r, into.get(&k).map(|a| (a, &fp.records[a.from])));
+            e["event"] = json!(
+                fp.event_of
+                    .get(k)
+                    .and_then(|&i| fp.events.get(i))
+                    .map(|n| &n.value)
+            );
+            e
+        })
         .collect();
     json!({
         "query": fp.query,
@@ -28,6 +37,7 @@ pub fn timeline_json(fp: &Footprint, findings: &[Finding]) -> Value {
         "ids": fp.ids.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),
         "hubs_skipped": fp.hubs.iter().map(|h| json!({"field": h.id.field, "value": h.id.value, "carriers": h.carriers})).collect::<Vec<_>>(),
         "truncated": fp.truncated,
+        "events": fp.events.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),
         "entries": entries,
         "findings": findings,
     })
@@ -108,6 +118,20 @@ pub fn timeline_table(fp: &Footprint, findings: &[Finding], width: Option<usize>
     if fp.truncated {
         let _ = writeln!(out, "footprint cut at {} records", fp.records.len());
     }
+    if !fp.events.is_empty() {
+        let named: Vec<String> = fp
+            .events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("[{}] {}={}", i + 1, e.field, e.value))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{} events used this key, each marked: {}",
+            fp.events.len(),
+            for_terminal(&named.join(", "))
+        );
+    }
     let svc_w = services
         .iter()
         .map(|s| s.chars().count())
@@ -149,6 +173,10 @@ pub fn timeline_table(fp: &Footprint, findings: &[Finding], width: Option<usize>
                 r.message
             ),
             None => r.message.clone(),
+        };
+        let msg = match fp.event_of.get(k) {
+            Some(e) if !fp.events.is_empty() => format!("[{}] {msg}", e + 1),
+            _ => msg,
         };
         let msg = for_terminal(&msg);
         let msg = truncate(&msg, msg_w);

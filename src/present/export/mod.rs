@@ -13,10 +13,10 @@ use std::collections::HashMap;
 
 use crate::config::Config;
 use crate::correlate::{HubRule, event_records as event_records_of, footprint};
-use crate::detect::{Analysis, FindingKind, event_findings};
+use crate::detect::{Analysis, FindingKind, footprint_findings};
 use crate::index::marks::Marks;
 use crate::index::{IndexError, RecordIndex};
-use crate::record::SourceRef;
+use crate::record::{Record, SourceRef};
 
 /// Output format of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,12 +45,13 @@ pub fn event_from_index(
     redact: bool,
 ) -> Result<Option<model::EventReport>, IndexError> {
     let reproduce = format!("hopline --index {} timeline {id}", index.dir().display());
-    let fp = footprint(index, id, HubRule::from_config(config))?;
+    let fp = footprint(index, id, HubRule::from_config(config), config)?;
     if fp.records.is_empty() {
         return Ok(None);
     }
-    let findings = event_findings(&fp.records, config);
+    let findings = footprint_findings(&fp, config);
     let marks = marks_of(index)?;
+    let cited = cited_records(index, &findings, [&fp.records])?;
     let mut scrub = scrub_for(config, redact);
     Ok(Some(event_report(
         &EventInput {
@@ -61,9 +62,34 @@ pub fn event_from_index(
             findings: &findings,
             marks: &marks.marks,
             reproduce,
+            cited: &cited,
         },
         &mut scrub,
     )))
+}
+
+/// The records `findings` cite that none of `held` holds, read back.
+fn cited_records<'r>(
+    index: &RecordIndex,
+    findings: &[crate::detect::Finding],
+    held: impl IntoIterator<Item = &'r Vec<Record>>,
+) -> Result<Vec<Record>, IndexError> {
+    let held: std::collections::HashSet<&SourceRef> = held
+        .into_iter()
+        .flat_map(|records| records.iter().map(|r| &r.source))
+        .collect();
+    let mut missing: Vec<SourceRef> = findings
+        .iter()
+        .flat_map(|f| f.evidence.iter())
+        .filter(|s| !held.contains(s))
+        .cloned()
+        .collect();
+    missing.sort();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    index.records_at(&missing)
 }
 
 /// The whole bundle's report (`hopline export --incident [--kind K]`) from
@@ -104,8 +130,16 @@ pub fn incident_from_index(
     crate::correlate::on_clock(&mut marked, &analysis.clock);
     let mut event_records = HashMap::new();
     for (_, e) in model::representative_events(analysis, only) {
-        event_records.insert(e, event_records_of(index, &analysis.events.events[e])?);
+        event_records.insert(
+            e,
+            event_records_of(index, &analysis.events.events[e], config)?,
+        );
     }
+    let cited_by: Vec<crate::detect::Finding> = event_records
+        .keys()
+        .flat_map(|&e| analysis.findings_of(e).cloned())
+        .collect();
+    let cited = cited_records(index, &cited_by, event_records.values())?;
     let mut scrub = scrub_for(config, redact);
     Ok(incident_report(
         &IncidentInput {
@@ -113,6 +147,7 @@ pub fn incident_from_index(
             analysis,
             event_records: &event_records,
             marked: &marked,
+            cited: &cited,
             only,
             marks: &marks.marks,
             reproduce,

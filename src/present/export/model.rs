@@ -160,6 +160,9 @@ pub struct EventInput<'a> {
     pub findings: &'a [Finding],
     pub marks: &'a [Mark],
     pub reproduce: String,
+    /// Records the findings cite that belong to another event (a reused
+    /// key's first use): their text is quoted as evidence.
+    pub cited: &'a [Record],
 }
 
 const EVIDENCE_CHARS: usize = 300;
@@ -230,7 +233,12 @@ fn duration(micros: i64) -> String {
 
 pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
     let records = input.records;
-    let by_source: HashMap<&SourceRef, &Record> = records.iter().map(|r| (&r.source, r)).collect();
+    let by_source: HashMap<&SourceRef, &Record> = input
+        .cited
+        .iter()
+        .chain(records)
+        .map(|r| (&r.source, r))
+        .collect();
     let services = crate::correlate::services_in_order(records);
     let mut summary = Vec::new();
     if let (Some(first), Some(last)) = (records.first(), records.last()) {
@@ -456,6 +464,8 @@ pub struct IncidentInput<'a> {
     pub analysis: &'a Analysis,
     pub event_records: &'a HashMap<usize, Vec<Record>>,
     pub marked: &'a [Record],
+    /// Records the representatives' findings cite outside their events.
+    pub cited: &'a [Record],
     pub only: Option<FindingKind>,
     pub marks: &'a [Mark],
     pub reproduce: String,
@@ -585,6 +595,7 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
                 findings: &findings,
                 marks: input.marks,
                 reproduce: format!("hopline export {}", summary.key.value),
+                cited: input.cited,
             },
             scrub,
         );

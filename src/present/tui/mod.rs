@@ -298,7 +298,7 @@ pub fn answer(req: &Request, index: &RecordIndex, config: &Config, app: &App) ->
     match req {
         Request::LoadEvent(event) => {
             let summary = app.analysis.as_ref()?.events.events.get(*event)?;
-            Some(match event_records(index, summary) {
+            Some(match event_records(index, summary, config) {
                 Ok(records) => Message::EventRecords {
                     event: *event,
                     records,
@@ -307,19 +307,21 @@ pub fn answer(req: &Request, index: &RecordIndex, config: &Config, app: &App) ->
             })
         }
         Request::Search(query) => Some(search_message(index, query.clone())),
-        Request::Footprint(id) => Some(match footprint(index, id, HubRule::from_config(config)) {
-            Ok(fp) => match fp.unfollowed {
-                Some(skip) => Message::Flash(format!(
-                    "{} is in {} records as {}: it says who events concern, so it is not followed",
-                    skip.id.value, skip.carriers, skip.id.field
-                )),
-                None => Message::Footprint {
-                    query: id.clone(),
-                    records: fp.records,
+        Request::Footprint(id) => Some(
+            match footprint(index, id, HubRule::from_config(config), config) {
+                Ok(fp) => match fp.unfollowed {
+                    Some(skip) => Message::Flash(format!(
+                        "{} is in {} records as {}: it says who events concern, so it is not followed",
+                        skip.id.value, skip.carriers, skip.id.field
+                    )),
+                    None => Message::Footprint {
+                        query: id.clone(),
+                        records: fp.records,
+                    },
                 },
+                Err(e) => Message::Flash(format!("cannot follow {id}: {e}")),
             },
-            Err(e) => Message::Flash(format!("cannot follow {id}: {e}")),
-        }),
+        ),
         _ => None,
     }
 }
