@@ -324,6 +324,8 @@ const DEFAULT_ID_PATTERNS: &[(&str, &str)] = &[
         "trace",
         r"(?i)\btrace[ _-]?id\b[\s:=]+(?P<id>[0-9a-f]{16,32})\b",
     ),
+    // `TraceID: 4bf9… SpanID: 00f0…`: the span a line was written under.
+    ("span", r"(?i)\bspan[ _-]?id\b[\s:=]+(?P<id>[0-9a-f]{16})\b"),
     // `Get OrderID d845c8bb-…`, `[OrderId: 42-a]`, `order_id=…` in text.
     (
         "order",

@@ -224,6 +224,21 @@ pub fn task_state(record: &Record) -> Option<TaskState> {
         .flatten()
 }
 
+/// Whether an ID field holds a span id (OpenTelemetry's `spanId`,
+/// `span_id`, a `SpanID:` in the text): a unit of work inside one request.
+/// A trace joins dozens of them; that makes it no hub.
+pub fn is_span_field(field: &str) -> bool {
+    let last = field.rsplit('.').next().unwrap_or(field);
+    let mut name = last
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase());
+    matches!(
+        (name.next(), name.next(), name.next(), name.next()),
+        (Some('s'), Some('p'), Some('a'), Some('n'))
+    ) && matches!(name.collect::<String>().as_str(), "" | "id")
+}
+
 const FINGERPRINT_FIELDS: &[&str] = &[
     "payload_hash",
     "payload_fingerprint",

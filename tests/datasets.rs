@@ -293,9 +293,10 @@ fn span_edges(root: &std::path::Path, trace: &str) -> BTreeMap<(String, String),
 /// Arrows only where the data shows a call: for the three checkout traces
 /// of SOURCE.md, every call arrow drawn is a caller→callee edge of the
 /// spans (the innermost waiting service, not the first to carry the trace
-/// ID, nor the line just before), and most edges are drawn. The edges not
-/// drawn are back-to-back calls from one caller (frontend → catalogue ×5)
-/// whose callee lines run on as one visit.
+/// ID, nor the line just before), and at least 80 % of the edges are drawn
+/// (all 51 today). Back-to-back calls from one caller (frontend → catalogue
+/// ×5) log as one run; their spans, each opened and closed before the next
+/// begins, tell the requests apart.
 #[test]
 fn nezha_arrows_are_span_edges() {
     let Some(root) = dataset("nezha-onlineboutique") else {
@@ -339,8 +340,9 @@ fn nezha_arrows_are_span_edges() {
         }
         edges_total += edges.values().sum::<usize>();
     }
+    eprintln!("nezha: {drawn} of {edges_total} cross-service span edges drawn");
     assert!(
-        drawn * 4 >= edges_total * 3,
+        drawn * 5 >= edges_total * 4,
         "{drawn} of {edges_total} span edges drawn"
     );
 }

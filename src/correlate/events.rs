@@ -207,6 +207,12 @@ impl IdGraph {
         }
         let mut out = vec![(u16::MAX, 0u32); n];
         let mut co: Vec<(u16, u32)> = Vec::new();
+        // Spans are parts of one request: a trace joins dozens, like every
+        // trace does.
+        let mut span_field = vec![false; self.fields.len()];
+        for (name, &f) in &self.fields {
+            span_field[f as usize] = crate::record::is_span_field(name);
+        }
         for v in 0..n {
             if u64::from(self.carriers[v]) > self.hub_limit {
                 continue;
@@ -221,7 +227,7 @@ impl IdGraph {
                 let e = self.ends[r as usize] as usize;
                 for &w in &self.nodes[s..e] {
                     let f = self.field_of[w as usize];
-                    if w as usize != v && f != self.field_of[v] {
+                    if w as usize != v && f != self.field_of[v] && !span_field[f as usize] {
                         co.push((f, w));
                     }
                 }

@@ -37,7 +37,12 @@ impl HubRule {
 fn fanout(records: &[Record], id: &str) -> usize {
     let mut per_field: HashMap<&str, HashSet<&str>> = HashMap::new();
     for r in records {
-        for i in r.ids.iter().filter(|i| i.value != id) {
+        // Spans are parts of one request: a trace joins dozens.
+        for i in r
+            .ids
+            .iter()
+            .filter(|i| i.value != id && !crate::record::is_span_field(&i.field))
+        {
             per_field
                 .entry(i.field.as_str())
                 .or_default()

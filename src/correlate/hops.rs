@@ -67,6 +67,23 @@ struct Frame {
     closed: bool,
     /// The reply drawn when this frame closed, withdrawn if it goes on.
     reply: Option<usize>,
+    /// The last record of any span the frame's records carried, and whether
+    /// each of those spans logged at least twice (see `next_request`).
+    span_reach: Option<usize>,
+    spans_closed: bool,
+}
+
+impl Frame {
+    fn new(service: usize, parent: Option<usize>) -> Frame {
+        Frame {
+            service,
+            parent,
+            closed: false,
+            reply: None,
+            span_reach: None,
+            spans_closed: true,
+        }
+    }
 }
 
 /// The arrows of `records`, which must be in true order.
@@ -99,6 +116,9 @@ pub fn arrows(records: &[Record]) -> Vec<Arrow> {
     let mut frame_at: Vec<Option<usize>> = vec![None; records.len()];
     let mut current: Option<usize> = None;
     let mut prev_service: Option<usize> = None;
+    // Where a visit ended because a new request began (see `next_request`).
+    let mut restart: Option<usize> = None;
+    let spans = span_stats(records);
 
     let mut i = 0;
     while i < records.len() {
@@ -108,10 +128,8 @@ pub fn arrows(records: &[Record]) -> Vec<Arrow> {
             continue;
         }
         let b = service[i];
-        // The visit: this record and the following ones of the same service.
-        // (Back-to-back calls from one caller stay one visit: a span id
-        // would tell them apart, but services log under their client spans
-        // too, so a span change is no call.)
+        // The visit: this record and the following ones of the same service,
+        // up to a new request shown by its spans (see `next_request`).
         let mut end = i + 1;
         while end < records.len() && (service[end] == b || !takes_part(&records[end])) {
             end += 1;
@@ -120,7 +138,36 @@ pub fn arrows(records: &[Record]) -> Vec<Arrow> {
             .filter(|&k| service[k] == b)
             .flat_map(|k| records[k].ids.iter())
             .collect();
-        if prev_service != Some(b) {
+        if prev_service == Some(b) && restart == Some(i) {
+            // Back-to-back requests from the caller still waiting above.
+            if let Some(fb) = frame_of[b] {
+                frames[fb].closed = true;
+                let caller = frames[fb]
+                    .parent
+                    .filter(|&p| !frames[p].closed && last_of[frames[p].service] > i);
+                if let Some(p) = caller {
+                    let a = frames[p].service;
+                    let from = last_before(records, &service, a, i);
+                    if let (Some(from), Some(id)) =
+                        (from, shared_id(records, &service, a, i, end, b))
+                    {
+                        frames.push(Frame::new(b, Some(p)));
+                        frame_of[b] = Some(frames.len() - 1);
+                        current = frame_of[b];
+                        out.push(Some(Arrow {
+                            kind: ArrowKind::Call,
+                            from,
+                            to: i,
+                            why: format!(
+                                "call: {} is still waiting (it logs again later) and {}'s earlier spans opened and closed before this new one: another request; both carry {}={}",
+                                names[a], names[b], id.field, id.value
+                            ),
+                            via: id.clone(),
+                        }));
+                    }
+                }
+            }
+        } else if prev_service != Some(b) {
             let novel: Vec<&IdRef> = visit_ids
                 .iter()
                 .copied()
@@ -173,12 +220,7 @@ pub fn arrows(records: &[Record]) -> Vec<Arrow> {
                     match (open_frame, caller) {
                         (_, Some(arrow)) => {
                             let parent = frame_of[service[arrow.from]];
-                            frames.push(Frame {
-                                service: b,
-                                parent,
-                                closed: false,
-                                reply: None,
-                            });
+                            frames.push(Frame::new(b, parent));
                             frame_of[b] = Some(frames.len() - 1);
                             current = frame_of[b];
                             out.push(Some(arrow));
@@ -191,12 +233,7 @@ pub fn arrows(records: &[Record]) -> Vec<Arrow> {
                                 current = Some(fb);
                             }
                             None => {
-                                frames.push(Frame {
-                                    service: b,
-                                    parent: None,
-                                    closed: false,
-                                    reply: None,
-                                });
+                                frames.push(Frame::new(b, None));
                                 frame_of[b] = Some(frames.len() - 1);
                                 current = frame_of[b];
                             }
@@ -205,13 +242,22 @@ pub fn arrows(records: &[Record]) -> Vec<Arrow> {
                 }
             }
         }
-        for id in &visit_ids {
+        // A new request inside the run ends this visit there.
+        let again = current
+            .filter(|&f| frames[f].service == b)
+            .and_then(|f| next_request(records, &service, &spans, (b, i, end), &mut frames[f]));
+        let end = again.unwrap_or(end);
+        for id in (i..end)
+            .filter(|&k| service[k] == b)
+            .flat_map(|k| records[k].ids.iter())
+        {
             carried[b].insert(id.value.as_str());
         }
         for k in (i..end).filter(|&k| service[k] == b) {
             frame_at[k] = current;
         }
         prev_service = Some(b);
+        restart = again;
         i = end;
     }
     // A reply needs the call to be over: none of the IDs the callee's side
@@ -237,6 +283,63 @@ pub fn arrows(records: &[Record]) -> Vec<Arrow> {
         }
     }
     out.into_iter().flatten().collect()
+}
+
+fn is_span(id: &IdRef) -> bool {
+    crate::record::is_span_field(&id.field)
+}
+
+/// Each span id's first and last record in the timeline, and how many
+/// records carry it.
+type SpanStats<'r> = std::collections::HashMap<&'r str, (usize, usize, usize)>;
+
+fn span_stats(records: &[Record]) -> SpanStats<'_> {
+    let mut stats = SpanStats::new();
+    for (k, r) in records.iter().enumerate() {
+        for s in r.ids.iter().filter(|id| is_span(id)) {
+            let e = stats.entry(s.value.as_str()).or_insert((k, k, 0));
+            e.1 = k;
+            e.2 += 1;
+        }
+    }
+    stats
+}
+
+/// Where, inside service `b`'s run of records `i..end`, a new request
+/// begins: back-to-back calls from one caller (frontend → catalogue ×5) log
+/// as one run. Their spans tell them apart: a span first seen here, after
+/// every span the service's frame carried so far has logged at least twice
+/// (it opened and closed) and never logs again in the timeline. A span logged once may be
+/// the parent of the next (a server span and its child), and a span that
+/// logs again later encloses what follows: neither is a new request.
+fn next_request(
+    records: &[Record],
+    service: &[usize],
+    stats: &SpanStats<'_>,
+    (b, i, end): (usize, usize, usize),
+    frame: &mut Frame,
+) -> Option<usize> {
+    for k in (i..end).filter(|&k| service[k] == b) {
+        let here: Vec<(usize, usize, usize)> = records[k]
+            .ids
+            .iter()
+            .filter(|id| is_span(id))
+            .map(|id| stats[id.value.as_str()])
+            .collect();
+        if here.is_empty() {
+            continue;
+        }
+        let new = here.iter().all(|&(first, _, _)| first == k);
+        // At `i` the visit begins anyway; a split there would never end.
+        if k > i && new && frame.spans_closed && frame.span_reach.is_some_and(|r| r < k) {
+            return Some(k);
+        }
+        for (_, last, count) in here {
+            frame.span_reach = Some(frame.span_reach.map_or(last, |r| r.max(last)));
+            frame.spans_closed &= count >= 2;
+        }
+    }
+    None
 }
 
 fn is_ancestor(frames: &[Frame], ancestor: usize, of: Option<usize>) -> bool {
@@ -449,6 +552,40 @@ mod tests {
                 // recommend is done: the frontend is the one waiting.
                 call("frontend", "catalog"),
                 reply("catalog", "frontend"),
+            ]
+        );
+    }
+
+    /// Back-to-back requests from one caller log as one run of the callee;
+    /// each span opened and closed before the next began, so each is a
+    /// call. A server span logged once, then its child's, is one request;
+    /// so is a run under a span that logs again later.
+    #[test]
+    fn back_to_back_requests_are_told_apart_by_their_spans() {
+        let at = |span: &'static str| [("trace_id", "t1"), ("span_id", span)];
+        let records = [
+            rec(1, 1, "frontend", &at("f0"), "a"),
+            rec(2, 1, "catalog", &at("c1"), "get"),
+            rec(3, 2, "catalog", &at("c1"), "got"),
+            rec(4, 3, "catalog", &at("c2"), "get"),
+            rec(5, 4, "catalog", &at("c2"), "got"),
+            rec(6, 5, "catalog", &at("c3"), "get"),
+            rec(7, 6, "catalog", &at("c3"), "got"),
+            rec(8, 2, "frontend", &at("f0"), "b"),
+            rec(9, 1, "currency", &at("u1"), "server span, once"),
+            rec(10, 2, "currency", &at("u2"), "its child"),
+            rec(11, 3, "currency", &at("u2"), "its child done"),
+            rec(12, 3, "frontend", &at("f0"), "c"),
+        ];
+        assert_eq!(
+            pairs(&records),
+            [
+                call("frontend", "catalog"),
+                call("frontend", "catalog"),
+                call("frontend", "catalog"),
+                reply("catalog", "frontend"),
+                call("frontend", "currency"),
+                reply("currency", "frontend"),
             ]
         );
     }
