@@ -295,6 +295,11 @@ pub fn ingest_summary(
     list_malformed: bool,
 ) -> String {
     let mut out = String::new();
+    if report.config_changed {
+        out.push_str(
+            "the configuration changed since the last ingest: every file was read again under it\n",
+        );
+    }
     let path_w = report
         .files
         .iter()
@@ -361,7 +366,12 @@ pub fn ingest_summary(
         );
         if list_malformed {
             for (src, why) in &report.malformed {
-                let _ = writeln!(out, "{src}: {}", for_terminal(&why.to_string()));
+                let _ = writeln!(
+                    out,
+                    "{}: {}",
+                    for_terminal(&src.to_string()),
+                    for_terminal(&why.to_string())
+                );
             }
             if (report.malformed.len() as u64) < report.malformed_total {
                 let _ = writeln!(

@@ -3,6 +3,7 @@
 //! their names), tar archives unpacked member by member (`archive.rs`).
 //! Paths in provenance are relative to the bundle root the user named.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
@@ -62,7 +63,7 @@ pub fn discover(roots: &[PathBuf]) -> Discovered {
     let mut out = Discovered::default();
     for root in roots {
         match std::fs::metadata(root) {
-            Ok(m) if m.is_dir() => walk(root, root, &mut out),
+            Ok(m) if m.is_dir() => walk(root, root, &mut out, &mut HashSet::new()),
             Ok(m) if m.is_file() => {
                 let rel = root
                     .file_name()
@@ -83,7 +84,21 @@ pub fn discover(roots: &[PathBuf]) -> Discovered {
     out
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Discovered) {
+/// `seen` holds every directory read so far, resolved: a symlink back up
+/// the tree would otherwise read the same files again and again.
+fn walk(root: &Path, dir: &Path, out: &mut Discovered, seen: &mut HashSet<PathBuf>) {
+    if let Ok(real) = std::fs::canonicalize(dir)
+        && !seen.insert(real.clone())
+    {
+        out.unreadable.push(Unreadable {
+            path: rel_of(root, dir),
+            why: format!(
+                "a link to {}, which is read already (a symlink loop)",
+                real.display()
+            ),
+        });
+        return;
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) => {
@@ -103,7 +118,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Discovered) {
         }
         let path = entry.path();
         match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => walk(root, &path, out),
+            Ok(m) if m.is_dir() => walk(root, &path, out, seen),
             Ok(m) if m.is_file() => out.files.push(source_file(&path, rel_of(root, &path), &m)),
             Ok(_) => {}
             Err(e) => out.unreadable.push(Unreadable {
@@ -215,6 +230,20 @@ mod tests {
         let mut s = String::new();
         r.read_line(&mut s).unwrap();
         assert_eq!(s, "zipped line\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_loop_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+        std::fs::write(dir.path().join("logs/a.log"), "a\n").unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("logs/up")).unwrap();
+        let found = discover(&[dir.path().to_path_buf()]);
+        let rels: Vec<_> = found.files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, ["logs/a.log"]);
+        assert_eq!(found.unreadable.len(), 1);
+        assert!(found.unreadable[0].why.contains("symlink loop"));
     }
 
     #[test]
