@@ -198,7 +198,7 @@ fn mark_out(m: &Mark, r: Option<&Record>, scrub: &mut Scrub) -> MarkOut {
         source: m.source.to_string(),
         ts: r.map(|r| format_ts(r.ts)),
         step: r.map(|r| scrub.text(&r.message)),
-        note: m.note.as_deref().map(|n| scrub.text(n)),
+        note: m.note_text().map(|n| scrub.text(&n)),
     }
 }
 
@@ -287,7 +287,7 @@ pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
                 skew_ms: crate::present::text::skew_ms(r.skew),
                 mark: marks_by_source
                     .get(&r.source)
-                    .map(|m| m.note.as_deref().map_or(String::new(), |n| scrub.text(n))),
+                    .map(|m| m.note_text().map_or(String::new(), |n| scrub.text(&n))),
             }
         })
         .collect();

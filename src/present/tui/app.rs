@@ -684,7 +684,7 @@ impl App {
                     let note = self
                         .marks
                         .get(&r.source)
-                        .and_then(|m| m.note.clone())
+                        .and_then(|m| m.notes.last().cloned())
                         .unwrap_or_default();
                     self.prompt = Prompt::Note(note);
                 }

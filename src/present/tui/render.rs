@@ -482,7 +482,7 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
             // A mark matters more than the skew badge; the corrected time
             // keeps its colour either way.
             let (mark, mark_color) = match app.mark_of(&r.source) {
-                Some(m) if m.note.is_some() => ("✎", Color::Yellow),
+                Some(m) if !m.notes.is_empty() => ("✎", Color::Yellow),
                 Some(_) => ("★", Color::Yellow),
                 None if r.skew != 0 => ("~", Color::Cyan),
                 None => (" ", Color::Yellow),
@@ -588,9 +588,8 @@ fn render_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         lines.push(Line::from(Span::styled(
             format!(
                 "★ marked{}",
-                m.note
-                    .as_deref()
-                    .map(|n| format!(": {}", for_terminal(n)))
+                m.note_text()
+                    .map(|n| format!(": {}", for_terminal(&n)))
                     .unwrap_or_default()
             ),
             theme.fg(Color::Yellow),
