@@ -15,6 +15,7 @@ use hopline::detect::{Analysis, FindingKind, footprint_findings};
 use hopline::index::{ClockState, RecordIndex, location};
 use hopline::ingest::{self, IngestReport, ingest_pg};
 use hopline::parse::sniff::sniff_with;
+use hopline::present::sanitize::for_terminal;
 use hopline::present::{export, text, tui};
 use hopline::sources;
 use hopline::sources::postgres::PgTarget;
@@ -71,12 +72,30 @@ fn ambiguous(prefix: &str, matches: &[String]) -> anyhow::Error {
     )
 }
 
+/// Exit 2: the command line asked for something that does not exist (a
+/// finding kind, a format), as clap's own usage errors do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadUsage(String);
+
 pub fn exit_code_for(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<NothingFound>().is_some() {
         3
+    } else if e.downcast_ref::<BadUsage>().is_some() {
+        2
     } else {
         1
     }
+}
+
+/// Says on stderr what a read of `index` cannot vouch for (an ingest
+/// running or stopped half way, no records), and returns why, if anything.
+fn say_health(index: &RecordIndex) -> Result<Option<String>> {
+    let why = index.health()?.why_not(index.dir());
+    if let Some(why) = &why {
+        eprintln!("hopline: note: {why}");
+    }
+    Ok(why)
 }
 
 pub fn hint_for(e: &anyhow::Error) -> Option<String> {
@@ -276,12 +295,38 @@ fn ingest_cmd(
     for w in target.iter().flat_map(|t| &t.warnings) {
         eprintln!("hopline: warning: {w}");
     }
+    // A path that is not there is named, the others are still read, and
+    // nothing is made of a typo alone.
+    let missing: Vec<&PathBuf> = paths
+        .iter()
+        .filter(|p| p.as_os_str() != "-" && !p.exists())
+        .collect();
+    for m in &missing {
+        eprintln!("hopline: error: {}: no such file or directory", m.display());
+    }
+    if !missing.is_empty() && missing.len() == paths.len() && target.is_none() {
+        bail!(
+            "nothing to ingest: {} not found",
+            missing
+                .iter()
+                .map(|m| m.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let present: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| !missing.contains(p))
+        .cloned()
+        .collect();
+    let paths = &present;
     let dir = match (&g.index, paths.is_empty(), &target) {
         (None, true, Some(t)) => {
             location::index_dir_for(&[PathBuf::from(format!("postgres-{}", t.label))])
         }
         _ => index_dir_for_ingest(g, paths),
     };
+    let made_here = !dir.exists();
     let index = RecordIndex::open_or_create(&dir)?;
     let paths = &spool_stdin(paths, index.dir())?;
     let config = config_for(g, None, paths)?;
@@ -299,7 +344,12 @@ fn ingest_cmd(
         }
         None => None,
     };
-    location::remember_last(&dir);
+    if report.records_total > 0 {
+        location::remember_last(&dir);
+    } else if made_here {
+        drop(index);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     if json {
         let mut v = serde_json::to_value(&report)?;
         v["index"] = serde_json::Value::String(dir.display().to_string());
@@ -330,6 +380,16 @@ fn ingest_cmd(
             );
         }
         out!("{}", text::ingest_summary(&report, &dir, list));
+    }
+    if !missing.is_empty() {
+        bail!(
+            "not found, so not ingested: {}",
+            missing
+                .iter()
+                .map(|m| m.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let read_anything = report.records_total > 0;
     if !read_anything {
@@ -375,6 +435,7 @@ fn open(
 
 fn timeline(g: &Global, id: &str, json: bool, follow: bool) -> Result<ExitCode> {
     let index = index_for_read(g)?;
+    say_health(&index)?;
     let config = config_for(g, Some(&index), &[])?;
     ensure_clock(&index, &config)?;
     let rule = HubRule {
@@ -421,9 +482,13 @@ fn terminal_width() -> Option<usize> {
 }
 
 fn parse_kind(k: &str) -> Result<FindingKind> {
-    FindingKind::parse(k.trim()).with_context(|| {
+    FindingKind::parse(k.trim()).ok_or_else(|| {
         let all: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
-        format!("unknown finding kind {k:?}; kinds are {}", all.join(", "))
+        BadUsage(format!(
+            "unknown finding kind {k:?}; kinds are {}",
+            all.join(", ")
+        ))
+        .into()
     })
 }
 
@@ -435,6 +500,7 @@ fn findings(g: &Global, kind: Option<&str>, fail_on: &[String], json: bool) -> R
         .collect::<Result<_>>()?;
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
+    let unsure = say_health(&index)?;
     let analysis = analyse(&index, &config)?;
     let shown: Vec<_> = analysis
         .findings
@@ -442,19 +508,35 @@ fn findings(g: &Global, kind: Option<&str>, fail_on: &[String], json: bool) -> R
         .filter(|f| kind.is_none_or(|k| f.kind == k))
         .cloned()
         .collect();
+    // Findings that exist are always shown; an all-clear (none shown, or
+    // none of the kinds a gate fails on) only from a whole index.
     if json {
         out!("{}", text::findings_jsonl(&shown));
-    } else {
+    } else if !shown.is_empty() || unsure.is_none() {
         out!("{}", text::findings_table(&shown));
     }
     if analysis.findings.iter().any(|f| fail_on.contains(&f.kind)) {
         return Ok(ExitCode::from(4));
     }
-    Ok(ExitCode::SUCCESS)
+    let all_clear = if fail_on.is_empty() {
+        shown.is_empty()
+    } else {
+        true
+    };
+    match unsure {
+        Some(why) if all_clear => Err(nothing(
+            format!("no all-clear: {why}"),
+            Some(
+                "findings found so far are shown; ingest again (or wait for the running ingest) for a whole answer",
+            ),
+        )),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }
 
 fn events(g: &Global, json: bool) -> Result<ExitCode> {
     let index = index_for_read(g)?;
+    say_health(&index)?;
     let config = config_for(g, Some(&index), &[])?;
     let analysis = analyse(&index, &config)?;
     if json {
@@ -474,6 +556,7 @@ fn export_cmd(
     redact: bool,
 ) -> Result<ExitCode> {
     let index = index_for_read(g)?;
+    say_health(&index)?;
     let config = config_for(g, Some(&index), &[])?;
     let format = match format {
         "json" => export::Format::Json,
@@ -561,7 +644,11 @@ fn sniff_cmd(g: &Global, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
                 serde_json::json!({"path": f.rel, "dialect": dialect, "why": why})
             );
         } else {
-            outln!("{}  {dialect}  {why}", f.rel);
+            outln!(
+                "{}  {dialect}  {}",
+                for_terminal(&f.rel),
+                for_terminal(&why)
+            );
         }
     }
     for u in &found.unreadable {
@@ -571,8 +658,20 @@ fn sniff_cmd(g: &Global, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
                 serde_json::json!({"path": u.path, "dialect": "unreadable", "why": u.why})
             );
         } else {
-            outln!("{}  unreadable  {}", u.path, u.why);
+            outln!(
+                "{}  unreadable  {}",
+                for_terminal(&u.path),
+                for_terminal(&u.why)
+            );
         }
+    }
+    let missing: Vec<String> = paths
+        .iter()
+        .filter(|p| !p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        bail!("no such file or directory: {}", missing.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }

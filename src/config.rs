@@ -263,6 +263,9 @@ pub struct Config {
     pub formats: Vec<TextFormat>,
     pub services: Vec<ServiceRule>,
     pub origin: Option<PathBuf>,
+    /// What the records were read with: a hash of the file's text (or
+    /// `default`), kept with the index so a changed config is noticed.
+    pub fingerprint: String,
 }
 
 /// `requestId`, `request_id`, `Request-ID` and `request.id` are one field.
@@ -399,6 +402,7 @@ impl Default for Config {
             formats: Vec::new(),
             services: Vec::new(),
             origin: None,
+            fingerprint: "default".into(),
         }
     }
 }
@@ -451,6 +455,10 @@ impl Config {
         };
         let mut config = Config {
             origin: Some(path.to_path_buf()),
+            fingerprint: format!(
+                "{:016x}",
+                crate::index::manifest::head_hash(text.as_bytes())
+            ),
             ..Config::default()
         };
         let named = |(key, message)| invalid(key, message);

@@ -50,6 +50,9 @@ pub struct IngestReport {
     #[serde(skip)]
     pub malformed: Vec<(SourceRef, Malformed)>,
     pub malformed_total: u64,
+    /// The configuration changed since the last ingest, so every file was
+    /// read again under the new one.
+    pub config_changed: bool,
 }
 
 /// Progress as ingest goes, for a bar or a TUI header.
@@ -146,11 +149,23 @@ pub fn ingest(
         ..Progress::default()
     };
     let mut writer = index.writer()?;
+    // Records read under another configuration are read again: its rules
+    // decide IDs, services and mutations.
+    let reread = writer
+        .state()
+        .previous()
+        .and_then(|p| p.config.as_deref())
+        .is_some_and(|c| c != config.fingerprint);
+    report.config_changed = reread;
+    writer
+        .state()
+        .begin(progress.bytes_total, Some(config.fingerprint.clone()))?;
     let mut advance = |bytes: u64, records: u64, files: usize| {
         progress.bytes_done += bytes;
         progress.records += records;
         progress.files_done += files;
         on_progress(progress);
+        progress
     };
     let mut run = Run {
         index_dir: index.dir(),
@@ -158,18 +173,47 @@ pub fn ingest(
         writer: &mut writer,
         config,
         report: &mut report,
+        reread,
     };
+    let every = commit_every();
+    let mut last_commit = std::time::Instant::now();
+    let mut since_commit = 0u64;
     for file in &found.files {
         let reports = ingest_file(&mut run, file, &mut |bytes, records| {
-            advance(bytes, records, 0)
+            advance(bytes, records, 0);
         })?;
-        advance(0, 0, 1);
+        since_commit += reports.iter().map(|r| r.records).sum::<u64>();
+        let now = advance(0, 0, 1);
         run.report.files.extend(reports);
+        // Every few seconds, at a file's end: an interrupted ingest resumes
+        // from here, and readers see the progress.
+        if last_commit.elapsed() >= every || since_commit >= COMMIT_RECORDS {
+            run.writer.commit(run.manifest.clone())?;
+            run.writer.state().committed(now.bytes_done)?;
+            last_commit = std::time::Instant::now();
+            since_commit = 0;
+        }
     }
-    let index = writer.commit(manifest)?;
+    writer.commit(manifest)?;
+    writer.state().finish()?;
+    let index = writer.finish()?;
     report.records_total = index.count()?;
     Ok(report)
 }
+
+/// How often a long ingest commits (`HOPLINE_COMMIT_EVERY_MS` sets it, for
+/// tests that interrupt ingests).
+fn commit_every() -> std::time::Duration {
+    std::env::var("HOPLINE_COMMIT_EVERY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(COMMIT_EVERY, std::time::Duration::from_millis)
+}
+
+/// A commit at the first file end after this long...
+const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// ...or after this many records.
+const COMMIT_RECORDS: u64 = 1_000_000;
 
 /// What one ingest run writes into, shared by every file it reads.
 struct Run<'a> {
@@ -178,6 +222,9 @@ struct Run<'a> {
     writer: &'a mut crate::index::RecordWriter,
     config: &'a Config,
     report: &'a mut IngestReport,
+    /// The configuration changed since the last ingest: every file is read
+    /// again.
+    reread: bool,
 }
 
 /// A tar archive (any compression): unchanged since the last ingest, it is
@@ -203,6 +250,7 @@ fn ingest_archive(
         why,
     };
     if let Some(prior) = run.manifest.sources.get(&file.rel)
+        && !run.reread
         && prior.dialect == Dialect::Archive
         && prior.size == file.size
         && prior.mtime_ns == file.mtime_ns
@@ -349,12 +397,17 @@ fn ingest_file(
         }
         _ => {}
     }
-    let (from_offset, first_line, replace, prior) = match plan(
-        file,
-        &head,
-        run.manifest.sources.get(&file.rel),
-        sniffed.dialect,
-    ) {
+    let known = run.manifest.sources.get(&file.rel);
+    let planned = match known {
+        Some(_) if run.reread => Plan::Read {
+            from_offset: 0,
+            first_line: 1,
+            replace: true,
+            prior: None,
+        },
+        _ => plan(file, &head, known, sniffed.dialect),
+    };
+    let (from_offset, first_line, replace, prior) = match planned {
         Plan::Skip(state) => {
             tick(file.size, 0);
             return Ok(vec![FileReport {
@@ -593,7 +646,8 @@ pub fn ingest_pg(
             rows: prior_rows + read.rows,
         },
     );
-    let index = writer.commit(manifest)?;
+    writer.commit(manifest)?;
+    let index = writer.finish()?;
     Ok(PgReport {
         source,
         table: format!("{}.{}", read.table.schema, read.table.name),

@@ -169,7 +169,7 @@ fn fail_on_gates_with_exit_4_and_unknown_ids_exit_3() {
     let clean = run(ix.cmd().args(["findings", "--fail-on", "retry_storm"]));
     assert_eq!(clean.status.code(), Some(0));
     let bad_kind = run(ix.cmd().args(["findings", "--fail-on", "double_charge"]));
-    assert_eq!(bad_kind.status.code(), Some(1));
+    assert_eq!(bad_kind.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad_kind.stderr).contains("duplicate_side_effect"));
     let unknown = run(ix.cmd().args(["timeline", "req_does_not_exist"]));
     assert_eq!(unknown.status.code(), Some(3));

@@ -36,6 +36,34 @@ fn open_move_enter_quit_restores_the_terminal() {
         after.contains("TTY-MODE=icanon"),
         "terminal left in raw mode:\n{after}"
     );
+    assert_eq!(cursor_visible(&tmux), "1", "cursor left hidden");
+}
+
+/// tmux's own view of the pane's cursor: 1 when shown.
+fn cursor_visible(tmux: &common::tmux::Tmux) -> String {
+    let out = tmux
+        .cmd()
+        .args(["display-message", "-p", "-t", "e2e", "#{cursor_flag}"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Quitting at once, while the bundle is still being read, leaves the
+/// terminal as whole as quitting later does (that path exits without
+/// waiting for the ingest).
+#[test]
+fn quit_during_ingest_restores_the_cursor() {
+    let cache = tempfile::tempdir().unwrap();
+    let Some(tmux) = open_in_tmux("quick", &common::sample(), cache.path()) else {
+        return;
+    };
+    tmux.wait_for("hopline");
+    tmux.send(&["q"]);
+    let after = tmux.wait_for("TTY-MODE=");
+    assert!(after.contains("HOPLINE-EXIT=0"), "{after}");
+    assert!(after.contains("TTY-MODE=icanon"), "{after}");
+    assert_eq!(cursor_visible(&tmux), "1", "cursor left hidden:\n{after}");
 }
 
 #[test]

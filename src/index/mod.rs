@@ -11,6 +11,7 @@ pub mod location;
 pub mod manifest;
 pub mod marks;
 mod merges;
+pub mod state;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,14 @@ pub enum IndexError {
     },
     #[error("stored record is unreadable: {0}")]
     Corrupt(String),
+    #[error(
+        "an ingest into {} is running (pid {}, started {}): one writer at a time; read commands read what it committed",
+        path.display(), holder.pid, holder.started
+    )]
+    Busy {
+        path: PathBuf,
+        holder: state::IngestState,
+    },
 }
 
 /// Typed handles to every field; the rest of the code never spells a field
@@ -243,13 +252,24 @@ impl RecordIndex {
         self.scan_reader.reload().map_err(|e| self.err(e))
     }
 
+    /// The index for writing: one writer at a time (see [`state`]); a
+    /// second one is told who writes.
     pub fn writer(&self) -> Result<RecordWriter, IndexError> {
+        let lock = state::WriteLock::take(&self.dir)?;
         // Two threads for two cores; 128 MiB keeps peak RSS well inside
         // the flat-memory budget while making few enough segments.
-        let writer: IndexWriter = self
-            .index
-            .writer_with_num_threads(2, 128 << 20)
-            .map_err(|e| self.err(e))?;
+        let writer: IndexWriter = match self.index.writer_with_num_threads(2, 128 << 20) {
+            Ok(w) => w,
+            // Another hopline of an older version, or a stale lock of
+            // tantivy's own: still one writer at a time.
+            Err(tantivy::TantivyError::LockFailure(..)) => {
+                return Err(IndexError::Busy {
+                    path: self.dir.clone(),
+                    holder: state::IngestState::default(),
+                });
+            }
+            Err(e) => return Err(self.err(e)),
+        };
         writer.set_merge_policy(Box::new(merges::BoundedMerges {
             max_docs: MERGE_UP_TO_DOCS,
             min_segments: 4,
@@ -257,7 +277,13 @@ impl RecordIndex {
         Ok(RecordWriter {
             index: self.clone(),
             writer,
+            lock,
         })
+    }
+
+    /// What this index can vouch for (see [`state::health`]).
+    pub fn health(&self) -> Result<state::Health, IndexError> {
+        Ok(state::health(&self.dir, self.count()?))
     }
 
     pub fn count(&self) -> Result<u64, IndexError> {
@@ -582,6 +608,7 @@ impl RecordIndex {
 pub struct RecordWriter {
     index: RecordIndex,
     writer: IndexWriter,
+    lock: state::WriteLock,
 }
 
 impl RecordWriter {
@@ -609,7 +636,9 @@ impl RecordWriter {
             .delete_term(Term::from_field_text(self.index.fields.path, path));
     }
 
-    pub fn commit(mut self, mut manifest: Manifest) -> Result<RecordIndex, IndexError> {
+    /// Commits what was added with `manifest`, which says how far each
+    /// source was read; the writer goes on.
+    pub fn commit(&mut self, mut manifest: Manifest) -> Result<(), IndexError> {
         manifest.schema = SCHEMA_VERSION.to_string();
         let mut prepared = self
             .writer
@@ -617,6 +646,17 @@ impl RecordWriter {
             .map_err(|e| self.index.err(e))?;
         prepared.set_payload(&manifest.to_json());
         prepared.commit().map_err(|e| self.index.err(e))?;
+        Ok(())
+    }
+
+    /// The writer's own record of the ingest (see [`state`]).
+    pub fn state(&mut self) -> &mut state::WriteLock {
+        &mut self.lock
+    }
+
+    /// Lets go of the index, once merges are done (what was not committed
+    /// is dropped).
+    pub fn finish(self) -> Result<RecordIndex, IndexError> {
         self.writer
             .wait_merging_threads()
             .map_err(|e| self.index.err(e))?;

@@ -15,6 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use ratatui::crossterm::cursor::Show;
 use ratatui::crossterm::event::{
     self, DisableMouseCapture, EnableMouseCapture, Event, KeyCode, KeyEventKind, KeyModifiers,
     MouseEventKind,
@@ -96,7 +97,13 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel::<Message>();
     let mut app = App::new(bundle_label, color);
-    app.marks = Marks::load(index.dir()).unwrap_or_default();
+    app.marks = match Marks::load(index.dir()) {
+        Ok(m) => m,
+        Err(e) => {
+            app.flash = Some(format!("marks not read: {e}; the next save sets it aside"));
+            Marks::empty(index.dir())
+        }
+    };
     let follow = AtomicBool::new(false);
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| -> anyhow::Result<()> {
@@ -108,7 +115,7 @@ pub fn run(
         let _ = execute!(std::io::stdout(), EnableMouseCapture);
         let hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let _ = execute!(std::io::stdout(), DisableMouseCapture);
+            let _ = execute!(std::io::stdout(), DisableMouseCapture, Show);
             hook(info);
         }));
         let outcome = event_loop(
@@ -121,6 +128,9 @@ pub fn run(
         );
         let _ = execute!(std::io::stdout(), DisableMouseCapture);
         ratatui::restore();
+        // ratatui leaves the cursor to the terminal's drop, which a quit
+        // during ingest (process::exit below) never reaches.
+        let _ = execute!(std::io::stdout(), Show);
         stop.store(true, Ordering::Relaxed);
         // Quitting during ingest must not wait for it to finish: the
         // committed part stays valid and the next open resumes it.
@@ -164,6 +174,27 @@ fn background(
             }
         }
         match result {
+            // Another process writes this index: read what it committed,
+            // read-only, and say who writes.
+            Err(crate::ingest::IngestError::Index(crate::index::IndexError::Busy {
+                holder,
+                ..
+            })) => {
+                let _ = tx.send(Message::Flash(format!(
+                    "read-only: pid {} is ingesting into this index; showing what it committed",
+                    holder.pid
+                )));
+                if first {
+                    let _ = index.refresh();
+                    let msg = match crate::analysis::analyse(index, config) {
+                        Ok(a) => Message::Ready(Box::new(a)),
+                        Err(e) => Message::Failed(format!("analysis failed: {e}")),
+                    };
+                    if tx.send(msg).is_err() {
+                        return;
+                    }
+                }
+            }
             Err(e) => {
                 let _ = tx.send(Message::Failed(format!("ingest failed: {e}")));
             }
@@ -258,7 +289,7 @@ fn carry_out(
     req: Request,
     index: &RecordIndex,
     config: &Config,
-    app: &App,
+    app: &mut App,
     follow: &AtomicBool,
     tx: &mpsc::Sender<Message>,
 ) -> Option<Message> {
