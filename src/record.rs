@@ -250,13 +250,22 @@ const FINGERPRINT_FIELDS: &[&str] = &[
 /// A field that holds a payload's fingerprint: a known name, or a
 /// `*_hash`/`*_digest`/`*_fingerprint` that is not a configuration's.
 fn is_fingerprint_field(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    FINGERPRINT_FIELDS.contains(&name.as_str())
+    let ends_with = |suffix: &str| {
+        name.len() >= suffix.len()
+            && name.as_bytes()[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    let starts_with = |prefix: &str| {
+        name.len() >= prefix.len()
+            && name.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    };
+    FINGERPRINT_FIELDS
+        .iter()
+        .any(|f| f.eq_ignore_ascii_case(name))
         || (["_hash", "_digest", "_fingerprint", "hash"]
             .iter()
-            .any(|s| name.ends_with(s))
-            && !name.starts_with("config")
-            && !name.contains("password"))
+            .any(|s| ends_with(s))
+            && !starts_with("config")
+            && !name.to_ascii_lowercase().contains("password"))
 }
 
 /// The payload fingerprint a record carries, if any: how key conflicts and

@@ -112,25 +112,43 @@ fn is_idem(config: &Config, field: &str) -> bool {
 /// Splits `records` (one event's, in true order) at keys reused with another
 /// payload. `follows` says which ID values join records (not hubs).
 pub fn split(records: &[Record], config: &Config, follows: impl Fn(&str) -> bool) -> Parts {
-    // Fingerprint classes of the records that carry a key: most events have
-    // one payload per key and stop here.
-    let mut classes_of: HashMap<usize, Vec<String>> = HashMap::new();
-    let mut first_of_key: HashMap<&str, (IdRef, Option<String>)> = HashMap::new();
+    // Is any key seen with a second payload? Most events have one payload
+    // per key and stop here; this runs for every event of the index, so it
+    // keeps to small vectors.
+    let mut first_of_key: Vec<(&IdRef, Option<String>)> = Vec::new();
     let mut any_split = false;
-    for (i, r) in records.iter().enumerate() {
-        let keys: Vec<&IdRef> = r
-            .ids
-            .iter()
-            .filter(|id| is_idem(config, &id.field))
-            .collect();
+    // Field -> is it a key: an event has few distinct fields.
+    let mut key_fields: Vec<(&str, bool)> = Vec::new();
+    let mut keys: Vec<&IdRef> = Vec::new();
+    for r in records {
+        keys.clear();
+        for id in &r.ids {
+            let known = key_fields.iter().find(|(f, _)| *f == id.field);
+            let is_key = match known {
+                Some(&(_, k)) => k,
+                None => {
+                    let k = is_idem(config, &id.field);
+                    key_fields.push((id.field.as_str(), k));
+                    k
+                }
+            };
+            if is_key {
+                keys.push(id);
+            }
+        }
         if keys.is_empty() {
             continue;
         }
         let classes = fingerprint_classes(r);
-        for key in keys {
-            let entry = first_of_key
-                .entry(key.value.as_str())
-                .or_insert_with(|| (key.clone(), None));
+        for key in &keys {
+            let at = match first_of_key.iter().position(|(k, _)| k.value == key.value) {
+                Some(at) => at,
+                None => {
+                    first_of_key.push((key, None));
+                    first_of_key.len() - 1
+                }
+            };
+            let entry = &mut first_of_key[at];
             match (&entry.1, classes.as_slice()) {
                 // The first payload is one a record states alone: a record
                 // that compares two (stored vs received) is the conflict.
@@ -139,11 +157,20 @@ pub fn split(records: &[Record], config: &Config, follows: impl Fn(&str) -> bool
                 _ => {}
             }
         }
-        classes_of.insert(i, classes);
     }
     if !any_split {
         return Parts::whole(records.len());
     }
+    let classes_of: HashMap<usize, Vec<String>> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.ids.iter().any(|id| is_idem(config, &id.field)))
+        .map(|(i, r)| (i, fingerprint_classes(r)))
+        .collect();
+    let first_of_key: HashMap<&str, (IdRef, Option<String>)> = first_of_key
+        .into_iter()
+        .map(|(k, first)| (k.value.as_str(), (k.clone(), first)))
+        .collect();
     // Per split key, each carrier's side: Some(class) or None (no payload).
     let split_keys: HashMap<&str, &str> = first_of_key
         .iter()
