@@ -5,7 +5,9 @@
 #![no_main]
 
 use hopline::config::Config;
-use hopline::parse::{Dialect, FileContext, parse_stream};
+use hopline::parse::time::CLOCK;
+use hopline::parse::{Dialect, FileContext, Parsed, parse_stream};
+use hopline::present::sanitize::for_terminal;
 use libfuzzer_sys::fuzz_target;
 
 /// Built once: compiling the default patterns per input would make the
@@ -46,5 +48,19 @@ fuzz_target!(|data: &[u8]| {
     let mut ctx = FileContext::for_path("fuzz/worker.log");
     ctx.fallback_ts = Some(1_795_165_200_000_000);
     let mut reader = rest;
-    let _ = parse_stream(dialect, &mut reader, 1, &ctx, config(), &mut |_| {});
+    let _ = parse_stream(dialect, &mut reader, 1, &ctx, config(), &mut |p| {
+        if let Parsed::Record(r) = p {
+            // Every record's time is a moment a clock can mean...
+            assert!(CLOCK.contains(&r.ts), "time {} of {:?}", r.ts, r.raw);
+            // ...and what a terminal shows of it obeys nothing.
+            for text in [&r.message, &r.service, &r.instance] {
+                let shown = for_terminal(text);
+                assert!(
+                    !shown.chars().any(|c| c.is_control()
+                        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')),
+                    "{shown:?}"
+                );
+            }
+        }
+    });
 });

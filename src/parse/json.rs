@@ -240,6 +240,22 @@ pub fn fields_of(obj: Map<String, Value>, map: &FieldMap) -> Fields {
         }
         fields.ts = Some(ts);
     }
+    if fields.ts.is_none() {
+        // A time field that is there but holds no moment says why the line
+        // has no time.
+        let names: &[&str] = match map.time.as_deref() {
+            Some(t) => &[t][..],
+            None => TIME_KEYS,
+        };
+        fields.bad_time = flat
+            .iter()
+            .find(|(k, v)| names.contains(&k.as_str()) && (v.is_number() || v.is_string()))
+            .map(|(_, v)| {
+                let text = text_of(v);
+                let cut: String = text.chars().take(40).collect();
+                cut
+            });
+    }
     if let Some((i, level)) = find(&flat, map.level.as_deref(), LEVEL_KEYS, |v| match v {
         Value::Number(n) => Some(Level::from_number(n.as_i64().unwrap_or(30))),
         Value::String(s) => Some(Level::parse(s)),
@@ -487,8 +503,16 @@ mod tests {
             &Config::default(),
         );
         assert_eq!(e.unwrap_err(), Malformed::NoTimestamp);
+        // A time field that holds no moment says so.
         let e = parse_line(r#"{"time":1e22,"msg":"x"}"#, 1, &ctx, &Config::default());
-        assert_eq!(e.unwrap_err(), Malformed::NoTimestamp);
+        assert_eq!(e.unwrap_err(), Malformed::TimeOutOfRange("1e+22".into()));
+        let e = parse_line(
+            r#"{"timestamp":"0001-01-01T00:00:00Z","msg":"x"}"#,
+            1,
+            &ctx,
+            &Config::default(),
+        );
+        assert!(matches!(e.unwrap_err(), Malformed::TimeOutOfRange(_)));
     }
 
     #[test]

@@ -40,6 +40,9 @@ pub enum Malformed {
     BadJson(String),
     NotAnObject,
     NoTimestamp,
+    /// A time field whose value is no moment (before 1973, after 2200,
+    /// not a number a clock writes).
+    TimeOutOfRange(String),
     NotLogfmt,
     BadCsv(String),
     NotATaskEvent,
@@ -65,6 +68,7 @@ impl Malformed {
             Malformed::BadJson(_) => "invalid JSON",
             Malformed::NotAnObject => "JSON is not an object",
             Malformed::NoTimestamp => "no timestamp",
+            Malformed::TimeOutOfRange(_) => "time out of range",
             Malformed::NotLogfmt => "not logfmt",
             Malformed::BadCsv(_) => "invalid CSV row",
             Malformed::NotATaskEvent => "not a task event",
@@ -86,6 +90,10 @@ impl fmt::Display for Malformed {
             Malformed::BadCsv(e) => write!(f, "invalid CSV row ({e})"),
             Malformed::BadMetric(e) => write!(f, "invalid metric sample ({e})"),
             Malformed::BadTsv(e) => write!(f, "invalid Zeek TSV row ({e})"),
+            Malformed::TimeOutOfRange(v) => write!(
+                f,
+                "time out of range ({v} is no moment between 1973 and 2200)"
+            ),
             other => f.write_str(other.reason()),
         }
     }

@@ -23,6 +23,9 @@ pub struct Fields {
     pub instance: Option<String>,
     /// Flattened `dotted.key = text`, in input order.
     pub attrs: Vec<(String, String)>,
+    /// A time field that holds no moment a clock can mean (`"time": 1e22`,
+    /// a negative epoch): the line is malformed for that reason.
+    pub bad_time: Option<String>,
 }
 
 /// What the file itself says: its path relative to the bundle root, and the
@@ -113,14 +116,18 @@ fn is_placeholder(v: &str) -> bool {
 }
 
 pub fn into_record(
-    fields: Fields,
+    mut fields: Fields,
     kind: Kind,
     raw: &str,
     line: u64,
     ctx: &FileContext,
     config: &Config,
 ) -> Result<Record, Malformed> {
-    let ts = fields.ts.ok_or(Malformed::NoTimestamp)?;
+    let ts = match (fields.ts, fields.bad_time.take()) {
+        (Some(ts), _) => ts,
+        (None, Some(v)) => return Err(Malformed::TimeOutOfRange(v)),
+        (None, None) => return Err(Malformed::NoTimestamp),
+    };
     // A metric sample is context over time, never part of one event: it
     // carries no IDs and mutates nothing, whatever its labels say.
     let traffic = kind != Kind::Metric;

@@ -92,6 +92,7 @@ pub fn parse_celery_line(
         service: None,
         instance: hostname,
         attrs,
+        bad_time: None,
     };
     into_record(fields, Kind::TaskEvent, text, line, ctx, config)
 }
@@ -214,6 +215,7 @@ fn lifecycle_record(
         service,
         instance: worker,
         attrs,
+        bad_time: None,
     };
     into_record(fields, Kind::TaskEvent, raw, line, ctx, config)
 }

@@ -90,6 +90,14 @@ pub fn compile_format(format: &str) -> Option<TimeFormat> {
 /// As [`from_str`], trying `format` first, with naive times read in `zone`
 /// (None: UTC).
 pub fn from_str_in(s: &str, zone: Option<FixedOffset>, format: Option<&[Item]>) -> Option<Micros> {
+    written_in(s, zone, format).filter(|t| CLOCK.contains(t))
+}
+
+/// What a written date can mean: 1970 to the end of year 9999. A date
+/// outside (year 1, year 20000) is no moment a log record has.
+pub const CLOCK: std::ops::Range<Micros> = 0..253_402_300_800_000_000;
+
+fn written_in(s: &str, zone: Option<FixedOffset>, format: Option<&[Item]>) -> Option<Micros> {
     let s = s.trim();
     let mut parsed = Parsed::new();
     if let Some(items) = format
@@ -225,6 +233,9 @@ mod tests {
         assert_eq!(from_epoch_i64(0), None);
         // Out of any log's range: a counter or garbage, not a moment.
         assert_eq!(from_epoch_f64(1e22), None);
+        assert_eq!(from_str_in("0001-01-01T00:00:00Z", None, None), None);
+        assert_eq!(from_str_in("1969-12-31T23:59:59Z", None, None), None);
+        assert!(from_str_in("9999-12-31T23:59:59Z", None, None).is_some());
         assert_eq!(from_epoch_i64(i64::MAX), None);
         assert_eq!(from_seconds_and_nanos(1_795_165_201, 123_000_000), Some(T));
     }

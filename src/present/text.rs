@@ -101,7 +101,8 @@ pub fn timeline_table(fp: &Footprint, findings: &[Finding], width: Option<usize>
         fp.ids.len()
     );
     if let Some(first) = fp.records.first() {
-        let _ = writeln!(out, "date  {}", &format_ts(first.ts)[..10]);
+        let ts = format_ts(first.ts);
+        let _ = writeln!(out, "date  {}", ts.get(..10).unwrap_or(&ts));
     }
     if !fp.hubs.is_empty() {
         let hubs: Vec<String> = fp
@@ -251,11 +252,13 @@ pub fn events_table(a: &Analysis) -> String {
     );
     for (i, e) in a.events.events.iter().enumerate() {
         let kinds: Vec<&str> = a.findings_of(i).map(|f| f.kind.as_str()).collect();
+        // Cut by characters: a time outside four-digit years is longer.
+        let first: String = format_ts(e.first_ts).chars().take(23).collect();
         let _ = writeln!(
             out,
             "{:<24}  {:<23}  {:>7}  {:<8}  {}{}",
             truncate(&for_terminal(&e.key.value), 24),
-            &format_ts(e.first_ts)[..23],
+            first,
             e.records,
             kinds.len(),
             for_terminal(&e.services.join(",")),
