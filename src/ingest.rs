@@ -201,6 +201,39 @@ pub fn ingest(
     Ok(report)
 }
 
+/// Whether the byte before `at` in a plain file is a newline (an empty
+/// file counts as ended).
+fn ends_with_newline(path: &std::path::Path, at: u64) -> bool {
+    use std::io::{Seek, SeekFrom};
+    if at == 0 {
+        return true;
+    }
+    let mut byte = [0u8; 1];
+    std::fs::File::open(path)
+        .and_then(|mut f| {
+            f.seek(SeekFrom::Start(at - 1))?;
+            f.read_exact(&mut byte)
+        })
+        .map_or(true, |()| byte[0] == b'\n')
+}
+
+/// Where the line that ends at `at` (with no newline) starts: after the
+/// last newline before it.
+fn line_start(path: &std::path::Path, at: u64) -> Option<u64> {
+    use std::io::{Seek, SeekFrom};
+    const BACK: u64 = 1 << 20;
+    let from = at.saturating_sub(BACK);
+    let mut f = std::fs::File::open(path).ok()?;
+    f.seek(SeekFrom::Start(from)).ok()?;
+    let mut buf = vec![0u8; (at - from) as usize];
+    f.read_exact(&mut buf).ok()?;
+    match memchr::memrchr(b'\n', &buf) {
+        Some(i) => Some(from + i as u64 + 1),
+        None if from == 0 => Some(0),
+        None => None,
+    }
+}
+
 /// How often a long ingest commits (`HOPLINE_COMMIT_EVERY_MS` sets it, for
 /// tests that interrupt ingests).
 fn commit_every() -> std::time::Duration {
@@ -348,6 +381,7 @@ fn ingest_archive(
             next_line: 0,
             records,
             malformed,
+            partial_line: None,
         },
     );
     reports.insert(
@@ -381,8 +415,9 @@ fn ingest_file(
         malformed: 0,
         why,
     };
-    let opened = sources::open(file).and_then(|(_, r)| sources::peek(r, HEAD_BYTES));
-    let (head, mut reader) = match opened {
+    let opened =
+        sources::open(file).and_then(|(c, r)| sources::peek(r, HEAD_BYTES).map(|(h, r)| (c, h, r)));
+    let (compression, head, mut reader) = match opened {
         Ok(x) => x,
         Err(e) => return Ok(vec![skipped(e.to_string())]),
     };
@@ -428,6 +463,9 @@ fn ingest_file(
     };
     if replace {
         run.writer.delete_source(&file.rel);
+    } else if let Some(line) = prior.as_ref().and_then(|p| p.partial_line) {
+        // The line read before its newline is read again, whole.
+        run.writer.delete_partial(&file.rel, line);
     }
     if from_offset > 0 {
         std::io::copy(&mut (&mut reader).take(from_offset), &mut std::io::sink())
@@ -443,78 +481,126 @@ fn ingest_file(
     let config = run.config;
     let mut records = 0u64;
     let mut malformed = 0u64;
-    let end = thread::scope(|s| -> Result<parse::StreamEnd, IngestError> {
-        let parser = s.spawn(move || {
-            let mut batch = Vec::with_capacity(1024);
-            let result =
-                parse::parse_stream(dialect, &mut reader, first_line, &ctx, config, &mut |p| {
-                    batch.push(p);
-                    if batch.len() == 1024 {
-                        // A closed receiver means the indexer failed; its error wins.
-                        let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(1024)));
-                    }
-                });
-            if !batch.is_empty() {
-                let _ = tx.send(batch);
-            }
-            result
-        });
-        let mut failure = None;
-        for batch in rx {
-            let mut n = 0;
-            for p in batch {
-                match p {
-                    Parsed::Record(r) => {
-                        if failure.is_none()
-                            && let Err(e) = run.writer.add(*r)
-                        {
-                            failure = Some(e);
+    let mut held: Option<Box<crate::record::Record>> = None;
+    let mut last_line: Option<u64> = None;
+    let end = thread::scope(
+        |s| -> Result<(parse::StreamEnd, Option<u64>), IngestError> {
+            let parser = s.spawn(move || {
+                let mut batch = Vec::with_capacity(1024);
+                let result =
+                    parse::parse_stream(dialect, &mut reader, first_line, &ctx, config, &mut |p| {
+                        batch.push(p);
+                        if batch.len() == 1024 {
+                            // A closed receiver means the indexer failed; its error wins.
+                            let _ =
+                                tx.send(std::mem::replace(&mut batch, Vec::with_capacity(1024)));
                         }
-                        n += 1;
-                    }
-                    Parsed::Malformed { line, why } => {
-                        malformed += 1;
-                        run.report.malformed_total += 1;
-                        *run.report
-                            .malformed_by_reason
-                            .entry(why.reason().to_string())
-                            .or_default() += 1;
-                        if run.report.malformed.len() < MAX_REPORTED {
-                            run.report.malformed.push((
-                                SourceRef {
-                                    path: file.rel.clone(),
-                                    line,
-                                },
-                                why,
-                            ));
+                    });
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                result
+            });
+            let mut failure = None;
+            for batch in rx {
+                let mut n = 0;
+                for p in batch {
+                    match p {
+                        Parsed::Record(r) => {
+                            // The last record waits: it may be of a line whose
+                            // newline has not come yet.
+                            last_line = Some(r.source.line);
+                            if let Some(prev) = held.replace(r)
+                                && failure.is_none()
+                                && let Err(e) = run.writer.add(*prev)
+                            {
+                                failure = Some(e);
+                            }
+                            n += 1;
+                        }
+                        Parsed::Malformed { line, why } => {
+                            last_line = Some(line);
+                            malformed += 1;
+                            run.report.malformed_total += 1;
+                            *run.report
+                                .malformed_by_reason
+                                .entry(why.reason().to_string())
+                                .or_default() += 1;
+                            if run.report.malformed.len() < MAX_REPORTED {
+                                run.report.malformed.push((
+                                    SourceRef {
+                                        path: file.rel.clone(),
+                                        line,
+                                    },
+                                    why,
+                                ));
+                            }
                         }
                     }
                 }
+                records += n;
+                tick(0, n);
             }
-            records += n;
-            tick(0, n);
-        }
-        if let Some(e) = failure {
-            return Err(e.into());
-        }
-        match parser.join() {
-            Ok(r) => r.map_err(read_err),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })?;
+            let end = match parser.join() {
+                Ok(r) => r.map_err(read_err)?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            // A plain file whose last line has no newline yet: that line is
+            // read, but ingest resumes before it.
+            let open_line = end.next_line.checked_sub(1).filter(|&l| {
+                compression == sources::Compression::None
+                    && dialect.resumable()
+                    && last_line == Some(l)
+                    && !ends_with_newline(&file.abs, from_offset + end.bytes)
+            });
+            if let Some(r) = held.take()
+                && failure.is_none()
+            {
+                let added = if open_line == Some(r.source.line) {
+                    run.writer.add_partial(*r)
+                } else {
+                    run.writer.add(*r)
+                };
+                if let Err(e) = added {
+                    failure = Some(e);
+                }
+            }
+            if let Some(e) = failure {
+                return Err(e.into());
+            }
+            Ok((end, open_line))
+        },
+    )?;
+    let (end, open_line) = end;
     tick(file.size, 0);
     run.report.records_added += records;
     let head_len = head.len().min(4096);
+    let end_offset = from_offset + end.bytes;
+    let (offset, next_line) = match open_line {
+        Some(line) => (
+            line_start(&file.abs, end_offset).unwrap_or(end_offset),
+            line,
+        ),
+        None => (end_offset, end.next_line),
+    };
+    let (offset, next_line, open_line) = if offset < end_offset {
+        (offset, next_line, open_line)
+    } else {
+        (end_offset, end.next_line, None)
+    };
+    // A line read before its newline came is counted once, whole.
+    let again = u64::from(prior.as_ref().is_some_and(|p| p.partial_line.is_some()));
     let state = SourceState {
         dialect,
         size: file.size,
         mtime_ns: file.mtime_ns,
         head_hash: head_hash(&head[..head_len]),
         head_len: head_len as u64,
-        offset: from_offset + end.bytes,
-        next_line: end.next_line,
-        records: prior.as_ref().map_or(0, |p| p.records) + records,
+        offset,
+        next_line,
+        records: (prior.as_ref().map_or(0, |p| p.records) + records).saturating_sub(again),
         malformed: prior.as_ref().map_or(0, |p| p.malformed) + malformed,
+        partial_line: open_line,
     };
     let status = match (prior.is_some(), replace) {
         (true, _) => FileStatus::Grown,

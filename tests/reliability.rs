@@ -269,3 +269,53 @@ fn controls_in_file_names_are_shown_not_obeyed() {
         "{text}"
     );
 }
+
+/// A writer mid-line: the half line is read, but the next ingest reads the
+/// whole line again and replaces its record, so no truncated record stays.
+#[test]
+fn a_half_written_last_line_is_read_again_whole() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("b");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let log = bundle.join("api.log");
+    std::fs::write(
+        &log,
+        "time=2026-11-20T09:00:01Z level=info msg=first request_id=req_111111\n\
+         time=2026-11-20T09:00:02Z level=info msg=charge request_id=req_55",
+    )
+    .unwrap();
+    let hop = Hop::new();
+    let first: Value =
+        serde_json::from_str(&run_ok(hop.cmd().args(["ingest", "--json"]).arg(&bundle))).unwrap();
+    assert_eq!(first["records_total"], 2, "{first}");
+    // The truncated line is there to see, for now.
+    run_ok(hop.cmd().args(["timeline", "req_55"]));
+
+    let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    f.write_all(
+        b"5555 amount=10\ntime=2026-11-20T09:00:03Z level=info msg=third request_id=req_333333\n",
+    )
+    .unwrap();
+    drop(f);
+    let second: Value =
+        serde_json::from_str(&run_ok(hop.cmd().args(["ingest", "--json"]).arg(&bundle))).unwrap();
+    assert_eq!(second["records_total"], 3, "{second}");
+    assert_eq!(second["files"][0]["status"], "grown", "{second}");
+    // No record carries the truncated ID any more: it is only the start of
+    // the whole one.
+    let gone: Value =
+        serde_json::from_str(&run_ok(hop.cmd().args(["timeline", "--json", "req_55"]))).unwrap();
+    assert_eq!(
+        gone["prefix"], "req_55",
+        "the truncated record stayed: {gone}"
+    );
+    let whole: Value = serde_json::from_str(&run_ok(hop.cmd().args([
+        "timeline",
+        "--json",
+        "req_555555",
+    ])))
+    .unwrap();
+    assert_eq!(whole["entries"].as_array().unwrap().len(), 1, "{whole}");
+    assert_eq!(whole["entries"][0]["source"]["line"], 2);
+}

@@ -46,6 +46,11 @@ pub struct SourceState {
     pub next_line: u64,
     pub records: u64,
     pub malformed: u64,
+    /// The file's last line had no newline yet (a writer mid-line): it was
+    /// read, but `offset` and `next_line` stay before it, so when the file
+    /// grows the whole line is read again and this line's record replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_line: Option<u64>,
 }
 
 impl Manifest {

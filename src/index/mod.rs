@@ -603,6 +603,12 @@ impl RecordIndex {
     }
 }
 
+/// A term no ID can be (it starts with a control character) that names
+/// the record of a line read before its newline.
+fn partial_marker(path: &str, line: u64) -> String {
+    format!("\u{1}partial\u{1}{path}\u{1}{line}")
+}
+
 /// Adds records and commits them together with the manifest that says how
 /// far each source was read.
 pub struct RecordWriter {
@@ -612,11 +618,18 @@ pub struct RecordWriter {
 }
 
 impl RecordWriter {
-    pub fn add(&mut self, mut record: Record) -> Result<(), IndexError> {
+    pub fn add(&mut self, record: Record) -> Result<(), IndexError> {
+        self.add_with(record, None)
+    }
+
+    fn add_with(&mut self, mut record: Record, marker: Option<&str>) -> Result<(), IndexError> {
         let f = &self.index.fields;
         let mut doc = TantivyDocument::default();
         for id in record.ids.iter().chain(&record.context_ids) {
             doc.add_text(f.id, &id.value);
+        }
+        if let Some(m) = marker {
+            doc.add_text(f.id, m);
         }
         doc.add_text(f.path, &record.source.path);
         let raw = std::mem::take(&mut record.raw);
@@ -628,6 +641,22 @@ impl RecordWriter {
             .add_document(doc)
             .map(|_| ())
             .map_err(|e| self.index.err(e))
+    }
+
+    /// Adds the record of a line that has no newline yet, marked so that
+    /// [`RecordWriter::delete_partial`] can take it back when the line is
+    /// read again whole.
+    pub fn add_partial(&mut self, record: Record) -> Result<(), IndexError> {
+        let marker = partial_marker(&record.source.path, record.source.line);
+        self.add_with(record, Some(&marker))
+    }
+
+    /// Forgets the record of a line read before its newline came.
+    pub fn delete_partial(&mut self, path: &str, line: u64) {
+        self.writer.delete_term(Term::from_field_text(
+            self.index.fields.id,
+            &partial_marker(path, line),
+        ));
     }
 
     /// Forgets every record of a source (a truncated or replaced file).
