@@ -10,7 +10,8 @@ use crate::index::RecordIndex;
 
 pub fn analyse(index: &RecordIndex, config: &Config) -> Result<Analysis, AnalysisError> {
     let snapshot = index.snapshot();
-    let analysis = analyse_scan(&snapshot, config)?;
+    let mut analysis = analyse_scan(&snapshot, config)?;
+    analysis.malformed = index.malformed().map_or(0, |(_, total)| total);
     // Best effort: a read-only index still reads back in corrected order
     // in this process; a later cold `timeline` estimates the clock again.
     let hubs = analysis

@@ -9,9 +9,9 @@ use std::sync::mpsc;
 use std::thread;
 
 use crate::config::Config;
-use crate::index::manifest::head_hash;
+use crate::index::manifest::{REMEMBERED_MALFORMED, head_hash};
 use crate::index::{IndexError, Manifest, RecordIndex, SourceState};
-use crate::parse::{self, Dialect, FileContext, Malformed, Parsed};
+use crate::parse::{self, Dialect, FileContext, Parsed};
 use crate::record::SourceRef;
 use crate::sources::{self, SourceFile};
 
@@ -48,7 +48,9 @@ pub struct IngestReport {
     pub records_total: u64,
     pub malformed_by_reason: BTreeMap<String, u64>,
     #[serde(skip)]
-    pub malformed: Vec<(SourceRef, Malformed)>,
+    /// Each malformed line and why (this run's; `--report` lists what the
+    /// index remembers).
+    pub malformed: Vec<(SourceRef, String)>,
     pub malformed_total: u64,
     /// The configuration changed since the last ingest, so every file was
     /// read again under the new one.
@@ -382,6 +384,7 @@ fn ingest_archive(
             records,
             malformed,
             partial_line: None,
+            malformed_lines: Vec::new(),
         },
     );
     reports.insert(
@@ -482,6 +485,7 @@ fn ingest_file(
     let mut records = 0u64;
     let mut malformed = 0u64;
     let mut held: Option<Box<crate::record::Record>> = None;
+    let mut remembered: Vec<(u64, String)> = Vec::new();
     let mut last_line: Option<u64> = None;
     let end = thread::scope(
         |s| -> Result<(parse::StreamEnd, Option<u64>), IngestError> {
@@ -521,6 +525,9 @@ fn ingest_file(
                         Parsed::Malformed { line, why } => {
                             last_line = Some(line);
                             malformed += 1;
+                            if remembered.len() < REMEMBERED_MALFORMED {
+                                remembered.push((line, why.to_string()));
+                            }
                             run.report.malformed_total += 1;
                             *run.report
                                 .malformed_by_reason
@@ -532,7 +539,7 @@ fn ingest_file(
                                         path: file.rel.clone(),
                                         line,
                                     },
-                                    why,
+                                    why.to_string(),
                                 ));
                             }
                         }
@@ -599,8 +606,25 @@ fn ingest_file(
         offset,
         next_line,
         records: (prior.as_ref().map_or(0, |p| p.records) + records).saturating_sub(again),
-        malformed: prior.as_ref().map_or(0, |p| p.malformed) + malformed,
+        malformed: prior.as_ref().map_or(0, |p| {
+            let again = p
+                .malformed_lines
+                .iter()
+                .filter(|(l, _)| *l >= first_line)
+                .count();
+            p.malformed.saturating_sub(again as u64)
+        }) + malformed,
         partial_line: open_line,
+        // What was read again (a line that had no newline) is judged anew.
+        malformed_lines: prior
+            .as_ref()
+            .map(|p| p.malformed_lines.iter().filter(|(l, _)| *l < first_line))
+            .into_iter()
+            .flatten()
+            .cloned()
+            .chain(remembered)
+            .take(REMEMBERED_MALFORMED)
+            .collect(),
     };
     let status = match (prior.is_some(), replace) {
         (true, _) => FileStatus::Grown,

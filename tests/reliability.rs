@@ -319,3 +319,25 @@ fn a_half_written_last_line_is_read_again_whole() {
     assert_eq!(whole["entries"].as_array().unwrap().len(), 1, "{whole}");
     assert_eq!(whole["entries"][0]["source"]["line"], 2);
 }
+
+/// The index remembers what was malformed: a rerun that reads nothing new
+/// still lists it, and the incident report says how much was not read.
+#[test]
+fn malformed_lines_are_remembered_by_the_index() {
+    let hop = Hop::new();
+    run_ok(hop.cmd().arg("ingest").arg(sample()));
+    let again = run_ok(hop.cmd().args(["ingest", "--report"]).arg(sample()));
+    assert!(
+        again.contains("payments-api-6c8d7b5f9-q4w8n.log:132: invalid JSON"),
+        "{again}"
+    );
+    let json: Value = serde_json::from_str(&run_ok(
+        hop.cmd()
+            .args(["ingest", "--report", "--json"])
+            .arg(sample()),
+    ))
+    .unwrap();
+    assert_eq!(json["malformed"][0]["line"], 132, "{json}");
+    let report = run_ok(hop.cmd().args(["export", "--incident"]));
+    assert!(report.contains("could not be read"), "{report}");
+}

@@ -179,6 +179,9 @@ pub struct Analysis {
     /// The instances whose clock was off; event records are ordered on the
     /// corrected clock.
     pub clock: Clock,
+    /// Lines of the sources that could not be read (`ingest --report`
+    /// lists them): evidence the analysis did not see.
+    pub malformed: u64,
 }
 
 impl Analysis {
@@ -358,6 +361,7 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         histogram,
         config_settings,
         clock,
+        malformed: 0,
     })
 }
 

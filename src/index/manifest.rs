@@ -51,7 +51,15 @@ pub struct SourceState {
     /// grows the whole line is read again and this line's record replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial_line: Option<u64>,
+    /// The first malformed lines and why (at most [`REMEMBERED_MALFORMED`]),
+    /// so `ingest --report` lists them on any later run too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub malformed_lines: Vec<(u64, String)>,
 }
+
+/// Malformed lines a source remembers with their reason; past this only
+/// the count is kept.
+pub const REMEMBERED_MALFORMED: usize = 200;
 
 impl Manifest {
     pub fn from_json(s: &str) -> Result<Manifest, String> {

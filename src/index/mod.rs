@@ -281,6 +281,27 @@ impl RecordIndex {
         })
     }
 
+    /// The malformed lines the index remembers, with their reason, and how
+    /// many there are in all (only the first of each source are kept).
+    pub fn malformed(&self) -> Result<(Vec<(SourceRef, String)>, u64), IndexError> {
+        let manifest = self.manifest()?;
+        let mut lines = Vec::new();
+        let mut total = 0;
+        for (path, state) in &manifest.sources {
+            total += state.malformed;
+            lines.extend(state.malformed_lines.iter().map(|(line, why)| {
+                (
+                    SourceRef {
+                        path: path.clone(),
+                        line: *line,
+                    },
+                    why.clone(),
+                )
+            }));
+        }
+        Ok((lines, total))
+    }
+
     /// What this index can vouch for (see [`state::health`]).
     pub fn health(&self) -> Result<state::Health, IndexError> {
         Ok(state::health(&self.dir, self.count()?))

@@ -373,7 +373,7 @@ pub fn ingest_summary(
                     out,
                     "{}: {}",
                     for_terminal(&src.to_string()),
-                    for_terminal(&why.to_string())
+                    for_terminal(why)
                 );
             }
             if (report.malformed.len() as u64) < report.malformed_total {

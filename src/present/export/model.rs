@@ -626,6 +626,15 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
     for i in &impact {
         summary.push(format!("Events {}: {}.", i.what, i.count));
     }
+    if analysis.malformed > 0 {
+        let (n, lines) = match analysis.malformed {
+            1 => (1, "line of the sources"),
+            n => (n, "lines of the sources"),
+        };
+        summary.push(format!(
+            "{n} {lines} could not be read and are not in this report (`hopline ingest --report` lists them)."
+        ));
+    }
     let marks = input
         .marks
         .iter()

@@ -130,8 +130,12 @@ fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                     )
                 })
                 .unwrap_or_default();
+            let malformed = match a.map_or(0, |a| a.malformed) {
+                0 => String::new(),
+                n => format!(" · {n} malformed"),
+            };
             format!(
-                " · {} records{span} · {} events · {} findings",
+                " · {} records{span} · {} events · {} findings{malformed}",
                 a.map_or(0, |a| a.records),
                 app.event_count(),
                 a.map_or(0, |a| a.findings.len())
