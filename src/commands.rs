@@ -390,6 +390,15 @@ fn ingest_cmd(
                 },
                 pg.cursor.as_deref().unwrap_or("-")
             );
+            if list {
+                for (row, why) in &pg.malformed_rows {
+                    outln!(
+                        "{}: row {row}: {}",
+                        for_terminal(&pg.source),
+                        for_terminal(why)
+                    );
+                }
+            }
         }
         out!("{}", text::ingest_summary(&report, &dir, list));
     }

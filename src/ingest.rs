@@ -650,6 +650,9 @@ pub struct PgReport {
     pub rows_read: u64,
     pub records_added: u64,
     pub malformed: u64,
+    /// The first rows that could not be read, by their number in this
+    /// read, and why (at most [`REMEMBERED_MALFORMED`]).
+    pub malformed_rows: Vec<(u64, String)>,
     pub cursor: Option<String>,
     pub records_total: u64,
 }
@@ -679,6 +682,7 @@ pub fn ingest_pg(
     let mut manifest = index.manifest()?;
     let mut writer = index.writer()?;
     let mut added = 0u64;
+    let mut malformed_rows: Vec<(u64, String)> = Vec::new();
     let mut malformed = 0u64;
     let mut add_error: Option<IndexError> = None;
     let table = table.or(config.postgres.table.as_deref());
@@ -735,7 +739,12 @@ pub fn ingest_pg(
                         }
                         added += 1;
                     }
-                    Err(_) => malformed += 1,
+                    Err(why) => {
+                        malformed += 1;
+                        if malformed_rows.len() < REMEMBERED_MALFORMED {
+                            malformed_rows.push((line, why.to_string()));
+                        }
+                    }
                 }
             },
         )
@@ -764,6 +773,7 @@ pub fn ingest_pg(
         rows_read: read.rows,
         records_added: added,
         malformed,
+        malformed_rows,
         cursor: read.cursor,
         records_total: index.count()?,
     })

@@ -346,6 +346,13 @@ fn connection_is_tls(url: &str) -> Result<bool, String> {
 fn tls_modes_mean_what_libpq_says() {
     let Some(s) = Schema::new() else { return };
     if scalar(&s, "SHOW ssl") != "on" {
+        // The server of our own covers TLS wherever it can start; this one
+        // is the shared server's own setting.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the server at {} has ssl=off under CI",
+            pg_url()
+        );
         eprintln!(
             "\n*** SKIPPED: the server at {} has ssl=off ***\n",
             pg_url()
@@ -590,4 +597,295 @@ fn the_tui_follows_a_row_changing_in_postgres() {
     assert!(after.contains("3 records"), "{after}");
     tmux.send(&["q"]);
     tmux.wait_for("HOPLINE-EXIT=0");
+}
+
+/// A Postgres of the test's own, started for it: TLS with a certificate
+/// made for `localhost`, and password (SCRAM) authentication, which the
+/// shared server (trust, maybe no TLS) cannot show. Under CI=true a machine
+/// that cannot start one fails the test; elsewhere it is skipped loudly.
+struct OwnServer {
+    dir: tempfile::TempDir,
+    port: u16,
+    pg_ctl: std::path::PathBuf,
+    /// `runuser -u postgres --` when we are root: Postgres refuses root.
+    as_user: Vec<String>,
+}
+
+const OWN_PASSWORD: &str = "own-s3cret-pw";
+
+impl OwnServer {
+    fn start() -> Option<OwnServer> {
+        match OwnServer::try_start() {
+            Ok(s) => Some(s),
+            Err(why) => {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "could not start a Postgres of the test's own under CI: {why}"
+                );
+                eprintln!("\n*** SKIPPED: no Postgres of the test's own ({why}) ***\n");
+                None
+            }
+        }
+    }
+
+    fn sh(as_user: &[String], program: &std::path::Path, args: &[&str]) -> Result<(), String> {
+        let mut cmd = match as_user.split_first() {
+            Some((first, rest)) => {
+                let mut c = std::process::Command::new(first);
+                c.args(rest).arg(program);
+                c
+            }
+            None => std::process::Command::new(program),
+        };
+        let out = cmd
+            .args(args)
+            .output()
+            .map_err(|e| format!("{}: {e}", program.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} {args:?}: {}",
+                program.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    fn try_start() -> Result<OwnServer, String> {
+        use std::os::unix::fs::PermissionsExt;
+        let bindir = std::process::Command::new("pg_config")
+            .arg("--bindir")
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|d| !d.is_empty())
+            .ok_or("pg_config --bindir gave nothing")?;
+        let bin = std::path::PathBuf::from(bindir);
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let root = dir.path();
+        let is_root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        let as_user: Vec<String> = if is_root {
+            vec![
+                "runuser".into(),
+                "-u".into(),
+                "postgres".into(),
+                "--".into(),
+            ]
+        } else {
+            Vec::new()
+        };
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o777))
+            .map_err(|e| e.to_string())?;
+        std::fs::write(root.join("pw"), OWN_PASSWORD).map_err(|e| e.to_string())?;
+        std::fs::set_permissions(root.join("pw"), std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| e.to_string())?;
+        let data = root.join("data");
+        let data_s = data.display().to_string();
+        let pw = root.join("pw").display().to_string();
+        OwnServer::sh(
+            &as_user,
+            &bin.join("initdb"),
+            &[
+                "-D",
+                &data_s,
+                "-U",
+                "hopline",
+                "-A",
+                "scram-sha-256",
+                "--pwfile",
+                &pw,
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
+        )?;
+        // A certificate authority of the test's own, and a certificate for
+        // localhost that it signed.
+        let file = |name: &str| root.join(name).display().to_string();
+        let (ca_crt, ca_key, csr) = (file("ca.crt"), file("ca.key"), file("server.csr"));
+        let crt = file("server.crt");
+        let key = file("server.key");
+        let ext = file("server.ext");
+        std::fs::write(
+            &ext,
+            "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost\n",
+        )
+        .map_err(|e| e.to_string())?;
+        let openssl = std::path::Path::new("openssl");
+        for args in [
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=hopline test CA",
+                "-keyout",
+                &ca_key,
+                "-out",
+                &ca_crt,
+            ][..],
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+            ][..],
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca_crt,
+                "-CAkey",
+                &ca_key,
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+                "-out",
+                &crt,
+            ][..],
+        ] {
+            OwnServer::sh(&as_user, openssl, args)?;
+        }
+        OwnServer::sh(&as_user, std::path::Path::new("chmod"), &["600", &key])?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let conf = format!(
+            "\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
+             ssl = on\nssl_cert_file = '{crt}'\nssl_key_file = '{key}'\nfsync = off\n",
+            root.display()
+        );
+        let mut text = std::fs::read_to_string(data.join("postgresql.conf"))
+            .map_err(|e| format!("postgresql.conf: {e}"))?;
+        text.push_str(&conf);
+        let conf_path = root.join("extra.conf");
+        std::fs::write(&conf_path, text).map_err(|e| e.to_string())?;
+        OwnServer::sh(
+            &as_user,
+            std::path::Path::new("cp"),
+            &[
+                &conf_path.display().to_string(),
+                &data.join("postgresql.conf").display().to_string(),
+            ],
+        )?;
+        let log = root.join("log").display().to_string();
+        let pg_ctl = bin.join("pg_ctl");
+        OwnServer::sh(
+            &as_user,
+            &pg_ctl,
+            &["-D", &data_s, "-l", &log, "-w", "-t", "30", "start"],
+        )
+        .map_err(|e| {
+            format!(
+                "{e}; log: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        })?;
+        Ok(OwnServer {
+            dir,
+            port,
+            pg_ctl,
+            as_user,
+        })
+    }
+
+    fn url(&self, password: &str, host: &str, extra: &str) -> String {
+        format!(
+            "postgres://hopline:{password}@{host}:{}/postgres?{extra}",
+            self.port
+        )
+    }
+
+    /// The authority that signed the server's certificate.
+    fn cert(&self) -> String {
+        self.dir.path().join("ca.crt").display().to_string()
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data").display().to_string();
+        let _ = OwnServer::sh(
+            &self.as_user,
+            &self.pg_ctl,
+            &["-D", &data, "-m", "immediate", "stop"],
+        );
+    }
+}
+
+#[test]
+fn a_wrong_password_and_tls_against_a_server_of_our_own() {
+    let Some(srv) = OwnServer::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // A wrong password: one clear line, exit 1, the password nowhere.
+    let out = ingest_json(
+        tmp.path(),
+        &srv.url("not-the-pw-9", "127.0.0.1", "sslmode=require"),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("password authentication failed"), "{err}");
+    assert!(!err.contains("not-the-pw-9"), "password leaked: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    // TLS as libpq means it.
+    let at = |host: &str, extra: &str| connection_is_tls(&srv.url(OWN_PASSWORD, host, extra));
+    assert_eq!(at("127.0.0.1", "sslmode=disable"), Ok(false));
+    assert_eq!(at("127.0.0.1", "sslmode=require"), Ok(true));
+    assert_eq!(at("127.0.0.1", ""), Ok(true), "prefer is the default");
+    let root = format!("sslrootcert={}", srv.cert().replace('/', "%2F"));
+    // Not signed by a system root: refused, clearly.
+    let err = at("localhost", "sslmode=verify-full").unwrap_err();
+    assert!(err.contains("certificate"), "{err}");
+    // Given as the root it is trusted, for the name it was made for.
+    assert_eq!(
+        at("localhost", &format!("sslmode=verify-full&{root}")),
+        Ok(true)
+    );
+    assert_eq!(
+        at("127.0.0.1", &format!("sslmode=verify-ca&{root}")),
+        Ok(true)
+    );
+    let err = at("127.0.0.1", &format!("sslmode=verify-full&{root}")).unwrap_err();
+    assert!(err.contains("certificate"), "{err}");
+}
+
+#[test]
+fn a_row_that_cannot_be_read_keeps_its_reason() {
+    let Some(s) = Schema::new() else { return };
+    s.exec(&format!(
+        "CREATE TABLE {0}.operation_log (idem_key text PRIMARY KEY, payload_hash text, status text, \
+         updated_at text); INSERT INTO {0}.operation_log VALUES \
+         ('idem_a', 'sha256:aa', 'completed', '2026-11-20 09:00:01+00'), \
+         ('idem_b', 'sha256:bb', 'completed', 'not a time')",
+        s.name
+    ));
+    let tmp = tempfile::tempdir().unwrap();
+    let v = ingest_ok(tmp.path(), &s.url());
+    let pg = &v["postgres"];
+    assert_eq!(pg["malformed"], 1, "{v}");
+    let why = pg["malformed_rows"][0][1].as_str().unwrap_or("");
+    assert!(why.contains("time"), "{v}");
 }

@@ -144,3 +144,38 @@ fn follow_mode_shows_appended_lines() {
     tmux.send(&["q"]);
     tmux.wait_for("HOPLINE-EXIT=0");
 }
+
+/// A second TUI on an index that another process writes opens read-only,
+/// shows what was committed, and says who writes.
+#[test]
+fn a_busy_index_opens_read_only_and_says_who_writes() {
+    let cache = tempfile::tempdir().unwrap();
+    common::run_ok(
+        common::hopline(cache.path())
+            .arg("ingest")
+            .arg(common::sample()),
+    );
+    let index = std::fs::read_dir(cache.path().join("indexes"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(index.join("ingest.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let Some(tmux) = open_in_tmux("busy", &common::sample(), cache.path()) else {
+        return;
+    };
+    let screen = tmux.wait_for("read-only");
+    assert!(screen.contains("is ingesting into this index"), "{screen}");
+    tmux.wait_for("Events (51)");
+    tmux.send(&["q"]);
+    let after = tmux.wait_for("TTY-MODE=");
+    assert!(after.contains("HOPLINE-EXIT=0"), "{after}");
+    drop(lock);
+}
