@@ -176,24 +176,23 @@ pub fn ingest(
         config,
         report: &mut report,
         reread,
+        commits: Commits::new(),
     };
-    let every = commit_every();
-    let mut last_commit = std::time::Instant::now();
-    let mut since_commit = 0u64;
     for file in &found.files {
         let reports = ingest_file(&mut run, file, &mut |bytes, records| {
             advance(bytes, records, 0);
         })?;
-        since_commit += reports.iter().map(|r| r.records).sum::<u64>();
+        run.commits.records += reports.iter().map(|r| r.records).sum::<u64>();
         let now = advance(0, 0, 1);
+        run.commits.bytes_before = now.bytes_done;
         run.report.files.extend(reports);
-        // Every few seconds, at a file's end: an interrupted ingest resumes
-        // from here, and readers see the progress.
-        if last_commit.elapsed() >= every || since_commit >= COMMIT_RECORDS {
+        // Every few seconds, at a file's end (and inside a long file, see
+        // `Parsed::Checkpoint`): an interrupted ingest resumes from here,
+        // and readers see the progress.
+        if run.commits.due() {
             run.writer.commit(run.manifest.clone())?;
             run.writer.state().committed(now.bytes_done)?;
-            last_commit = std::time::Instant::now();
-            since_commit = 0;
+            run.commits.done();
         }
     }
     writer.commit(manifest)?;
@@ -260,6 +259,37 @@ struct Run<'a> {
     /// The configuration changed since the last ingest: every file is read
     /// again.
     reread: bool,
+    commits: Commits,
+}
+
+/// When the running ingest commits next.
+struct Commits {
+    every: std::time::Duration,
+    last: std::time::Instant,
+    /// Records added since the last commit.
+    records: u64,
+    /// Bytes of the files done before the one being read.
+    bytes_before: u64,
+}
+
+impl Commits {
+    fn new() -> Commits {
+        Commits {
+            every: commit_every(),
+            last: std::time::Instant::now(),
+            records: 0,
+            bytes_before: 0,
+        }
+    }
+
+    fn due(&self) -> bool {
+        self.last.elapsed() >= self.every || self.records >= COMMIT_RECORDS
+    }
+
+    fn done(&mut self) {
+        self.last = std::time::Instant::now();
+        self.records = 0;
+    }
 }
 
 /// A tar archive (any compression): unchanged since the last ingest, it is
@@ -486,6 +516,10 @@ fn ingest_file(
     let mut malformed = 0u64;
     let mut held: Option<Box<crate::record::Record>> = None;
     let mut remembered: Vec<(u64, String)> = Vec::new();
+    // This file's records already counted towards the next commit.
+    let mut counted = 0u64;
+    let head_len = head.len().min(4096);
+    let hash = head_hash(&head[..head_len]);
     let mut last_line: Option<u64> = None;
     let end = thread::scope(
         |s| -> Result<(parse::StreamEnd, Option<u64>), IngestError> {
@@ -521,6 +555,48 @@ fn ingest_file(
                                 failure = Some(e);
                             }
                             n += 1;
+                        }
+                        Parsed::Checkpoint(at) => {
+                            // Everything before `at` is handed over: the
+                            // record held back is too.
+                            if let Some(prev) = held.take()
+                                && failure.is_none()
+                                && let Err(e) = run.writer.add(*prev)
+                            {
+                                failure = Some(e);
+                            }
+                            let so_far = records + n;
+                            run.commits.records += so_far - counted;
+                            counted = so_far;
+                            if failure.is_none() && run.commits.due() {
+                                let state = SourceState {
+                                    dialect,
+                                    // A later ingest sees the file longer
+                                    // than this and reads on from `offset`.
+                                    size: from_offset + at.bytes,
+                                    mtime_ns: file.mtime_ns,
+                                    head_hash: hash,
+                                    head_len: head_len as u64,
+                                    offset: from_offset + at.bytes,
+                                    next_line: at.next_line,
+                                    records: prior.as_ref().map_or(0, |p| p.records) + so_far,
+                                    malformed: prior.as_ref().map_or(0, |p| p.malformed)
+                                        + malformed,
+                                    partial_line: None,
+                                    malformed_lines: remembered.clone(),
+                                };
+                                run.manifest.sources.insert(file.rel.clone(), state);
+                                let committed =
+                                    run.writer.commit(run.manifest.clone()).and_then(|()| {
+                                        run.writer
+                                            .state()
+                                            .committed(run.commits.bytes_before + at.bytes)
+                                    });
+                                match committed {
+                                    Ok(()) => run.commits.done(),
+                                    Err(e) => failure = Some(e),
+                                }
+                            }
                         }
                         Parsed::Malformed { line, why } => {
                             last_line = Some(line);
@@ -581,7 +657,6 @@ fn ingest_file(
     let (end, open_line) = end;
     tick(file.size, 0);
     run.report.records_added += records;
-    let head_len = head.len().min(4096);
     let end_offset = from_offset + end.bytes;
     let (offset, next_line) = match open_line {
         Some(line) => (
@@ -601,7 +676,7 @@ fn ingest_file(
         dialect,
         size: file.size,
         mtime_ns: file.mtime_ns,
-        head_hash: head_hash(&head[..head_len]),
+        head_hash: hash,
         head_len: head_len as u64,
         offset,
         next_line,

@@ -341,3 +341,64 @@ fn malformed_lines_are_remembered_by_the_index() {
     let report = run_ok(hop.cmd().args(["export", "--incident"]));
     assert!(report.contains("could not be read"), "{report}");
 }
+
+/// One long file: the ingest commits inside it (every few thousand
+/// records), so a kill part way resumes part way through the file.
+#[test]
+fn a_long_file_commits_inside_and_resumes_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("long");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let mut text = String::new();
+    for i in 0..30_000u32 {
+        text.push_str(&format!(
+            "{{\"timestamp\":\"2026-11-20T09:{:02}:{:02}.{:03}Z\",\"level\":\"info\",\"event\":\"step\",\"event_id\":\"evt_{:06}\"}}\n",
+            (i / 1000) % 60,
+            (i / 10) % 60,
+            i % 1000,
+            i / 3
+        ));
+    }
+    std::fs::write(bundle.join("api.log"), text).unwrap();
+    let clean = Hop::new();
+    let want: Value =
+        serde_json::from_str(&run_ok(clean.cmd().args(["ingest", "--json"]).arg(&bundle))).unwrap();
+    let want_events = run_ok(clean.cmd().args(["events", "--json"]));
+    let t = std::time::Instant::now();
+    run_ok(Hop::new().cmd().arg("ingest").arg(&bundle));
+    let whole = t.elapsed().as_millis() as u64;
+
+    let mut grown = 0;
+    for round in 0..6u64 {
+        let hop = Hop::new();
+        let at = whole * (2 + round) / 10;
+        let mut child = hop
+            .cmd()
+            .env("HOPLINE_COMMIT_EVERY_MS", "0")
+            .arg("ingest")
+            .arg(&bundle)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(at));
+        let _ = child.kill();
+        let _ = child.wait();
+        let rerun: Value =
+            serde_json::from_str(&run_ok(hop.cmd().args(["ingest", "--json"]).arg(&bundle)))
+                .unwrap();
+        if rerun["files"][0]["status"] == "grown" {
+            grown += 1;
+        }
+        assert_eq!(
+            rerun["records_total"], want["records_total"],
+            "round {round}"
+        );
+        assert_eq!(
+            run_ok(hop.cmd().args(["events", "--json"])),
+            want_events,
+            "round {round}"
+        );
+    }
+    assert!(grown > 0, "no rerun resumed inside the file");
+}

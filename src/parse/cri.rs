@@ -120,6 +120,7 @@ garbage\n\
             &mut |p| match p {
                 Parsed::Record(r) => records.push(*r),
                 Parsed::Malformed { line, why } => bad.push((line, why)),
+                Parsed::Checkpoint(_) => {}
             },
         )
         .unwrap();

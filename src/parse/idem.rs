@@ -232,6 +232,7 @@ idem_c,too,few\n";
         parse_csv(&mut reader, &ctx, &Config::default(), &mut |p| match p {
             Parsed::Record(r) => records.push(*r),
             Parsed::Malformed { line, why } => bad.push((line, why)),
+            Parsed::Checkpoint(_) => {}
         })
         .unwrap();
         assert_eq!(records.len(), 2);

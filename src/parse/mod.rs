@@ -112,8 +112,18 @@ pub struct StreamEnd {
 #[derive(Debug)]
 pub enum Parsed {
     Record(Box<Record>),
-    Malformed { line: u64, why: Malformed },
+    Malformed {
+        line: u64,
+        why: Malformed,
+    },
+    /// Everything before this point of the stream has been handed over: an
+    /// ingest that commits here resumes here. Sent now and then, not for
+    /// every record.
+    Checkpoint(StreamEnd),
 }
+
+/// Records between two checkpoints of a stream.
+const CHECKPOINT_EVERY: u32 = 4096;
 
 /// Parses `reader` as `dialect`, starting at 1-based line `first_line`, and
 /// hands every outcome to `sink`. Only I/O errors stop it; bad lines are
@@ -192,30 +202,49 @@ fn for_each_line(
     mut parse: impl FnMut(u64, &str) -> Result<Option<Record>, Malformed>,
 ) -> std::io::Result<StreamEnd> {
     let mut held: Option<Box<Record>> = None;
+    // Where the line before this one ended: a safe place to resume once the
+    // record held so far is handed over.
+    let mut before = StreamEnd {
+        bytes: 0,
+        next_line: first_line,
+    };
+    let mut since_checkpoint = 0u32;
     let end = lines(
         reader,
         first_line,
         sink,
-        &mut |line_no, text, _, sink| match parse(line_no, text) {
-            Ok(Some(r)) => {
-                if let Some(prev) = held.replace(Box::new(r)) {
-                    sink(Parsed::Record(prev));
+        &mut |line_no, text, consumed, sink| {
+            let after = StreamEnd {
+                bytes: consumed,
+                next_line: line_no + 1,
+            };
+            let resume_at = std::mem::replace(&mut before, after);
+            match parse(line_no, text) {
+                Ok(Some(r)) => {
+                    if let Some(prev) = held.replace(Box::new(r)) {
+                        sink(Parsed::Record(prev));
+                        since_checkpoint += 1;
+                        if since_checkpoint >= CHECKPOINT_EVERY {
+                            since_checkpoint = 0;
+                            sink(Parsed::Checkpoint(resume_at));
+                        }
+                    }
                 }
-            }
-            Ok(None) => {}
-            Err(why)
-                if is_continuation(text)
-                    || (untimed_continues && why == Malformed::NoTimestamp) =>
-            {
-                match held.as_mut() {
-                    Some(r) => attach_continuation(r, text),
-                    None => sink(Parsed::Malformed {
-                        line: line_no,
-                        why: Malformed::OrphanContinuation,
-                    }),
+                Ok(None) => {}
+                Err(why)
+                    if is_continuation(text)
+                        || (untimed_continues && why == Malformed::NoTimestamp) =>
+                {
+                    match held.as_mut() {
+                        Some(r) => attach_continuation(r, text),
+                        None => sink(Parsed::Malformed {
+                            line: line_no,
+                            why: Malformed::OrphanContinuation,
+                        }),
+                    }
                 }
+                Err(why) => sink(Parsed::Malformed { line: line_no, why }),
             }
-            Err(why) => sink(Parsed::Malformed { line: line_no, why }),
         },
     )?;
     if let Some(r) = held {
@@ -354,6 +383,7 @@ mod tests {
         parse_stream(dialect, &mut reader, 1, &ctx, &config, &mut |p| match p {
             Parsed::Record(r) => records.push(*r),
             Parsed::Malformed { line, why } => bad.push((line, why)),
+            Parsed::Checkpoint(_) => {}
         })
         .unwrap();
         (records, bad)

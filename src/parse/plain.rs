@@ -221,6 +221,7 @@ mod tests {
         parse_compose_stream(&mut reader, 1, &ctx, &Config::default(), &mut |p| match p {
             Parsed::Record(r) => records.push(*r),
             Parsed::Malformed { line, why } => bad.push((line, why)),
+            Parsed::Checkpoint(_) => {}
         })
         .unwrap();
         (records, bad)

@@ -115,6 +115,7 @@ mod tests {
         parse_stream(&mut input.as_bytes(), 1, &ctx, &config, &mut |p| match p {
             Parsed::Record(r) => records.push(*r),
             Parsed::Malformed { line, why } => bad.push((line, why)),
+            Parsed::Checkpoint(_) => {}
         })
         .unwrap();
         assert_eq!(records.len(), 2);
