@@ -182,7 +182,12 @@ pub fn ingest(
         let reports = ingest_file(&mut run, file, &mut |bytes, records| {
             advance(bytes, records, 0);
         })?;
-        run.commits.records += reports.iter().map(|r| r.records).sum::<u64>();
+        // (Records counted at checkpoints inside the file are not again.)
+        run.commits.records += reports
+            .iter()
+            .map(|r| r.records)
+            .sum::<u64>()
+            .saturating_sub(std::mem::take(&mut run.commits.counted_in_file));
         let now = advance(0, 0, 1);
         run.commits.bytes_before = now.bytes_done;
         run.report.files.extend(reports);
@@ -244,10 +249,11 @@ fn commit_every() -> std::time::Duration {
         .map_or(COMMIT_EVERY, std::time::Duration::from_millis)
 }
 
-/// A commit at the first file end after this long...
-const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-/// ...or after this many records.
-const COMMIT_RECORDS: u64 = 1_000_000;
+/// A commit at the first file end or checkpoint after this long, or after
+/// this many records. Each commit makes a segment, and segments get merged:
+/// more often costs ingest time for no safety an on-call would notice.
+const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+const COMMIT_RECORDS: u64 = 2_000_000;
 
 /// What one ingest run writes into, shared by every file it reads.
 struct Run<'a> {
@@ -270,6 +276,8 @@ struct Commits {
     records: u64,
     /// Bytes of the files done before the one being read.
     bytes_before: u64,
+    /// Records of the file being read already counted at its checkpoints.
+    counted_in_file: u64,
 }
 
 impl Commits {
@@ -279,6 +287,7 @@ impl Commits {
             last: std::time::Instant::now(),
             records: 0,
             bytes_before: 0,
+            counted_in_file: 0,
         }
     }
 
@@ -567,6 +576,7 @@ fn ingest_file(
                             }
                             let so_far = records + n;
                             run.commits.records += so_far - counted;
+                            run.commits.counted_in_file += so_far - counted;
                             counted = so_far;
                             if failure.is_none() && run.commits.due() {
                                 let state = SourceState {

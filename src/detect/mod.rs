@@ -582,9 +582,16 @@ fn check_events(
                     if let Some(b) = brackets.as_deref_mut() {
                         b.add_event(&records, hubs);
                     }
+                    let parts = event_parts(&records, config, |v| !hubs.contains(v));
+                    // Most events have no finding: the lookup is built only
+                    // when one has.
                     let ts_of: HashMap<&SourceRef, Micros> =
-                        records.iter().map(|r| (&r.source, r.ts)).collect();
-                    event_parts(&records, config, |v| !hubs.contains(v))
+                        if parts.iter().any(|(_, found)| !found.is_empty()) {
+                            records.iter().map(|r| (&r.source, r.ts)).collect()
+                        } else {
+                            HashMap::new()
+                        };
+                    parts
                         .into_iter()
                         .map(|(part, findings)| {
                             let part = part.as_deref().unwrap_or(&records);
