@@ -11,7 +11,10 @@ use crate::index::RecordIndex;
 pub fn analyse(index: &RecordIndex, config: &Config) -> Result<Analysis, AnalysisError> {
     let snapshot = index.snapshot();
     let mut analysis = analyse_scan(&snapshot, config)?;
-    analysis.malformed = index.malformed().map_or(0, |(_, total)| total);
+    if let Ok((lines, total)) = index.malformed() {
+        analysis.malformed = total;
+        analysis.malformed_lines = lines;
+    }
     // Best effort: a read-only index still reads back in corrected order
     // in this process; a later cold `timeline` estimates the clock again.
     let hubs = analysis

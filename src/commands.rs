@@ -266,13 +266,24 @@ fn spool_stdin(paths: &[PathBuf], index_dir: &Path) -> Result<Vec<PathBuf>> {
 fn do_ingest(index: &RecordIndex, roots: &[PathBuf], config: &Config) -> Result<IngestReport> {
     let mut bar: Option<ProgressBar> = None;
     let started = std::time::Instant::now();
+    // An ingest that was stopped part way goes on from its last commit.
+    let resuming = match index.health()? {
+        hopline::index::state::Health::Partial(s) => {
+            eprintln!(
+                "hopline: resuming the ingest that stopped at {} %: what it committed is not read again",
+                s.percent()
+            );
+            "resuming · "
+        }
+        _ => "",
+    };
     let report = ingest::ingest(index, roots, config, &mut |p| {
         let b = bar
             .get_or_insert_with(|| progress_bar(p.bytes_total).unwrap_or_else(ProgressBar::hidden));
         b.set_position(p.bytes_done);
         let secs = started.elapsed().as_secs_f64().max(1e-3);
         b.set_message(format!(
-            "{} records ({:.0}/s)",
+            "{resuming}{} records ({:.0}/s)",
             p.records,
             p.records as f64 / secs
         ));

@@ -384,11 +384,16 @@ fn a_long_file_commits_inside_and_resumes_there() {
         std::thread::sleep(Duration::from_millis(at));
         let _ = child.kill();
         let _ = child.wait();
-        let rerun: Value =
-            serde_json::from_str(&run_ok(hop.cmd().args(["ingest", "--json"]).arg(&bundle)))
-                .unwrap();
+        let out = run(hop.cmd().args(["ingest", "--json"]).arg(&bundle));
+        assert!(out.status.success(), "{out:?}");
+        let rerun: Value = serde_json::from_slice(&out.stdout).unwrap();
         if rerun["files"][0]["status"] == "grown" {
             grown += 1;
+            // The ingest says it goes on from where the last one stopped.
+            assert!(
+                Hop::stderr(&out).contains("resuming the ingest that stopped at"),
+                "{out:?}"
+            );
         }
         assert_eq!(
             rerun["records_total"], want["records_total"],

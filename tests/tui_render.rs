@@ -107,6 +107,24 @@ fn help_overlay_and_small_terminal() {
     assert!(!screen(&t.app, 80, 24).contains("Keys"));
 }
 
+/// `!` lists the lines that could not be read, with why; the header
+/// counts them.
+#[test]
+fn malformed_lines_are_counted_and_listed() {
+    let mut t = sample_app();
+    let main = screen(&t.app, 120, 36);
+    assert!(main.contains("1 malformed"), "{main}");
+    t.apply(Action::ToggleMalformed);
+    let shown = screen(&t.app, 120, 36);
+    assert!(shown.contains("Malformed lines (1)"), "{shown}");
+    assert!(
+        shown.contains("payments-api-6c8d7b5f9-q4w8n.log:132  invalid JSON"),
+        "{shown}"
+    );
+    t.apply(Action::Back);
+    assert!(!screen(&t.app, 120, 36).contains("Malformed lines"));
+}
+
 #[test]
 fn search_by_id_prefix_and_by_words() {
     let mut t = sample_app();

@@ -182,6 +182,8 @@ pub struct Analysis {
     /// Lines of the sources that could not be read (`ingest --report`
     /// lists them): evidence the analysis did not see.
     pub malformed: u64,
+    /// The first of them, with why (see `RecordIndex::malformed`).
+    pub malformed_lines: Vec<(SourceRef, String)>,
 }
 
 impl Analysis {
@@ -362,6 +364,7 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         config_settings,
         clock,
         malformed: 0,
+        malformed_lines: Vec::new(),
     })
 }
 

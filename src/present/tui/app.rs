@@ -83,6 +83,8 @@ pub enum Action {
     NextPane,
     PrevPane,
     ToggleHelp,
+    /// The lines that could not be read, and why.
+    ToggleMalformed,
     Quit,
     StartSearch,
     NextMatch,
@@ -240,6 +242,7 @@ pub struct App {
     pub flash: Option<String>,
     pub requests: Vec<Request>,
     pub show_help: bool,
+    pub show_malformed: bool,
     pub quit: bool,
     pub color: bool,
     /// Rows a page moves; set from the last frame's size.
@@ -286,6 +289,7 @@ impl App {
             flash: None,
             requests: Vec::new(),
             show_help: false,
+            show_malformed: false,
             quit: false,
             color,
             page: 10,
@@ -635,6 +639,15 @@ impl App {
     }
 
     pub fn apply(&mut self, action: Action) {
+        if self.show_malformed {
+            if matches!(
+                action,
+                Action::ToggleMalformed | Action::Back | Action::Quit
+            ) {
+                self.show_malformed = false;
+            }
+            return;
+        }
         if self.show_help {
             if matches!(action, Action::ToggleHelp | Action::Back | Action::Quit) {
                 self.show_help = false;
@@ -649,6 +662,10 @@ impl App {
         match action {
             Action::Quit => self.quit = true,
             Action::ToggleHelp => self.show_help = true,
+            Action::ToggleMalformed => match self.analysis.as_ref().map_or(0, |a| a.malformed) {
+                0 => self.flash = Some("every line was read: none malformed".into()),
+                _ => self.show_malformed = true,
+            },
             Action::NextPane => self.focus = next_pane(self.focus, 1),
             Action::PrevPane => self.focus = next_pane(self.focus, PANES.len() - 1),
             Action::StartSearch => self.prompt = Prompt::Search(String::new()),

@@ -65,6 +65,7 @@ pub fn action_for(code: KeyCode, mods: KeyModifiers, typing: bool) -> Option<Act
         KeyCode::Tab => Action::NextPane,
         KeyCode::BackTab => Action::PrevPane,
         KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Char('!') => Action::ToggleMalformed,
         KeyCode::Char('/') => Action::StartSearch,
         KeyCode::Char('n') => Action::NextMatch,
         KeyCode::Char('N') => Action::PrevMatch,

@@ -97,6 +97,9 @@ pub fn render(app: &App, frame: &mut Frame) {
     if app.show_help {
         render_help(&theme, frame);
     }
+    if app.show_malformed {
+        render_malformed(app, &theme, frame);
+    }
 }
 
 fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -701,9 +704,60 @@ const HELP: &[(&str, &str)] = &[
     ("y", "copy the ID (OSC 52 clipboard)"),
     ("f", "follow: show new lines as files grow"),
     ("mouse", "wheel scrolls, click selects"),
+    ("!", "the lines that could not be read, and why"),
     ("?", "this help (any of ? Esc q closes it)"),
     ("q  Ctrl-C", "quit"),
 ];
+
+/// The malformed lines the index remembers, as many as fit.
+fn render_malformed(app: &App, theme: &Theme, frame: &mut Frame) {
+    let Some(a) = app.analysis.as_ref() else {
+        return;
+    };
+    let area = frame.area();
+    let w = area.width.saturating_sub(4).max(20).min(area.width);
+    let h = area.height.saturating_sub(4).max(5).min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    let room = h.saturating_sub(3) as usize;
+    let mut lines: Vec<Line> = a
+        .malformed_lines
+        .iter()
+        .take(room)
+        .map(|(at, why)| {
+            Line::from(vec![
+                Span::styled(
+                    format!(" {}", for_terminal(&at.to_string())),
+                    theme.fg(Color::Cyan),
+                ),
+                Span::raw(format!("  {}", for_terminal(why))),
+            ])
+        })
+        .collect();
+    let shown = lines.len() as u64;
+    if a.malformed > shown {
+        lines.push(Line::from(Span::styled(
+            format!(
+                " … and {} more: `hopline ingest --report` lists them",
+                a.malformed - shown
+            ),
+            theme.fg(Color::DarkGray),
+        )));
+    }
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(block(
+            &format!("Malformed lines ({}) · ! or Esc closes", a.malformed),
+            true,
+            theme,
+        )),
+        popup,
+    );
+}
 
 fn render_help(theme: &Theme, frame: &mut Frame) {
     let area = frame.area();
