@@ -179,3 +179,54 @@ fn a_busy_index_opens_read_only_and_says_who_writes() {
     assert!(after.contains("HOPLINE-EXIT=0"), "{after}");
     drop(lock);
 }
+
+/// Two TUIs on one index, each marking or noting an entry: both survive in
+/// marks.json, whichever saved last.
+#[test]
+fn two_tuis_merge_their_marks() {
+    let cache = tempfile::tempdir().unwrap();
+    common::run_ok(
+        common::hopline(cache.path())
+            .arg("ingest")
+            .arg(common::sample()),
+    );
+    let Some(one) = open_in_tmux("marks1", &common::sample(), cache.path()) else {
+        return;
+    };
+    let Some(two) = open_in_tmux("marks2", &common::sample(), cache.path()) else {
+        return;
+    };
+    for tui in [&one, &two] {
+        tui.wait_for("Events (51)");
+        tui.send(&["j", "j", "Enter"]);
+        tui.wait_for("Timeline evt_");
+    }
+    one.send(&["m"]);
+    one.wait_for("marked ");
+    two.send(&["j", "c"]);
+    for c in ["s", "e", "c", "o", "n", "d"] {
+        two.send(&[c]);
+    }
+    two.send(&["Enter"]);
+    two.wait_for("note saved");
+    for tui in [&one, &two] {
+        tui.send(&["q"]);
+        tui.wait_for("HOPLINE-EXIT=0");
+    }
+    let index = std::fs::read_dir(cache.path().join("indexes"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let marks: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(index.join("marks.json")).unwrap()).unwrap();
+    let marks = marks.as_array().unwrap();
+    assert_eq!(marks.len(), 2, "{marks:?}");
+    assert!(
+        marks
+            .iter()
+            .any(|m| m["notes"] == serde_json::json!(["second"])),
+        "{marks:?}"
+    );
+}
