@@ -173,7 +173,11 @@ fn a_busy_index_opens_read_only_and_says_who_writes() {
     };
     let screen = tmux.wait_for("read-only");
     assert!(screen.contains("is ingesting into this index"), "{screen}");
+    // It stays said in the header after the footer line goes.
     tmux.wait_for("Events (51)");
+    tmux.send(&["j"]);
+    let later = tmux.screen();
+    assert!(later.contains("read-only (pid"), "{later}");
     tmux.send(&["q"]);
     let after = tmux.wait_for("TTY-MODE=");
     assert!(after.contains("HOPLINE-EXIT=0"), "{after}");

@@ -135,6 +135,9 @@ pub enum Message {
     },
     /// A line for the footer: what a request did.
     Flash(String),
+    /// Another process writes the index: this TUI only reads it (who
+    /// writes, in words), or writes again (None).
+    ReadOnly(Option<String>),
 }
 
 /// Work the event loop does for the app.
@@ -243,6 +246,8 @@ pub struct App {
     pub requests: Vec<Request>,
     pub show_help: bool,
     pub show_malformed: bool,
+    /// Who writes the index when this TUI cannot (see `Message::ReadOnly`).
+    pub read_only: Option<String>,
     pub quit: bool,
     pub color: bool,
     /// Rows a page moves; set from the last frame's size.
@@ -290,6 +295,7 @@ impl App {
             requests: Vec::new(),
             show_help: false,
             show_malformed: false,
+            read_only: None,
             quit: false,
             color,
             page: 10,
@@ -439,6 +445,7 @@ impl App {
                 }
             }
             Message::Flash(s) => self.flash = Some(s),
+            Message::ReadOnly(who) => self.read_only = who,
         }
     }
 

@@ -174,6 +174,10 @@ fn background(
                 }
             }
         }
+        if result.is_ok() {
+            // This process writes (again): whoever wrote before is done.
+            let _ = tx.send(Message::ReadOnly(None));
+        }
         match result {
             // Another process writes this index: read what it committed,
             // read-only, and say who writes.
@@ -181,6 +185,10 @@ fn background(
                 holder,
                 ..
             })) => {
+                let _ = tx.send(Message::ReadOnly(Some(format!(
+                    "pid {} writes",
+                    holder.pid
+                ))));
                 let _ = tx.send(Message::Flash(format!(
                     "read-only: pid {} is ingesting into this index; showing what it committed",
                     holder.pid

@@ -146,6 +146,13 @@ fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         }
         Status::Failed(e) => format!(" · error: {}", for_terminal(e)),
     };
+    // First after the bundle: a narrow terminal cuts the header's end.
+    if let Some(who) = &app.read_only {
+        spans.push(Span::styled(
+            format!(" · read-only ({})", for_terminal(who)),
+            theme.fg(Color::Yellow),
+        ));
+    }
     spans.push(Span::raw(state));
     spans.push(Span::styled(
         if app.follow {
