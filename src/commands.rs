@@ -315,15 +315,13 @@ fn ingest_cmd(
     for m in &missing {
         eprintln!("hopline: error: {}: no such file or directory", m.display());
     }
+    let missing_names = missing
+        .iter()
+        .map(|m| m.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     if !missing.is_empty() && missing.len() == paths.len() && target.is_none() {
-        bail!(
-            "nothing to ingest: {} not found",
-            missing
-                .iter()
-                .map(|m| m.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        bail!("nothing to ingest: {missing_names} not found");
     }
     let present: Vec<PathBuf> = paths
         .iter()
@@ -414,14 +412,7 @@ fn ingest_cmd(
         out!("{}", text::ingest_summary(&report, &dir, list));
     }
     if !missing.is_empty() {
-        bail!(
-            "not found, so not ingested: {}",
-            missing
-                .iter()
-                .map(|m| m.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        bail!("not found, so not ingested: {missing_names}");
     }
     let read_anything = report.records_total > 0;
     if !read_anything {

@@ -225,3 +225,15 @@ pub fn generator() -> PathBuf {
     }
     gen_path
 }
+
+/// Holds an index's writer lock as a running ingest would, until dropped.
+pub fn hold_writer_lock(index: &Path) -> std::fs::File {
+    let f = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(index.join("ingest.lock"))
+        .unwrap();
+    f.lock().unwrap();
+    f
+}

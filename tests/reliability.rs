@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -31,6 +30,22 @@ impl Hop {
         let mut c = hopline(&self.cache);
         c.arg("--index").arg(&self.index);
         c
+    }
+    /// Starts an ingest of `bundle` that commits as often as it can, and
+    /// kills it after `ms` milliseconds (it may have finished by then).
+    fn kill_ingest_after(&self, bundle: &Path, ms: u64) -> std::process::ExitStatus {
+        let mut child = self
+            .cmd()
+            .env("HOPLINE_COMMIT_EVERY_MS", "0")
+            .arg("ingest")
+            .arg(bundle)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(ms));
+        let _ = child.kill();
+        child.wait().unwrap()
     }
     fn stderr(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stderr).into_owned()
@@ -83,23 +98,11 @@ fn exit_codes_say_what_went_wrong() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
 
-/// Holds the index's writer lock as a running ingest would.
-fn hold_writer_lock(index: &Path) -> File {
-    let f = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(index.join("ingest.lock"))
-        .unwrap();
-    f.lock().unwrap();
-    f
-}
-
 #[test]
 fn a_busy_index_gives_no_all_clear_and_a_second_writer_is_told_who_writes() {
     let hop = Hop::new();
     run_ok(hop.cmd().arg("ingest").arg(sample()));
-    let lock = hold_writer_lock(&hop.index);
+    let lock = common::hold_writer_lock(&hop.index);
     let gate = run(hop.cmd().args(["findings", "--fail-on", "retry_storm"]));
     assert_eq!(gate.status.code(), Some(3), "{gate:?}");
     assert!(Hop::stderr(&gate).contains("is running"), "{gate:?}");
@@ -162,18 +165,7 @@ fn an_interrupted_ingest_resumes_and_ends_equal_to_a_clean_one() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let at = seed % whole.max(1);
-        let mut child = hop
-            .cmd()
-            .env("HOPLINE_COMMIT_EVERY_MS", "0")
-            .arg("ingest")
-            .arg(&bundle)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(at));
-        let _ = child.kill();
-        let status = child.wait().unwrap();
+        let status = hop.kill_ingest_after(&bundle, at);
         if hop.index.join("meta.json").is_file() {
             // Whatever the kill left, a gate never passes on part of it. (A
             // kill after the ingest wrote that it finished leaves a whole
@@ -372,18 +364,7 @@ fn a_long_file_commits_inside_and_resumes_there() {
     for round in 0..6u64 {
         let hop = Hop::new();
         let at = whole * (2 + round) / 10;
-        let mut child = hop
-            .cmd()
-            .env("HOPLINE_COMMIT_EVERY_MS", "0")
-            .arg("ingest")
-            .arg(&bundle)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(at));
-        let _ = child.kill();
-        let _ = child.wait();
+        hop.kill_ingest_after(&bundle, at);
         let out = run(hop.cmd().args(["ingest", "--json"]).arg(&bundle));
         assert!(out.status.success(), "{out:?}");
         let rerun: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -161,13 +161,7 @@ fn a_busy_index_opens_read_only_and_says_who_writes() {
         .unwrap()
         .unwrap()
         .path();
-    let lock = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(index.join("ingest.lock"))
-        .unwrap();
-    lock.lock().unwrap();
+    let lock = common::hold_writer_lock(&index);
     let Some(tmux) = open_in_tmux("busy", &common::sample(), cache.path()) else {
         return;
     };
