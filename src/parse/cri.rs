@@ -48,6 +48,7 @@ pub fn parse_stream(
         bytes: 0,
         next_line: first_line,
     };
+    let mut since_checkpoint = 0u32;
     let end = super::lines(
         reader,
         first_line,
@@ -89,6 +90,11 @@ pub fn parse_stream(
                     bytes: consumed,
                     next_line: line_no + 1,
                 };
+                since_checkpoint += 1;
+                if since_checkpoint >= super::CHECKPOINT_EVERY {
+                    since_checkpoint = 0;
+                    sink(Parsed::Checkpoint(committed));
+                }
             }
         },
     )?;
@@ -101,6 +107,40 @@ pub fn parse_stream(
 mod tests {
     use super::*;
     use crate::record::Record;
+
+    /// After a record's final piece is a place to resume; every 4,096
+    /// records one is handed over.
+    #[test]
+    fn checkpoints_follow_whole_records() {
+        let line = |i: u32| format!("2026-11-20T09:00:01Z stdout F {{\"msg\":\"n{i}\"}}\n");
+        let input: String = (1..=4100).map(line).collect();
+        let ctx = FileContext::for_path("pods/api-0/0.log");
+        let mut sent = 0u32;
+        let mut at = Vec::new();
+        parse_stream(
+            &mut input.as_bytes(),
+            1,
+            &ctx,
+            &Config::default(),
+            &mut |p| match p {
+                Parsed::Record(_) => sent += 1,
+                Parsed::Checkpoint(end) => at.push((sent, end)),
+                Parsed::Malformed { .. } => {}
+            },
+        )
+        .unwrap();
+        let bytes: u64 = (1..=4096).map(|i| line(i).len() as u64).sum();
+        assert_eq!(
+            at,
+            vec![(
+                4096,
+                StreamEnd {
+                    bytes,
+                    next_line: 4097
+                }
+            )]
+        );
+    }
 
     #[test]
     fn partial_lines_are_joined_and_the_runtime_time_fills_in() {

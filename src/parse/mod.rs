@@ -123,7 +123,7 @@ pub enum Parsed {
 }
 
 /// Records between two checkpoints of a stream.
-const CHECKPOINT_EVERY: u32 = 4096;
+pub(crate) const CHECKPOINT_EVERY: u32 = 4096;
 
 /// Parses `reader` as `dialect`, starting at 1-based line `first_line`, and
 /// hands every outcome to `sink`. Only I/O errors stop it; bad lines are
@@ -373,6 +373,46 @@ fn read_line_capped(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A checkpoint stands where everything before it has been handed over:
+    /// after the 4,096th record's line, with that many records sent first.
+    #[test]
+    fn checkpoints_mark_a_place_to_resume() {
+        let line = |i: u32| {
+            format!(
+                "{{\"timestamp\":\"2026-11-20T09:00:00Z\",\"msg\":\"n{i}\",\"event_id\":\"evt_{i:06}\"}}\n"
+            )
+        };
+        let input: String = (1..=5000).map(line).collect();
+        let ctx = FileContext::for_path("svc-a.log");
+        let config = Config::default();
+        let mut sent = 0u32;
+        let mut at = Vec::new();
+        parse_stream(
+            Dialect::JsonLog,
+            &mut input.as_bytes(),
+            1,
+            &ctx,
+            &config,
+            &mut |p| match p {
+                Parsed::Record(_) => sent += 1,
+                Parsed::Checkpoint(end) => at.push((sent, end)),
+                Parsed::Malformed { .. } => {}
+            },
+        )
+        .unwrap();
+        let before: u64 = (1..=4096).map(|i| line(i).len() as u64).sum();
+        assert_eq!(
+            at,
+            vec![(
+                4096,
+                StreamEnd {
+                    bytes: before,
+                    next_line: 4097
+                }
+            )]
+        );
+    }
 
     fn run(dialect: Dialect, input: &[u8]) -> (Vec<Record>, Vec<(u64, Malformed)>) {
         let ctx = FileContext::for_path("svc-a.log");

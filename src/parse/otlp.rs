@@ -64,41 +64,61 @@ pub fn parse_stream(
     config: &Config,
     sink: &mut dyn FnMut(Parsed),
 ) -> std::io::Result<StreamEnd> {
-    super::lines(reader, first_line, sink, &mut |line_no, text, _, sink| {
-        let bad = |why| Parsed::Malformed { line: line_no, why };
-        let obj = match json::object(text) {
-            Ok(o) if is_otlp(&o) => o,
-            Ok(_) => return sink(bad(Malformed::NotAnObject)),
-            Err(why) => return sink(bad(why)),
-        };
-        for rl in obj["resourceLogs"].as_array().into_iter().flatten() {
-            let resource = attributes(&rl["resource"]["attributes"]);
-            for sl in rl["scopeLogs"].as_array().into_iter().flatten() {
-                for lr in sl["logRecords"].as_array().into_iter().flatten() {
-                    let Some(lr) = lr.as_object() else { continue };
-                    let mut flat = Map::new();
-                    for (k, v) in lr {
-                        match k.as_str() {
-                            "attributes" => flat.extend(attributes(v)),
-                            "body" => {
-                                flat.insert("body".into(), any_value(v));
-                            }
-                            _ => {
-                                flat.insert(k.clone(), v.clone());
+    // Each line is whole in itself: after any line is a place to resume.
+    let mut before = StreamEnd {
+        bytes: 0,
+        next_line: first_line,
+    };
+    let mut since_checkpoint = 0u32;
+    super::lines(
+        reader,
+        first_line,
+        sink,
+        &mut |line_no, text, consumed, sink| {
+            if since_checkpoint >= super::CHECKPOINT_EVERY {
+                since_checkpoint = 0;
+                sink(Parsed::Checkpoint(before));
+            }
+            before = StreamEnd {
+                bytes: consumed,
+                next_line: line_no + 1,
+            };
+            since_checkpoint += 1;
+            let bad = |why| Parsed::Malformed { line: line_no, why };
+            let obj = match json::object(text) {
+                Ok(o) if is_otlp(&o) => o,
+                Ok(_) => return sink(bad(Malformed::NotAnObject)),
+                Err(why) => return sink(bad(why)),
+            };
+            for rl in obj["resourceLogs"].as_array().into_iter().flatten() {
+                let resource = attributes(&rl["resource"]["attributes"]);
+                for sl in rl["scopeLogs"].as_array().into_iter().flatten() {
+                    for lr in sl["logRecords"].as_array().into_iter().flatten() {
+                        let Some(lr) = lr.as_object() else { continue };
+                        let mut flat = Map::new();
+                        for (k, v) in lr {
+                            match k.as_str() {
+                                "attributes" => flat.extend(attributes(v)),
+                                "body" => {
+                                    flat.insert("body".into(), any_value(v));
+                                }
+                                _ => {
+                                    flat.insert(k.clone(), v.clone());
+                                }
                             }
                         }
-                    }
-                    flat.insert("resource".into(), Value::Object(resource.clone()));
-                    let raw = serde_json::to_string(&flat).unwrap_or_default();
-                    let fields = json::fields_of(flat, &config.fields);
-                    match into_record(fields, Kind::Log, &raw, line_no, ctx, config) {
-                        Ok(r) => sink(Parsed::Record(Box::new(r))),
-                        Err(why) => sink(bad(why)),
+                        flat.insert("resource".into(), Value::Object(resource.clone()));
+                        let raw = serde_json::to_string(&flat).unwrap_or_default();
+                        let fields = json::fields_of(flat, &config.fields);
+                        match into_record(fields, Kind::Log, &raw, line_no, ctx, config) {
+                            Ok(r) => sink(Parsed::Record(Box::new(r))),
+                            Err(why) => sink(bad(why)),
+                        }
                     }
                 }
             }
-        }
-    })
+        },
+    )
 }
 
 #[cfg(test)]
