@@ -104,6 +104,12 @@ fn sample(line: &str) -> Result<Sample<'_>, String> {
                 .ok_or_else(|| bad(t))?,
         ),
     };
+    // A sample time is a moment a clock can mean, like any other.
+    if let Some(t) = ts
+        && !super::time::CLOCK.contains(&t)
+    {
+        return Err(format!("timestamp out of range ({t} µs)"));
+    }
     if parts.next().is_some() {
         return Err("text after the timestamp".into());
     }
@@ -176,6 +182,8 @@ mod tests {
         assert!(r.ids.is_empty());
         let plain = parse("process_open_fds 12").unwrap().unwrap();
         assert_eq!(plain.ts, 1_795_165_200_000_000, "snapshot time");
+        // A negative or far sample time is no moment: malformed.
+        assert!(parse("up 1 -2").is_err());
         assert_eq!(parse("# TYPE tasks_total counter").unwrap(), None);
         assert_eq!(
             parse("x_seconds{le=\"+Inf\"} +Inf 1795165201.5")
