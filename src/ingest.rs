@@ -509,7 +509,15 @@ fn ingest_file(
         // The line read before its newline is read again, whole.
         run.writer.delete_partial(&file.rel, line);
     }
-    if from_offset > 0 {
+    if from_offset > 0 && compression == sources::Compression::None {
+        // A plain file is read on from where the last ingest stopped, not
+        // again from byte 0: follow mode on a large file depends on it.
+        use std::io::{Seek, SeekFrom};
+        let mut f = std::fs::File::open(&file.abs).map_err(read_err)?;
+        f.seek(SeekFrom::Start(from_offset)).map_err(read_err)?;
+        reader = Box::new(std::io::BufReader::with_capacity(1 << 16, f));
+    } else if from_offset > 0 {
+        // A compressed stream has no offsets to seek to: decode and skip.
         std::io::copy(&mut (&mut reader).take(from_offset), &mut std::io::sink())
             .map_err(read_err)?;
     }
