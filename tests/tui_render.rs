@@ -107,6 +107,26 @@ fn help_overlay_and_small_terminal() {
     assert!(!screen(&t.app, 80, 24).contains("Keys"));
 }
 
+/// However long the bundle's path, the header keeps its counts: the path
+/// gives way, cut in the middle.
+#[test]
+fn a_long_bundle_path_never_pushes_the_counts_off() {
+    let long = format!("/home/oncall/{}/payments-incident", "deep/".repeat(38));
+    let t = Tui::on(common::sample(), &long);
+    for width in [80, 120] {
+        let header = screen(&t.app, width, 24)
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(header.contains("51 events"), "{width}: {header}");
+        assert!(header.contains("5 findings"), "{width}: {header}");
+        assert!(header.contains("…"), "{width}: {header}");
+        // The end of a path names the bundle: it is what is kept.
+        assert!(header.contains("incident ·"), "{width}: {header}");
+    }
+}
+
 /// `!` lists the lines that could not be read, with why; the header
 /// counts them.
 #[test]

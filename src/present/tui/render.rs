@@ -107,7 +107,9 @@ fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         "hopline ",
         theme.fg(Color::Cyan).add_modifier(Modifier::BOLD),
     )];
-    spans.push(Span::raw(for_terminal(&app.bundle).into_owned()));
+    // The bundle's name goes in last, cut in the middle to what the counts
+    // leave: a long path must never push them off the screen.
+    let label_at = spans.len();
     let state = match &app.status {
         Status::Ingesting(p) => format!(
             " · ingesting {}/{} files, {} records, {:.0}%",
@@ -137,12 +139,28 @@ fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 0 => String::new(),
                 n => format!(" · {n} malformed"),
             };
-            format!(
-                " · {} records{span} · {} events · {} findings{malformed}",
-                a.map_or(0, |a| a.records),
+            let counts = format!(
+                " · {} events · {} findings{malformed}",
                 app.event_count(),
                 a.map_or(0, |a| a.findings.len())
-            )
+            );
+            let records = format!(" · {} records", a.map_or(0, |a| a.records));
+            // On a narrow screen the time span goes first, then the record
+            // count; the counts of events and findings always stay.
+            // The bundle's name is worth up to 30 columns before the span.
+            let fixed = "hopline ".len()
+                + app.bundle.chars().count().min(30)
+                + counts.chars().count()
+                + " · follow ○".chars().count()
+                + app.read_only.as_ref().map_or(0, |w| w.chars().count() + 16);
+            let width = area.width as usize;
+            if fixed + records.chars().count() + span.chars().count() <= width {
+                format!("{records}{span}{counts}")
+            } else if fixed + records.chars().count() <= width {
+                format!("{records}{counts}")
+            } else {
+                counts
+            }
         }
         Status::Failed(e) => format!(" · error: {}", for_terminal(e)),
     };
@@ -166,7 +184,26 @@ fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             theme.fg(Color::DarkGray)
         },
     ));
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let room = (area.width as usize).saturating_sub(used).max(12);
+    let label = for_terminal(&app.bundle);
+    spans.insert(label_at, Span::raw(elide_middle(&label, room)));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// `text` cut to `max` characters by taking out its middle (`/home/…/bundle`):
+/// both ends of a path say the most.
+fn elide_middle(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    let keep = max.saturating_sub(1);
+    let head = keep / 4;
+    let tail = keep - head;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(n - tail).collect();
+    format!("{start}…{end}")
 }
 
 const BARS: [&str; 8] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"];
