@@ -186,9 +186,21 @@ fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     ));
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
     let room = (area.width as usize).saturating_sub(used).max(12);
-    let label = for_terminal(&app.bundle);
+    let label = for_terminal(&home_as_tilde(&app.bundle)).into_owned();
     spans.insert(label_at, Span::raw(elide_middle(&label, room)));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// A path under the home directory, shown as `~/…`.
+fn home_as_tilde(path: &str) -> std::borrow::Cow<'_, str> {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let home = home.trim_end_matches('/');
+    match path.strip_prefix(home) {
+        Some(rest) if !home.is_empty() && (rest.is_empty() || rest.starts_with('/')) => {
+            format!("~{rest}").into()
+        }
+        _ => path.into(),
+    }
 }
 
 /// `text` cut to `max` characters by taking out its middle (`/home/…/bundle`):
@@ -825,4 +837,32 @@ fn render_help(theme: &Theme, frame: &mut Frame) {
         Paragraph::new(lines).block(block("Keys", true, theme)),
         popup,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_cut_in_the_middle_and_home_is_a_tilde() {
+        assert_eq!(elide_middle("samples/payments", 40), "samples/payments");
+        let cut = elide_middle(
+            "/home/oncall/very/deep/tree/of/bundles/payments-incident",
+            24,
+        );
+        assert_eq!(cut.chars().count(), 24);
+        assert!(
+            cut.starts_with("/hom") && cut.ends_with("payments-incident"),
+            "{cut}"
+        );
+        let home = std::env::var("HOME").unwrap_or_default();
+        if !home.is_empty() && home != "/" {
+            assert_eq!(home_as_tilde(&format!("{home}/logs/b")), "~/logs/b");
+            assert_eq!(
+                home_as_tilde(&format!("{home}x/logs")),
+                format!("{home}x/logs")
+            );
+        }
+        assert_eq!(home_as_tilde("/srv/logs"), "/srv/logs");
+    }
 }
