@@ -207,39 +207,6 @@ pub fn ingest(
     Ok(report)
 }
 
-/// Whether the byte before `at` in a plain file is a newline (an empty
-/// file counts as ended).
-fn ends_with_newline(path: &std::path::Path, at: u64) -> bool {
-    use std::io::{Seek, SeekFrom};
-    if at == 0 {
-        return true;
-    }
-    let mut byte = [0u8; 1];
-    std::fs::File::open(path)
-        .and_then(|mut f| {
-            f.seek(SeekFrom::Start(at - 1))?;
-            f.read_exact(&mut byte)
-        })
-        .map_or(true, |()| byte[0] == b'\n')
-}
-
-/// Where the line that ends at `at` (with no newline) starts: after the
-/// last newline before it.
-fn line_start(path: &std::path::Path, at: u64) -> Option<u64> {
-    use std::io::{Seek, SeekFrom};
-    const BACK: u64 = 1 << 20;
-    let from = at.saturating_sub(BACK);
-    let mut f = std::fs::File::open(path).ok()?;
-    f.seek(SeekFrom::Start(from)).ok()?;
-    let mut buf = vec![0u8; (at - from) as usize];
-    f.read_exact(&mut buf).ok()?;
-    match memchr::memrchr(b'\n', &buf) {
-        Some(i) => Some(from + i as u64 + 1),
-        None if from == 0 => Some(0),
-        None => None,
-    }
-}
-
 /// How often a long ingest commits (`HOPLINE_COMMIT_EVERY_MS` sets it, for
 /// tests that interrupt ingests).
 fn commit_every() -> std::time::Duration {
@@ -539,7 +506,7 @@ fn ingest_file(
     let hash = head_hash(&head[..head_len]);
     let mut last_line: Option<u64> = None;
     let end = thread::scope(
-        |s| -> Result<(parse::StreamEnd, Option<u64>), IngestError> {
+        |s| -> Result<(parse::StreamEnd, Option<(u64, u64)>), IngestError> {
             let parser = s.spawn(move || {
                 let mut batch = Vec::with_capacity(1024);
                 let result =
@@ -648,16 +615,15 @@ fn ingest_file(
             };
             // A plain file whose last line has no newline yet: that line is
             // read, but ingest resumes before it.
-            let open_line = end.next_line.checked_sub(1).filter(|&l| {
+            let open_line = end.open_line.filter(|&(line, _)| {
                 compression == sources::Compression::None
                     && dialect.resumable()
-                    && last_line == Some(l)
-                    && !ends_with_newline(&file.abs, from_offset + end.bytes)
+                    && last_line == Some(line)
             });
             if let Some(r) = held.take()
                 && failure.is_none()
             {
-                let added = if open_line == Some(r.source.line) {
+                let added = if open_line.is_some_and(|(line, _)| line == r.source.line) {
                     run.writer.add_partial(*r)
                 } else {
                     run.writer.add(*r)
@@ -675,18 +641,9 @@ fn ingest_file(
     let (end, open_line) = end;
     tick(file.size, 0);
     run.report.records_added += records;
-    let end_offset = from_offset + end.bytes;
-    let (offset, next_line) = match open_line {
-        Some(line) => (
-            line_start(&file.abs, end_offset).unwrap_or(end_offset),
-            line,
-        ),
-        None => (end_offset, end.next_line),
-    };
-    let (offset, next_line, open_line) = if offset < end_offset {
-        (offset, next_line, open_line)
-    } else {
-        (end_offset, end.next_line, None)
+    let (offset, next_line, open_line) = match open_line {
+        Some((line, start)) => (from_offset + start, line, Some(line)),
+        None => (from_offset + end.bytes, end.next_line, None),
     };
     // A line read before its newline came is counted once, whole.
     let again = u64::from(prior.as_ref().is_some_and(|p| p.partial_line.is_some()));

@@ -47,6 +47,7 @@ pub fn parse_stream(
     let mut committed = StreamEnd {
         bytes: 0,
         next_line: first_line,
+        open_line: None,
     };
     let mut since_checkpoint = 0u32;
     let end = super::lines(
@@ -63,6 +64,7 @@ pub fn parse_stream(
                     committed = StreamEnd {
                         bytes: consumed,
                         next_line: line_no + 1,
+                        open_line: None,
                     };
                 }
                 return;
@@ -89,6 +91,7 @@ pub fn parse_stream(
                 committed = StreamEnd {
                     bytes: consumed,
                     next_line: line_no + 1,
+                    open_line: None,
                 };
                 since_checkpoint += 1;
                 if since_checkpoint >= super::CHECKPOINT_EVERY {
@@ -136,7 +139,8 @@ mod tests {
                 4096,
                 StreamEnd {
                     bytes,
-                    next_line: 4097
+                    next_line: 4097,
+                    open_line: None,
                 }
             )]
         );

@@ -35,6 +35,7 @@ pub fn parse(
             return Ok(StreamEnd {
                 bytes: counting.n,
                 next_line: 2,
+                open_line: None,
             });
         }
     };
@@ -69,6 +70,7 @@ pub fn parse(
     Ok(StreamEnd {
         bytes: counting.n,
         next_line,
+        open_line: None,
     })
 }
 

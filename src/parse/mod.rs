@@ -105,6 +105,9 @@ impl fmt::Display for Malformed {
 pub struct StreamEnd {
     pub bytes: u64,
     pub next_line: u64,
+    /// The last line read had no newline yet (a writer mid-line): its number
+    /// and the byte it starts at, so ingest can read it again whole later.
+    pub open_line: Option<(u64, u64)>,
 }
 
 /// What a parser emits per line: a record or a malformed line (stack-trace
@@ -183,6 +186,7 @@ pub fn parse_stream(
         Dialect::Unknown | Dialect::Archive => Ok(StreamEnd {
             bytes: 0,
             next_line: first_line,
+            open_line: None,
         }),
     }
 }
@@ -207,6 +211,7 @@ fn for_each_line(
     let mut before = StreamEnd {
         bytes: 0,
         next_line: first_line,
+        open_line: None,
     };
     let mut since_checkpoint = 0u32;
     let end = lines(
@@ -217,6 +222,7 @@ fn for_each_line(
             let after = StreamEnd {
                 bytes: consumed,
                 next_line: line_no + 1,
+                open_line: None,
             };
             let resume_at = std::mem::replace(&mut before, after);
             match parse(line_no, text) {
@@ -296,6 +302,8 @@ pub(crate) fn lines(
     let mut buf = Vec::with_capacity(4096);
     let mut consumed = 0u64;
     let mut line_no = first_line;
+    // The last line, when the stream ended before its newline.
+    let mut open_line = None;
     loop {
         buf.clear();
         let n = read_line_capped(reader, &mut buf)?;
@@ -303,10 +311,12 @@ pub(crate) fn lines(
             return Ok(StreamEnd {
                 bytes: consumed,
                 next_line: line_no,
+                open_line,
             });
         }
-        consumed += n as u64;
         let this = line_no;
+        open_line = (n <= MAX_LINE_BYTES && buf.last() != Some(&b'\n')).then_some((this, consumed));
+        consumed += n as u64;
         line_no += 1;
         if n > MAX_LINE_BYTES {
             sink(Parsed::Malformed {
@@ -408,7 +418,8 @@ mod tests {
                 4096,
                 StreamEnd {
                     bytes: before,
-                    next_line: 4097
+                    next_line: 4097,
+                    open_line: None,
                 }
             )]
         );

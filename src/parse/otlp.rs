@@ -68,6 +68,7 @@ pub fn parse_stream(
     let mut before = StreamEnd {
         bytes: 0,
         next_line: first_line,
+        open_line: None,
     };
     let mut since_checkpoint = 0u32;
     super::lines(
@@ -82,6 +83,7 @@ pub fn parse_stream(
             before = StreamEnd {
                 bytes: consumed,
                 next_line: line_no + 1,
+                open_line: None,
             };
             since_checkpoint += 1;
             let bad = |why| Parsed::Malformed { line: line_no, why };
