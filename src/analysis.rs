@@ -11,9 +11,9 @@ use crate::index::RecordIndex;
 pub fn analyse(index: &RecordIndex, config: &Config) -> Result<Analysis, AnalysisError> {
     let snapshot = index.snapshot();
     let mut analysis = analyse_scan(&snapshot, config)?;
-    if let Ok((lines, total)) = index.malformed() {
-        analysis.malformed = total;
-        analysis.malformed_lines = lines;
+    if let Ok(remembered) = index.malformed() {
+        analysis.malformed = remembered.total;
+        analysis.malformed_lines = remembered.lines;
     }
     // Best effort: a read-only index still reads back in corrected order
     // in this process; a later cold `timeline` estimates the clock again.

@@ -356,14 +356,10 @@ fn ingest_cmd(
     if list && report.records_total > 0 {
         // Everything the index remembers, not only this run's: a rerun
         // that read nothing new still lists what was malformed.
-        let (lines, total) = index.malformed()?;
-        report.malformed_by_reason.clear();
-        for (_, why) in &lines {
-            let reason = why.split(" (").next().unwrap_or(why).to_string();
-            *report.malformed_by_reason.entry(reason).or_default() += 1;
-        }
-        report.malformed = lines;
-        report.malformed_total = total;
+        let remembered = index.malformed()?;
+        report.malformed_by_reason = remembered.by_reason;
+        report.malformed = remembered.lines;
+        report.malformed_total = remembered.total;
     }
     if report.records_total > 0 {
         location::remember_last(&dir);

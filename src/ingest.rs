@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use crate::config::Config;
-use crate::index::manifest::{REMEMBERED_MALFORMED, head_hash};
+use crate::index::manifest::{MalformedLine, REMEMBERED_MALFORMED, head_hash};
 use crate::index::{IndexError, Manifest, RecordIndex, SourceState};
 use crate::parse::{self, Dialect, FileContext, Parsed};
 use crate::record::SourceRef;
@@ -499,7 +499,7 @@ fn ingest_file(
     let mut records = 0u64;
     let mut malformed = 0u64;
     let mut held: Option<Box<crate::record::Record>> = None;
-    let mut remembered: Vec<(u64, String)> = Vec::new();
+    let mut remembered: Vec<MalformedLine> = Vec::new();
     // This file's records already counted towards the next commit.
     let mut counted = 0u64;
     let head_len = head.len().min(4096);
@@ -587,7 +587,11 @@ fn ingest_file(
                             last_line = Some(line);
                             malformed += 1;
                             if remembered.len() < REMEMBERED_MALFORMED {
-                                remembered.push((line, why.to_string()));
+                                remembered.push(MalformedLine {
+                                    line,
+                                    reason: why.reason().to_string(),
+                                    why: why.to_string(),
+                                });
                             }
                             run.report.malformed_total += 1;
                             *run.report
@@ -660,7 +664,7 @@ fn ingest_file(
             let again = p
                 .malformed_lines
                 .iter()
-                .filter(|(l, _)| *l >= first_line)
+                .filter(|m| m.line >= first_line)
                 .count();
             p.malformed.saturating_sub(again as u64)
         }) + malformed,
@@ -668,7 +672,7 @@ fn ingest_file(
         // What was read again (a line that had no newline) is judged anew.
         malformed_lines: prior
             .as_ref()
-            .map(|p| p.malformed_lines.iter().filter(|(l, _)| *l < first_line))
+            .map(|p| p.malformed_lines.iter().filter(|m| m.line < first_line))
             .into_iter()
             .flatten()
             .cloned()

@@ -54,7 +54,17 @@ pub struct SourceState {
     /// The first malformed lines and why (at most [`REMEMBERED_MALFORMED`]),
     /// so `ingest --report` lists them on any later run too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub malformed_lines: Vec<(u64, String)>,
+    pub malformed_lines: Vec<MalformedLine>,
+}
+
+/// A malformed line a source remembers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MalformedLine {
+    pub line: u64,
+    /// The short reason counts are grouped by (`Malformed::reason`).
+    pub reason: String,
+    /// The reason with its detail, as `--report` shows it.
+    pub why: String,
 }
 
 /// Malformed lines a source remembers with their reason; past this only

@@ -33,6 +33,17 @@ use crate::record::{Record, SourceRef};
 
 pub use manifest::{Manifest, SourceState, TableState};
 
+/// What the index remembers of malformed lines (see [`RecordIndex::malformed`]).
+#[derive(Debug, Default)]
+pub struct Remembered {
+    /// Each remembered line and why.
+    pub lines: Vec<(SourceRef, String)>,
+    /// Remembered lines by their short reason.
+    pub by_reason: std::collections::BTreeMap<String, u64>,
+    /// Every malformed line, remembered or only counted.
+    pub total: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     #[error("index at {path}: {source}")]
@@ -281,25 +292,25 @@ impl RecordIndex {
         })
     }
 
-    /// The malformed lines the index remembers, with their reason, and how
-    /// many there are in all (only the first of each source are kept).
-    pub fn malformed(&self) -> Result<(Vec<(SourceRef, String)>, u64), IndexError> {
+    /// The malformed lines the index remembers, with why (only the first
+    /// of each source are kept), and how many there are in all.
+    pub fn malformed(&self) -> Result<Remembered, IndexError> {
         let manifest = self.manifest()?;
-        let mut lines = Vec::new();
-        let mut total = 0;
+        let mut out = Remembered::default();
         for (path, state) in &manifest.sources {
-            total += state.malformed;
-            lines.extend(state.malformed_lines.iter().map(|(line, why)| {
-                (
+            out.total += state.malformed;
+            for m in &state.malformed_lines {
+                *out.by_reason.entry(m.reason.clone()).or_default() += 1;
+                out.lines.push((
                     SourceRef {
                         path: path.clone(),
-                        line: *line,
+                        line: m.line,
                     },
-                    why.clone(),
-                )
-            }));
+                    m.why.clone(),
+                ));
+            }
         }
-        Ok((lines, total))
+        Ok(out)
     }
 
     /// What this index can vouch for (see [`state::health`]).
