@@ -103,15 +103,10 @@ pub fn render(app: &App, frame: &mut Frame) {
 }
 
 fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let mut spans = vec![Span::styled(
-        "hopline ",
-        theme.fg(Color::Cyan).add_modifier(Modifier::BOLD),
-    )];
-    // The bundle's name goes in last, cut in the middle to what the counts
-    // leave: a long path must never push them off the screen.
-    let label_at = spans.len();
-    let state = match &app.status {
-        Status::Ingesting(p) => format!(
+    // What the header can say, most detailed first: on a narrow screen the
+    // time span goes, then the record count; events and findings stay.
+    let states: Vec<String> = match &app.status {
+        Status::Ingesting(p) => vec![format!(
             " · ingesting {}/{} files, {} records, {:.0}%",
             p.files_done,
             p.files_total,
@@ -121,8 +116,8 @@ fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             } else {
                 0.0
             }
-        ),
-        Status::Analysing => " · analysing…".to_string(),
+        )],
+        Status::Analysing => vec![" · analysing…".to_string()],
         Status::Ready => {
             let a = app.analysis.as_ref();
             let span = a
@@ -145,49 +140,58 @@ fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 a.map_or(0, |a| a.findings.len())
             );
             let records = format!(" · {} records", a.map_or(0, |a| a.records));
-            // On a narrow screen the time span goes first, then the record
-            // count; the counts of events and findings always stay.
-            // The bundle's name is worth up to 30 columns before the span.
-            let fixed = "hopline ".len()
-                + app.bundle.chars().count().min(30)
-                + counts.chars().count()
-                + " · follow ○".chars().count()
-                + app.read_only.as_ref().map_or(0, |w| w.chars().count() + 16);
-            let width = area.width as usize;
-            if fixed + records.chars().count() + span.chars().count() <= width {
-                format!("{records}{span}{counts}")
-            } else if fixed + records.chars().count() <= width {
-                format!("{records}{counts}")
-            } else {
-                counts
-            }
+            vec![
+                format!("{records}{span}{counts}"),
+                format!("{records}{counts}"),
+                counts,
+            ]
         }
-        Status::Failed(e) => format!(" · error: {}", for_terminal(e)),
+        Status::Failed(e) => vec![format!(" · error: {}", for_terminal(e))],
     };
     // First after the bundle: a narrow terminal cuts the header's end.
-    if let Some(who) = &app.read_only {
-        spans.push(Span::styled(
+    let read_only = app.read_only.as_ref().map(|who| {
+        Span::styled(
             format!(" · read-only ({})", for_terminal(who)),
             theme.fg(Color::Yellow),
-        ));
-    }
-    spans.push(Span::raw(state));
-    spans.push(Span::styled(
+        )
+    });
+    let follow = Span::styled(
         if app.follow {
             " · follow ●"
         } else {
             " · follow ○"
         },
-        if app.follow {
-            theme.fg(Color::Green)
+        theme.fg(if app.follow {
+            Color::Green
         } else {
-            theme.fg(Color::DarkGray)
-        },
-    ));
-    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    let room = (area.width as usize).saturating_sub(used).max(12);
+            Color::DarkGray
+        }),
+    );
+    let title = Span::styled(
+        "hopline ",
+        theme.fg(Color::Cyan).add_modifier(Modifier::BOLD),
+    );
+    let width = |s: &str| s.chars().count();
     let label = for_terminal(&home_as_tilde(&app.bundle)).into_owned();
-    spans.insert(label_at, Span::raw(elide_middle(&label, room)));
+    // The bundle's name is worth up to 30 columns before the time span.
+    let fixed = width(&title.content)
+        + width(&label).min(30)
+        + read_only.as_ref().map_or(0, |s| width(&s.content))
+        + width(&follow.content);
+    let last = states.len() - 1;
+    let state = states
+        .iter()
+        .position(|st| fixed + width(st) <= area.width as usize)
+        .unwrap_or(last);
+    let state = Span::raw(states[state].clone());
+    // The bundle's name takes what is left, cut in the middle: a long path
+    // must never push the counts off the screen.
+    let used = fixed - width(&label).min(30) + width(&state.content);
+    let room = (area.width as usize).saturating_sub(used).max(12);
+    let mut spans = vec![title, Span::raw(elide_middle(&label, room))];
+    spans.extend(read_only);
+    spans.push(state);
+    spans.push(follow);
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
