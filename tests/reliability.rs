@@ -140,6 +140,19 @@ fn many_files(dir: &Path) -> PathBuf {
     bundle
 }
 
+/// What a clean ingest of `bundle` gives (its `--json` report and the
+/// whole `events --json`), and how long one takes here in ms, to kill
+/// other ingests inside that time.
+fn clean_ingest(bundle: &Path) -> (Value, String, u64) {
+    let clean = Hop::new();
+    let report: Value =
+        serde_json::from_str(&run_ok(clean.cmd().args(["ingest", "--json"]).arg(bundle))).unwrap();
+    let events = run_ok(clean.cmd().args(["events", "--json"]));
+    let t = std::time::Instant::now();
+    run_ok(Hop::new().cmd().arg("ingest").arg(bundle));
+    (report, events, t.elapsed().as_millis() as u64)
+}
+
 /// Kills ingest at random points, then lets it finish: the index ends
 /// equal to a clean ingest's, some reruns resumed from a commit, and no
 /// all-clear was given on a partial index in between.
@@ -147,14 +160,7 @@ fn many_files(dir: &Path) -> PathBuf {
 fn an_interrupted_ingest_resumes_and_ends_equal_to_a_clean_one() {
     let dir = tempfile::tempdir().unwrap();
     let bundle = many_files(dir.path());
-    let clean = Hop::new();
-    let want: Value =
-        serde_json::from_str(&run_ok(clean.cmd().args(["ingest", "--json"]).arg(&bundle))).unwrap();
-    let want_events = run_ok(clean.cmd().args(["events", "--json"]));
-    // How long a whole ingest takes here, to kill inside it.
-    let t = std::time::Instant::now();
-    run_ok(Hop::new().cmd().arg("ingest").arg(&bundle));
-    let whole = t.elapsed().as_millis() as u64;
+    let (want, want_events, whole) = clean_ingest(&bundle);
 
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut resumed = 0;
@@ -352,13 +358,7 @@ fn a_long_file_commits_inside_and_resumes_there() {
         ));
     }
     std::fs::write(bundle.join("api.log"), text).unwrap();
-    let clean = Hop::new();
-    let want: Value =
-        serde_json::from_str(&run_ok(clean.cmd().args(["ingest", "--json"]).arg(&bundle))).unwrap();
-    let want_events = run_ok(clean.cmd().args(["events", "--json"]));
-    let t = std::time::Instant::now();
-    run_ok(Hop::new().cmd().arg("ingest").arg(&bundle));
-    let whole = t.elapsed().as_millis() as u64;
+    let (want, want_events, whole) = clean_ingest(&bundle);
 
     let mut grown = 0;
     for round in 0..6u64 {

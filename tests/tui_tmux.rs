@@ -26,17 +26,22 @@ fn open_move_enter_quit_restores_the_terminal() {
 
     tmux.send(&["q"]);
     let after = tmux.wait_for("TTY-MODE=");
-    assert!(after.contains("HOPLINE-EXIT=0"), "{after}");
     assert!(
         !after.contains("Events (51)"),
         "alternate screen was not left:\n{after}"
     );
-    // Raw mode is off again: canonical line editing is back.
+    assert_terminal_restored(&tmux, &after);
+}
+
+/// After hopline exits: it exited 0, raw mode is off (canonical line
+/// editing is back) and the cursor shows.
+fn assert_terminal_restored(tmux: &common::tmux::Tmux, after: &str) {
+    assert!(after.contains("HOPLINE-EXIT=0"), "{after}");
     assert!(
         after.contains("TTY-MODE=icanon"),
         "terminal left in raw mode:\n{after}"
     );
-    assert_eq!(cursor_visible(&tmux), "1", "cursor left hidden");
+    assert_eq!(cursor_visible(tmux), "1", "cursor left hidden:\n{after}");
 }
 
 /// tmux's own view of the pane's cursor: 1 when shown.
@@ -61,9 +66,7 @@ fn quit_during_ingest_restores_the_cursor() {
     tmux.wait_for("hopline");
     tmux.send(&["q"]);
     let after = tmux.wait_for("TTY-MODE=");
-    assert!(after.contains("HOPLINE-EXIT=0"), "{after}");
-    assert!(after.contains("TTY-MODE=icanon"), "{after}");
-    assert_eq!(cursor_visible(&tmux), "1", "cursor left hidden:\n{after}");
+    assert_terminal_restored(&tmux, &after);
 }
 
 #[test]

@@ -115,35 +115,9 @@ mod tests {
     /// records one is handed over.
     #[test]
     fn checkpoints_follow_whole_records() {
-        let line = |i: u32| format!("2026-11-20T09:00:01Z stdout F {{\"msg\":\"n{i}\"}}\n");
-        let input: String = (1..=4100).map(line).collect();
-        let ctx = FileContext::for_path("pods/api-0/0.log");
-        let mut sent = 0u32;
-        let mut at = Vec::new();
-        parse_stream(
-            &mut input.as_bytes(),
-            1,
-            &ctx,
-            &Config::default(),
-            &mut |p| match p {
-                Parsed::Record(_) => sent += 1,
-                Parsed::Checkpoint(end) => at.push((sent, end)),
-                Parsed::Malformed { .. } => {}
-            },
-        )
-        .unwrap();
-        let bytes: u64 = (1..=4096).map(|i| line(i).len() as u64).sum();
-        assert_eq!(
-            at,
-            vec![(
-                4096,
-                StreamEnd {
-                    bytes,
-                    next_line: 4097,
-                    open_line: None,
-                }
-            )]
-        );
+        crate::parse::tests::assert_one_checkpoint(crate::parse::Dialect::Cri, 4100, |i| {
+            format!("2026-11-20T09:00:01Z stdout F {{\"msg\":\"n{i}\"}}\n")
+        });
     }
 
     #[test]

@@ -381,25 +381,20 @@ fn read_line_capped(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> std::io::Res
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// A checkpoint stands where everything before it has been handed over:
-    /// after the 4,096th record's line, with that many records sent first.
-    #[test]
-    fn checkpoints_mark_a_place_to_resume() {
-        let line = |i: u32| {
-            format!(
-                "{{\"timestamp\":\"2026-11-20T09:00:00Z\",\"msg\":\"n{i}\",\"event_id\":\"evt_{i:06}\"}}\n"
-            )
-        };
-        let input: String = (1..=5000).map(line).collect();
-        let ctx = FileContext::for_path("svc-a.log");
+    /// `line(1..=n)` parsed as `dialect`: each checkpoint with the number of
+    /// records handed over before it. One is expected after the 4,096th
+    /// record, at the byte where line 4,097 starts.
+    pub(crate) fn assert_one_checkpoint(dialect: Dialect, n: u32, line: impl Fn(u32) -> String) {
+        let input: String = (1..=n).map(&line).collect();
+        let ctx = FileContext::for_path("pods/svc-a-0/0.log");
         let config = Config::default();
         let mut sent = 0u32;
         let mut at = Vec::new();
         parse_stream(
-            Dialect::JsonLog,
+            dialect,
             &mut input.as_bytes(),
             1,
             &ctx,
@@ -411,18 +406,24 @@ mod tests {
             },
         )
         .unwrap();
-        let before: u64 = (1..=4096).map(|i| line(i).len() as u64).sum();
-        assert_eq!(
-            at,
-            vec![(
-                4096,
-                StreamEnd {
-                    bytes: before,
-                    next_line: 4097,
-                    open_line: None,
-                }
-            )]
-        );
+        let bytes: u64 = (1..=4096).map(|i| line(i).len() as u64).sum();
+        let want = StreamEnd {
+            bytes,
+            next_line: 4097,
+            open_line: None,
+        };
+        assert_eq!(at, vec![(4096, want)]);
+    }
+
+    /// A checkpoint stands where everything before it has been handed over:
+    /// after the 4,096th record's line, with that many records sent first.
+    #[test]
+    fn checkpoints_mark_a_place_to_resume() {
+        assert_one_checkpoint(Dialect::JsonLog, 5000, |i| {
+            format!(
+                "{{\"timestamp\":\"2026-11-20T09:00:00Z\",\"msg\":\"n{i}\",\"event_id\":\"evt_{i:06}\"}}\n"
+            )
+        });
     }
 
     fn run(dialect: Dialect, input: &[u8]) -> (Vec<Record>, Vec<(u64, Malformed)>) {
