@@ -93,6 +93,11 @@ in output or errors.")]
         /// List every malformed line as path:line: reason
         #[arg(long)]
         report: bool,
+        /// Leave the whole-index analysis to the first command that needs it
+        /// (by default ingest ends by analysing and keeping the findings, so
+        /// `findings`, `events` and the TUI answer at once)
+        #[arg(long)]
+        no_analysis: bool,
         /// Print the summary as JSON
         #[arg(long)]
         json: bool,

@@ -13,7 +13,7 @@ use hopline::correlate::footprint;
 use hopline::correlate::footprint::HubRule;
 use hopline::detect::{Analysis, FindingKind, footprint_findings};
 use hopline::index::{ClockState, RecordIndex, location};
-use hopline::ingest::{self, IngestReport, ingest_pg};
+use hopline::ingest::{self, AnalysisNote, IngestReport, ingest_pg};
 use hopline::parse::sniff::sniff_with;
 use hopline::present::sanitize::for_terminal;
 use hopline::present::{export, text, tui};
@@ -116,8 +116,19 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             pg,
             pg_table,
             report,
+            no_analysis,
             json,
-        } => ingest_cmd(g, paths, pg.as_deref(), pg_table.as_deref(), *report, *json),
+        } => ingest_cmd(
+            g,
+            paths,
+            pg.as_deref(),
+            pg_table.as_deref(),
+            IngestOptions {
+                list: *report,
+                analyse: !*no_analysis,
+                json: *json,
+            },
+        ),
         Command::Timeline { id, json, follow } => timeline(g, id, *json, *follow),
         Command::Findings {
             kind,
@@ -205,6 +216,18 @@ fn progress_bar(total: u64) -> Option<ProgressBar> {
 /// The whole-index analysis, with a spinner on a terminal: at ten million
 /// records it takes most of a minute.
 fn analyse(index: &RecordIndex, config: &Config) -> Result<Analysis> {
+    analyse_sourced(index, config).map(|(a, _)| a)
+}
+
+/// [`analyse`], saying whether the analysis was kept from an earlier run.
+fn analyse_sourced(
+    index: &RecordIndex,
+    config: &Config,
+) -> Result<(Analysis, hopline::analysis::Source)> {
+    // Nothing to wait for when it was kept: no spinner flashes by.
+    if hopline::analysis::is_kept(index, config) {
+        return Ok(hopline::analysis::analyse_with_source(index, config)?);
+    }
     let spinner = std::io::stderr().is_terminal().then(|| {
         let s = ProgressBar::new_spinner();
         s.set_style(
@@ -215,7 +238,7 @@ fn analyse(index: &RecordIndex, config: &Config) -> Result<Analysis> {
         s.enable_steady_tick(std::time::Duration::from_millis(120));
         s
     });
-    let analysis = hopline::analysis::analyse(index, config);
+    let analysis = hopline::analysis::analyse_with_source(index, config);
     if let Some(s) = spinner {
         s.finish_and_clear();
     }
@@ -294,14 +317,26 @@ fn do_ingest(index: &RecordIndex, roots: &[PathBuf], config: &Config) -> Result<
     Ok(report)
 }
 
+struct IngestOptions {
+    /// List every malformed line.
+    list: bool,
+    /// End by analysing the index and keeping the result.
+    analyse: bool,
+    json: bool,
+}
+
 fn ingest_cmd(
     g: &Global,
     paths: &[PathBuf],
     pg: Option<&str>,
     pg_table: Option<&str>,
-    list: bool,
-    json: bool,
+    options: IngestOptions,
 ) -> Result<ExitCode> {
+    let IngestOptions {
+        list,
+        analyse: analyse_after,
+        json,
+    } = options;
     let target = pg.map(PgTarget::parse).transpose()?;
     for w in target.iter().flat_map(|t| &t.warnings) {
         eprintln!("hopline: warning: {w}");
@@ -353,6 +388,17 @@ fn ingest_cmd(
         }
         None => None,
     };
+    if analyse_after && report.records_total > 0 {
+        index.refresh()?;
+        let started = std::time::Instant::now();
+        let (analysis, source) = analyse_sourced(&index, &config)?;
+        report.analysis = Some(AnalysisNote {
+            events: analysis.events.events.len() as u64,
+            findings: analysis.findings.len() as u64,
+            seconds: started.elapsed().as_secs_f64(),
+            kept_already: source == hopline::analysis::Source::Kept,
+        });
+    }
     if list && report.records_total > 0 {
         // Everything the index remembers, not only this run's: a rerun
         // that read nothing new still lists what was malformed.

@@ -55,6 +55,20 @@ pub struct IngestReport {
     /// The configuration changed since the last ingest, so every file was
     /// read again under the new one.
     pub config_changed: bool,
+    /// The whole-index analysis ingest ended with (none with
+    /// `--no-analysis`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisNote>,
+}
+
+/// What the analysis at the end of an ingest found, and what it took.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct AnalysisNote {
+    pub events: u64,
+    pub findings: u64,
+    pub seconds: f64,
+    /// Nothing changed since the last analysis: it was kept.
+    pub kept_already: bool,
 }
 
 /// Progress as ingest goes, for a bar or a TUI header.

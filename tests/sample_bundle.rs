@@ -110,6 +110,51 @@ fn ingesting_twice_adds_nothing() {
     let (added, total) = count(&again);
     assert_eq!(added, 0);
     assert_eq!(total, 967);
+    let v: Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(v["analysis"]["kept_already"], true, "{v}");
+}
+
+#[test]
+fn ingest_keeps_the_analysis_and_a_stale_one_is_never_shown() {
+    let ix = tempfile::tempdir().unwrap();
+    let hop = || {
+        let mut c = common::hopline(&ix.path().join("cache"));
+        c.arg("--index").arg(ix.path().join("index"));
+        c
+    };
+    let ingest: Value =
+        serde_json::from_str(&run_ok(hop().args(["ingest", "--json"]).arg(sample()))).unwrap();
+    assert_eq!(ingest["analysis"]["kept_already"], false, "{ingest}");
+    assert_eq!(ingest["analysis"]["events"], 51, "{ingest}");
+    assert_eq!(ingest["analysis"]["findings"], 5, "{ingest}");
+    let kept = ix.path().join("index/analysis.json.zst");
+    let written = std::fs::metadata(&kept).unwrap().modified().unwrap();
+
+    // What is read from the kept file equals what a fresh analysis makes,
+    // and reading it does not write it again.
+    let findings_kept = run_ok(hop().args(["findings", "--json"]));
+    let events_kept = run_ok(hop().args(["events", "--json"]));
+    assert_eq!(
+        std::fs::metadata(&kept).unwrap().modified().unwrap(),
+        written
+    );
+    std::fs::remove_file(&kept).unwrap();
+    assert_eq!(run_ok(hop().args(["findings", "--json"])), findings_kept);
+    assert_eq!(run_ok(hop().args(["events", "--json"])), events_kept);
+    assert!(kept.is_file(), "the first reader keeps what it made");
+
+    // An ingest that does not analyse leaves the kept analysis behind the
+    // index: the next reader must not show it.
+    let late = ix.path().join("late.log");
+    std::fs::write(
+        &late,
+        "{\"ts\":\"2026-11-24T03:00:00Z\",\"level\":\"info\",\"service\":\"late-svc\",\"event_id\":\"evt_late_0001\",\"msg\":\"accepted\"}\n",
+    )
+    .unwrap();
+    run_ok(hop().args(["ingest", "--no-analysis"]).arg(&late));
+    let events = run_ok(hop().args(["events", "--json"]));
+    assert_eq!(events.lines().count(), events_kept.lines().count() + 1);
+    assert!(events.contains("evt_late_0001"));
 }
 
 #[test]

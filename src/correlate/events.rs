@@ -11,12 +11,12 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::record::{IdRef, Micros, Record};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventSummary {
     /// The ID that names the event: its event id if it has one.
     pub key: IdRef,
@@ -36,7 +36,7 @@ impl EventSummary {
 }
 
 /// Events in time order of their first record.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Events {
     pub events: Vec<EventSummary>,
     /// Hub IDs and how many records carry them.

@@ -15,7 +15,7 @@ const CONFIG_FIELDS: &[&str] = &[
 ];
 
 /// One instance's configuration fingerprint, as last logged.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConfigSetting {
     pub service: String,
     pub instance: String,

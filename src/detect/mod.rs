@@ -23,7 +23,7 @@ use crate::correlate::events::{NO_EVENT, summarise};
 use crate::correlate::{Clock, EventSummary, Events, IdGraph, RecordScan, sort_true_order};
 use crate::record::{Kind, Level, Micros, Record, SourceRef};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     DuplicateSideEffect,
@@ -78,7 +78,7 @@ impl FindingKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Critical,
@@ -101,7 +101,7 @@ impl Severity {
 }
 
 /// The `findings --json` contract: field names are stable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     pub kind: FindingKind,
     pub severity: Severity,
@@ -165,6 +165,7 @@ pub fn footprint_findings(fp: &crate::correlate::Footprint, config: &Config) -> 
 }
 
 /// The whole index, analysed: its events and every finding, ranked.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Analysis {
     pub events: Events,
     pub findings: Vec<Finding>,

@@ -2,20 +2,20 @@
 //! the TUI's overview and the incident export's chart. Kept fine-grained
 //! ([`FINE_BUCKETS`]) and resampled to whatever width shows it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::record::{Kind, Level, Micros};
 
 pub const FINE_BUCKETS: usize = 240;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bucket {
     pub records: u64,
     pub errors: u64,
     pub findings: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Histogram {
     pub start: Micros,
     /// The time of the last record counted (`start` is the first's).

@@ -445,7 +445,9 @@ pub struct Snapshot {
 }
 
 /// Names an index state: its segments and how many documents each has
-/// lost. Any commit that adds or deletes records changes it.
+/// lost. Any commit that adds or deletes records changes it (a merge does
+/// too, though it changes no record: what is keyed by it is then redone
+/// once).
 fn snapshot_stamp(searcher: &tantivy::Searcher) -> String {
     let mut parts: Vec<String> = searcher
         .segment_readers()
@@ -487,6 +489,12 @@ impl RecordIndex {
 }
 
 impl Snapshot {
+    /// Which index state this is: what is kept of an analysis is keyed by
+    /// it.
+    pub fn stamp(&self) -> &str {
+        &self.stamp
+    }
+
     /// Every record of the snapshot, decoded as stored, one at a time.
     pub fn for_each_record(&self, each: &mut dyn FnMut(Record)) -> Result<(), IndexError> {
         self.each_stored(&mut |doc: TantivyDocument| {

@@ -350,6 +350,21 @@ pub fn ingest_summary(
         report.records_total,
         index_dir.display()
     );
+    if let Some(a) = &report.analysis {
+        let _ = if a.kept_already {
+            writeln!(
+                out,
+                "analysis unchanged: {} events, {} findings (`hopline findings` lists them)",
+                a.events, a.findings
+            )
+        } else {
+            writeln!(
+                out,
+                "analysed in {:.1} s: {} events, {} findings, kept with the index (`hopline findings` lists them)",
+                a.seconds, a.events, a.findings
+            )
+        };
+    }
     if report.malformed_total > 0 {
         let reasons: Vec<String> = report
             .malformed_by_reason
