@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use common::run_ok;
@@ -197,6 +197,20 @@ fn zeek_connection_followed_across_gzip_logs_without_cert_hubs() {
         assert!(services.iter().any(|x| x == s), "{s} missing: {services:?}");
     }
     assert!(!rdp["hubs_skipped"].as_array().unwrap().is_empty());
+
+    // Zeek logs no message: rows say what the fields say, never nothing.
+    for e in t["entries"].as_array().unwrap() {
+        let text = e["text"].as_str().unwrap();
+        assert_eq!(e["message"], "", "{e}");
+        assert!(text.contains(" → "), "no endpoints in {text:?}");
+    }
+    // loaded_scripts' lines, written when Zeek wrote the file, lie far
+    // from the capture: counted apart, not stretched over.
+    let incident = run_ok(hop().args(["export", "--incident"]));
+    assert!(
+        incident.contains("(21.2 min)") && incident.contains("far outside that span"),
+        "{incident}"
+    );
 }
 
 /// lnav's own structured test logs: every file gives records with no
@@ -318,6 +332,21 @@ fn nezha_arrows_are_span_edges() {
         let edges = span_edges(&root, trace);
         assert!(!edges.is_empty(), "{trace}: no spans");
         let t = timeline(hop().args(["timeline", trace, "--json"]));
+        // Rows show the step, not the trace and span IDs every line opens
+        // with; the message stays as logged.
+        for e in t["entries"].as_array().unwrap() {
+            let text = e["text"].as_str().unwrap();
+            assert!(!text.starts_with("TraceID:"), "{text}");
+            assert!(!text.contains(trace), "{text}");
+            assert!(e["message"].as_str().unwrap().contains(trace), "{e}");
+        }
+        let md = run_ok(hop().args(["export", trace]));
+        let labels: BTreeSet<&str> = md
+            .lines()
+            .filter(|l| l.contains("->>"))
+            .filter_map(|l| l.split_once(": ").map(|(_, label)| label))
+            .collect();
+        assert!(labels.len() > 3, "diagram labels: {labels:?}");
         let mut calls: BTreeMap<(String, String), usize> = BTreeMap::new();
         for e in t["entries"].as_array().unwrap() {
             if e["arrow"]["kind"] == "call" {

@@ -23,7 +23,20 @@ pub struct Histogram {
     /// Microseconds per bucket (at least 1).
     pub width: Micros,
     pub buckets: Vec<Bucket>,
+    /// Records far before or after the rest (a stray clock, one line from
+    /// another year): counted here rather than stretching the buckets over
+    /// years (see [`Times::histogram`]).
+    #[serde(default)]
+    pub far_before: u64,
+    #[serde(default)]
+    pub far_after: u64,
 }
+
+/// The share of records at each end that may lie anywhere: the span is
+/// judged from the rest (the central 99 %).
+const TAIL_PER_MILLE: usize = 5;
+/// Records less than this far outside the central span still belong to it.
+const NEAR_MIN: Micros = 60_000_000;
 
 /// Record times gathered one record at a time; bucketed once the span is
 /// known.
@@ -47,9 +60,20 @@ impl Times {
 
     /// Records and errors per bucket; findings are added with
     /// [`Histogram::add_finding`].
-    pub fn histogram(self) -> Histogram {
-        let (Some(&first), Some(&last)) = (self.traffic.iter().min(), self.traffic.iter().max())
-        else {
+    ///
+    /// The buckets cover every record except those far outside the central
+    /// 99 %: more than that span (and at least a minute) before or after
+    /// it. One record from 2024 in a 2018 capture would otherwise make
+    /// every bucket a week wide.
+    pub fn histogram(mut self) -> Histogram {
+        let Some((lo, hi)) = self.near_range() else {
+            return Histogram::default();
+        };
+        let near = |ts: &Micros| (lo..=hi).contains(ts);
+        let (Some(first), Some(last)) = (
+            self.traffic.iter().copied().filter(near).min(),
+            self.traffic.iter().copied().filter(near).max(),
+        ) else {
             return Histogram::default();
         };
         let width = ((last - first) / FINE_BUCKETS as i64 + 1).max(1);
@@ -58,16 +82,37 @@ impl Times {
             last,
             width,
             buckets: vec![Bucket::default(); FINE_BUCKETS],
+            far_before: 0,
+            far_after: 0,
         };
         for &ts in &self.traffic {
-            let i = h.slot(ts);
-            h.buckets[i].records += 1;
+            if ts < lo {
+                h.far_before += 1;
+            } else if ts > hi {
+                h.far_after += 1;
+            } else {
+                let i = h.slot(ts);
+                h.buckets[i].records += 1;
+            }
         }
-        for &ts in &self.errors {
+        for &ts in self.errors.iter().filter(|ts| near(ts)) {
             let i = h.slot(ts);
             h.buckets[i].errors += 1;
         }
         h
+    }
+
+    /// The times that count as near the rest (see [`Times::histogram`]).
+    fn near_range(&mut self) -> Option<(Micros, Micros)> {
+        let n = self.traffic.len();
+        if n == 0 {
+            return None;
+        }
+        let tail = n * TAIL_PER_MILLE / 1000;
+        let (_, &mut low, _) = self.traffic.select_nth_unstable(tail);
+        let (_, &mut high, _) = self.traffic.select_nth_unstable(n - 1 - tail);
+        let margin = (high - low).max(NEAR_MIN);
+        Some((low.saturating_sub(margin), high.saturating_add(margin)))
     }
 }
 
@@ -112,6 +157,8 @@ impl Histogram {
             last: self.last,
             width,
             buckets: out,
+            far_before: self.far_before,
+            far_after: self.far_after,
         }
     }
 
@@ -153,5 +200,35 @@ mod tests {
         assert_eq!(coarse.buckets.iter().map(|b| b.findings).sum::<u64>(), 1);
         let (from, to) = coarse.range_of(0, 6);
         assert!(from <= 0 && to >= 99_000);
+        assert_eq!((h.far_before, h.far_after), (0, 0));
+    }
+
+    #[test]
+    fn a_record_from_another_year_is_counted_apart_not_stretched_over() {
+        const HOUR: Micros = 3_600_000_000;
+        let mut times = Times::default();
+        // A six-hour capture, one line a minute...
+        for i in 0..360 {
+            times.add(i * 60_000_000, Kind::Log, Level::Info);
+        }
+        // ...with one line six years later and one a day before.
+        times.add(6 * 365 * 24 * HOUR, Kind::Log, Level::Error);
+        times.add(-24 * HOUR, Kind::Log, Level::Info);
+        let h = times.histogram();
+        assert_eq!((h.far_before, h.far_after), (1, 1));
+        assert_eq!((h.start, h.last), (0, 359 * 60_000_000));
+        assert_eq!(h.buckets.iter().map(|b| b.records).sum::<u64>(), 360);
+        assert_eq!(h.buckets.iter().map(|b| b.errors).sum::<u64>(), 0);
+        assert_eq!(h.resample(10).far_after, 1);
+
+        // Tails that are part of the traffic (a slow start, a long end)
+        // stay: only what is far from the central 99 % is set apart.
+        let mut times = Times::default();
+        for i in 0..1000 {
+            times.add(i * 1_000_000, Kind::Log, Level::Info);
+        }
+        times.add(1000 * 1_000_000 + 10 * 60_000_000, Kind::Log, Level::Info);
+        let h = times.histogram();
+        assert_eq!((h.far_before, h.far_after), (0, 0));
     }
 }

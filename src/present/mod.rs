@@ -3,5 +3,6 @@
 
 pub mod export;
 pub mod sanitize;
+pub mod step;
 pub mod text;
 pub mod tui;

@@ -9,6 +9,7 @@ use crate::correlate::Footprint;
 use crate::correlate::hops::{Arrow, ArrowKind, arrows};
 use crate::detect::{Analysis, Finding};
 use crate::ingest::{FileStatus, IngestReport};
+use crate::present::step::step_text;
 use crate::record::{Record, format_ts};
 
 use super::sanitize::{for_terminal, truncate};
@@ -57,6 +58,7 @@ fn entry_json(r: &Record, arrow: Option<(&Arrow, &Record)>) -> Value {
         "kind": r.kind.as_str(),
         "level": r.level.as_str(),
         "message": r.message,
+        "text": step_text(r),
         "mutation": r.mutation,
         "hop": crate::correlate::classify::hop(r).map(|h| h.as_str()),
         "arrow": arrow.map(|(a, from)| json!({
@@ -171,9 +173,9 @@ pub fn timeline_table(fp: &Footprint, findings: &[Finding], width: Option<usize>
                     '↩'
                 },
                 fp.records[a.from].service,
-                r.message
+                step_text(r)
             ),
-            None => r.message.clone(),
+            None => step_text(r).into_owned(),
         };
         let msg = match fp.event_of.get(k) {
             Some(e) if !fp.events.is_empty() => format!("[{}] {msg}", e + 1),

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::correlate::HubSkip;
 use crate::detect::{Analysis, Finding, FindingKind};
 use crate::index::marks::Mark;
+use crate::present::step::step_text;
 use crate::record::{IdRef, Micros, Record, SourceRef, format_ts};
 
 use super::redact::Redactor;
@@ -197,7 +198,7 @@ fn mark_out(m: &Mark, r: Option<&Record>, scrub: &mut Scrub) -> MarkOut {
     MarkOut {
         source: m.source.to_string(),
         ts: r.map(|r| format_ts(r.ts)),
-        step: r.map(|r| scrub.text(&r.message)),
+        step: r.map(|r| scrub.text(&step_text(r))),
         note: m.note_text().map(|n| scrub.text(&n)),
     }
 }
@@ -278,7 +279,7 @@ pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
                 instance: r.instance.clone(),
                 kind: r.kind.as_str(),
                 level: r.level.as_str(),
-                step: scrub.text(&r.message),
+                step: scrub.text(&step_text(r)),
                 mutation: r.mutation,
                 hop,
                 arrow,
@@ -625,6 +626,18 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
     });
     for i in &impact {
         summary.push(format!("Events {}: {}.", i.what, i.count));
+    }
+    let far = analysis.histogram.far_before + analysis.histogram.far_after;
+    if far > 0 {
+        summary.push(format!(
+            "{far} {} far outside that span (a stray clock?) and {} not drawn over time.",
+            if far == 1 {
+                "record lies"
+            } else {
+                "records lie"
+            },
+            if far == 1 { "is" } else { "are" }
+        ));
     }
     if analysis.malformed > 0 {
         let (n, lines) = match analysis.malformed {

@@ -12,6 +12,7 @@ use crate::record::{Record, format_ts};
 
 use super::app::{App, Areas, OVERVIEW_BUCKETS, Pane, Prompt, Status, View};
 use crate::present::sanitize::{for_terminal, truncate};
+use crate::present::step::step_text;
 use crate::present::text::clock;
 
 struct Theme {
@@ -234,6 +235,13 @@ fn render_overview(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let mut title = "Overview".to_string();
     if let Some((from, to)) = app.range {
         title = format!("Overview — {} to {}", clock(from), clock(to));
+    }
+    let far = h.far_before + h.far_after;
+    if far > 0 {
+        title.push_str(&format!(
+            " · {far} record{} far outside, not drawn",
+            if far == 1 { "" } else { "s" }
+        ));
     }
     if h.buckets.is_empty() || inner == 0 {
         frame.render_widget(
@@ -564,7 +572,7 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
                 Cell::from(mark).style(theme.fg(mark_color)),
                 Cell::from(lanes_cell(services, from, r, theme)),
                 Cell::from(truncate(&for_terminal(&r.service), service_w).into_owned()),
-                Cell::from(for_terminal(&r.message).into_owned()),
+                Cell::from(for_terminal(&step_text(r)).into_owned()),
             ])
         })
         .collect();
