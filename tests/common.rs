@@ -39,6 +39,25 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("run hopline")
 }
 
+/// A real third-party set under `../shared/datasets`: required under CI,
+/// skipped loudly elsewhere.
+pub fn dataset(name: &str) -> Option<PathBuf> {
+    let p = root().join("../shared/datasets").join(name);
+    if p.is_dir() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} missing under CI",
+        p.display()
+    );
+    eprintln!(
+        "SKIPPED: {} is not here; dataset test did not run",
+        p.display()
+    );
+    None
+}
+
 /// A temp dir holding an index of the sample bundle.
 pub struct Ingested {
     pub dir: tempfile::TempDir,

@@ -5,27 +5,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
 
-use common::run_ok;
+use common::{dataset, run_ok};
 use serde_json::Value;
-
-fn dataset(name: &str) -> Option<PathBuf> {
-    let p = common::root().join("../shared/datasets").join(name);
-    if p.is_dir() {
-        return Some(p);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} missing under CI",
-        p.display()
-    );
-    eprintln!(
-        "SKIPPED: {} is not here; dataset test did not run",
-        p.display()
-    );
-    None
-}
 
 fn timeline(cmd: &mut std::process::Command) -> Value {
     serde_json::from_str(&run_ok(cmd)).unwrap()

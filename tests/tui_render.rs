@@ -326,3 +326,98 @@ fn clock_corrected_entries_are_badged() {
         "{text}"
     );
 }
+
+/// At 80×24 the lists and the timeline take turns: the timeline gets the
+/// whole width, keeps its milliseconds and gives the message its room.
+#[test]
+fn a_narrow_screen_gives_the_timeline_the_width() {
+    let mut t = sample_app();
+    t.apply(Action::Enter);
+    assert_eq!(t.app.focus, Pane::Timeline);
+    let text = screen(&t.app, 80, 24);
+    assert!(!text.contains("Findings (5)"), "{text}");
+    assert!(text.contains("09:13:44.101"), "milliseconds kept\n{text}");
+    let message_w = text
+        .lines()
+        .find(|l| l.contains("idempotency key reserved"))
+        .map(|l| l.len() - l.find("idempotency").unwrap())
+        .unwrap_or(0);
+    assert!(message_w >= 24, "{text}");
+    assert!(text.contains("Shift-Tab lists"), "{text}");
+    insta::assert_snapshot!("timeline_80x24", text);
+    // Back to the lists: they take the width again.
+    t.apply(Action::PrevPane);
+    let lists = screen(&t.app, 80, 24);
+    assert!(
+        lists.contains("Events (51)") && !lists.contains("Timeline"),
+        "{lists}"
+    );
+}
+
+/// A wide screen gives the lists more room than an ID needs.
+#[test]
+fn a_wide_screen_uses_its_width() {
+    let mut t = sample_app();
+    t.apply(Action::Enter);
+    let text = screen(&t.app, 200, 60);
+    let findings_w = text
+        .lines()
+        .find(|l| l.starts_with("┌Findings"))
+        .and_then(|l| l.find('┐'))
+        .unwrap_or(0);
+    assert!(findings_w > 50, "{text}");
+    insta::assert_snapshot!("main_200x60", text);
+}
+
+/// Moving through the findings shows each one's event, as moving through
+/// the events does.
+#[test]
+fn moving_through_findings_shows_each_findings_event() {
+    let mut t = sample_app();
+    t.apply(Action::Down);
+    assert_eq!(t.app.focus, Pane::Findings);
+    let second = screen(&t.app, 120, 36);
+    // The second finding (key_drift) is the double charge's event too; the
+    // third (key_conflict) names the event that reused the key.
+    assert!(second.contains("Timeline evt_39febed3e92d"), "{second}");
+    t.apply(Action::Down);
+    let third = screen(&t.app, 120, 36);
+    assert!(third.contains("Timeline evt_131a6bd80eeb"), "{third}");
+}
+
+/// nezha-onlineboutique: rows show the step, not the trace and span IDs
+/// every line opens with; lanes of services that share initials are
+/// numbered, and the service column repeats the number.
+#[test]
+fn nezha_rows_show_the_step_and_numbered_lanes() {
+    let Some(root) = common::dataset("nezha-onlineboutique") else {
+        return;
+    };
+    let mut t = Tui::on(root.join("derived/containers"), "nezha");
+    t.apply(Action::StartSearch);
+    for c in "54de0079cdcd169c7af8fb78ec5bc3dc".chars() {
+        t.apply(Action::Type(c));
+    }
+    t.apply(Action::Enter);
+    // The search selects the event; Enter opens its timeline.
+    t.apply(Action::Enter);
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        let text = screen(&t.app, w, h);
+        // Timeline rows: a pane border, then the time with milliseconds.
+        let rows: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.find("│05:18:2").map(|at| &l[at + "│".len()..]))
+            .filter(|row| row.get(8..9) == Some("."))
+            .collect();
+        assert!(!rows.is_empty(), "{w}x{h}\n{text}");
+        for row in &rows {
+            assert!(!row.contains("TraceID:"), "{w}x{h}: {row}");
+        }
+        assert!(
+            text.contains("Start PlaceOrder") || text.contains("Request started"),
+            "{text}"
+        );
+        assert!(text.contains("1 2 3"), "numbered lanes at {w}x{h}\n{text}");
+        insta::assert_snapshot!(format!("nezha_{w}x{h}"), text);
+    }
+}

@@ -240,6 +240,26 @@ fn field_summary(r: &Record) -> String {
     parts.join(" ")
 }
 
+/// Field names that hold an HTTP status (last dotted part, lower case).
+const HTTP_STATUS: &[&str] = &[
+    "status",
+    "status_code",
+    "statuscode",
+    "http_status",
+    "response_code",
+    "code",
+];
+
+/// The HTTP status a record reports, if any: a 504, a 422 and a 201 all
+/// read "request completed" otherwise.
+pub fn http_status(r: &Record) -> Option<u16> {
+    r.attrs.iter().find_map(|(k, v)| {
+        let status: u16 = v.parse().ok()?;
+        (HTTP_STATUS.contains(&last_part(k).as_str()) && (100..=599).contains(&status))
+            .then_some(status)
+    })
+}
+
 fn short(v: &str) -> String {
     match v.char_indices().nth(VALUE_MAX) {
         Some((i, _)) => format!("{}…", &v[..i]),
@@ -325,6 +345,21 @@ mod tests {
         ];
         for (message, want) in cases {
             assert_eq!(step_text(&record(message, &ids, &[])), want, "{message}");
+        }
+    }
+
+    #[test]
+    fn http_statuses_are_found_under_the_names_services_use() {
+        for (key, value, want) in [
+            ("statusCode", "504", Some(504)),
+            ("http.status_code", "422", Some(422)),
+            ("res.status", "201", Some(201)),
+            ("status", "completed", None),
+            ("code", "42", None),
+            ("bytes", "404", None),
+        ] {
+            let r = record("request completed", &[], &[(key, value)]);
+            assert_eq!(http_status(&r), want, "{key}={value}");
         }
     }
 

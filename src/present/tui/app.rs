@@ -812,31 +812,13 @@ impl App {
                 ));
             }
             Pane::Findings => {
-                let Some(&f) = self.listed_findings.get(self.finding_sel) else {
-                    return;
-                };
-                match self.event_of_finding(f) {
-                    Some(e) => {
-                        if let Some(pos) = self.listed.iter().position(|&l| l == e) {
-                            self.event_sel = pos;
-                        }
-                        self.history.clear();
-                        self.id_sel = 0;
-                        self.detail_scroll = 0;
-                        // Start on the first piece of evidence.
-                        let evidence = self
-                            .analysis
-                            .as_ref()
-                            .and_then(|a| a.findings[f].evidence.first().cloned());
-                        self.open_event(e, evidence);
-                        self.focus = Pane::Timeline;
-                    }
-                    None => {
-                        self.flash = Some(
-                            "this finding spans services, not one event: its evidence is listed in `hopline findings`"
-                                .into(),
-                        )
-                    }
+                if self.show_finding() {
+                    self.focus = Pane::Timeline;
+                } else if !self.listed_findings.is_empty() {
+                    self.flash = Some(
+                        "this finding spans services, not one event: its evidence is listed in `hopline findings`"
+                            .into(),
+                    )
                 }
             }
             Pane::Events if !self.listed.is_empty() => {
@@ -859,6 +841,29 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    /// Shows the selected finding's event in the timeline, on its first
+    /// piece of evidence; false when the finding has no one event.
+    fn show_finding(&mut self) -> bool {
+        let Some(&f) = self.listed_findings.get(self.finding_sel) else {
+            return false;
+        };
+        let Some(e) = self.event_of_finding(f) else {
+            return false;
+        };
+        if let Some(pos) = self.listed.iter().position(|&l| l == e) {
+            self.event_sel = pos;
+        }
+        self.history.clear();
+        self.id_sel = 0;
+        self.detail_scroll = 0;
+        let evidence = self
+            .analysis
+            .as_ref()
+            .and_then(|a| a.findings[f].evidence.first().cloned());
+        self.open_event(e, evidence);
+        true
     }
 
     fn back(&mut self) {
@@ -896,7 +901,12 @@ impl App {
         match self.focus {
             Pane::Overview => {}
             Pane::Findings => {
-                self.finding_sel = moved(self.finding_sel, self.listed_findings.len(), action, page)
+                let pos = moved(self.finding_sel, self.listed_findings.len(), action, page);
+                // As with events: the timeline follows the selection.
+                if pos != self.finding_sel {
+                    self.finding_sel = pos;
+                    self.show_finding();
+                }
             }
             Pane::Events => {
                 let pos = moved(self.event_sel, self.listed.len(), action, page);
@@ -957,6 +967,7 @@ impl App {
                     && r < self.listed_findings.len()
                 {
                     self.finding_sel = r;
+                    self.show_finding();
                 }
             }
             Pane::Events => {

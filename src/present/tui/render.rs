@@ -12,7 +12,7 @@ use crate::record::{Record, format_ts};
 
 use super::app::{App, Areas, OVERVIEW_BUCKETS, Pane, Prompt, Status, View};
 use crate::present::sanitize::{for_terminal, truncate};
-use crate::present::step::step_text;
+use crate::present::step::{http_status, step_text};
 use crate::present::text::clock;
 
 struct Theme {
@@ -54,6 +54,9 @@ impl Theme {
     }
 }
 
+/// Below this many columns the lists and the timeline take turns.
+const NARROW: u16 = 100;
+
 pub fn render(app: &App, frame: &mut Frame) {
     let theme = Theme { color: app.color };
     let area = frame.area();
@@ -70,10 +73,21 @@ pub fn render(app: &App, frame: &mut Frame) {
     if overview_h > 0 {
         render_overview(app, &theme, frame, overview);
     }
-    // Wide enough for a full `evt_` + 12 hex ID, and no wider.
-    let left_w = (body.width * 34 / 100).clamp(34, 44);
-    let [left, right] =
-        Layout::horizontal([Constraint::Length(left_w), Constraint::Min(20)]).areas(body);
+    // Side by side when both halves keep enough of their columns; on a
+    // narrow screen the lists or the timeline take it all, by focus (Tab
+    // switches), rather than each keeping a sliver.
+    let (left, right) = if body.width < NARROW {
+        match app.focus {
+            Pane::Findings | Pane::Events => (body, Rect::default()),
+            _ => (Rect::default(), body),
+        }
+    } else {
+        // At least a full `evt_` + 12 hex ID; more on a wide screen.
+        let left_w = (body.width * 34 / 100).clamp(34, 64);
+        let [left, right] =
+            Layout::horizontal([Constraint::Length(left_w), Constraint::Min(20)]).areas(body);
+        (left, right)
+    };
     let findings_rows = app.listed_findings.len().max(1) as u16 + 2;
     let [findings, events] = Layout::vertical([
         Constraint::Length(findings_rows.min(left.height / 3).max(3)),
@@ -89,11 +103,16 @@ pub fn render(app: &App, frame: &mut Frame) {
         timeline,
         detail,
     });
-    let off_f = render_findings(app, &theme, frame, findings);
-    let off_e = render_events(app, &theme, frame, events);
-    let off_t = render_timeline(app, &theme, frame, timeline);
+    let [mut off_f, mut off_e, mut off_t] = app.offsets.get();
+    if !left.is_empty() {
+        off_f = render_findings(app, &theme, frame, findings);
+        off_e = render_events(app, &theme, frame, events);
+    }
+    if !right.is_empty() {
+        off_t = render_timeline(app, &theme, frame, timeline);
+        render_detail(app, &theme, frame, detail);
+    }
     app.offsets.set([off_f, off_e, off_t]);
-    render_detail(app, &theme, frame, detail);
     render_footer(app, &theme, frame, footer);
     if app.show_help {
         render_help(&theme, frame);
@@ -471,6 +490,47 @@ fn render_events(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> usi
     shown.start + state.offset()
 }
 
+/// Lane names for the header when services share initials (`cartservice`,
+/// `checkoutservice`, `currencyservice`): numbers, which the service
+/// column repeats. None when each initial names one lane.
+fn lane_names(services: &[String]) -> Option<Vec<String>> {
+    let initials: std::collections::HashSet<char> =
+        services.iter().filter_map(|s| s.chars().next()).collect();
+    if initials.len() == services.len() {
+        return None;
+    }
+    const DIGITS: &[u8] = b"123456789abcdefghijklmnopqrstuvwxyz";
+    Some(
+        (0..services.len())
+            .map(|i| (DIGITS.get(i).copied().unwrap_or(b'+') as char).to_string())
+            .collect(),
+    )
+}
+
+/// The level as a word (a letter when narrow), warnings and errors in
+/// colour.
+fn level_cell(level: crate::record::Level, width: usize, theme: &Theme) -> Cell<'static> {
+    use crate::record::Level;
+    let word = match level {
+        Level::Unknown => "",
+        known => known.as_str(),
+    };
+    let text = if width < 4 {
+        word.get(..1).unwrap_or("").to_ascii_uppercase()
+    } else {
+        word.get(..width.min(word.len()))
+            .unwrap_or(word)
+            .to_string()
+    };
+    let style = match level {
+        Level::Warn => theme.fg(Color::Yellow),
+        Level::Error | Level::Fatal => theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        Level::Trace | Level::Debug => theme.fg(Color::DarkGray),
+        Level::Info | Level::Unknown => Style::default(),
+    };
+    Cell::from(text).style(style)
+}
+
 /// One lane per service: `●` in the entry's lane, `─` across the lanes an
 /// arrow into it crosses from its caller's (or callee's) lane, `│`
 /// elsewhere. Only arrows the data shows are drawn (correlate::hops).
@@ -539,13 +599,20 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
         _ => "Timeline".to_string(),
     };
     let lanes_w = (services.len() * 2).saturating_sub(1).max(1) as u16;
-    let service_w: usize = if area.width < 70 { 11 } else { 18 };
-    let time_w: usize = if area.width < 70 { 8 } else { 12 };
-    let legend: String = services
-        .iter()
-        .map(|s| s.chars().next().unwrap_or('?').to_string())
-        .collect::<Vec<_>>()
-        .join(" ");
+    // Milliseconds are kept at any width; the service and level columns
+    // give way so the message keeps its room.
+    let narrow = area.width < 100;
+    let service_w: usize = if narrow { 12 } else { 18 };
+    let time_w: usize = if area.width < 50 { 8 } else { 12 };
+    let level_w: usize = if narrow { 1 } else { 5 };
+    let lane_names = lane_names(services);
+    let numbered = lane_names.is_some();
+    let legend = lane_names.unwrap_or_else(|| {
+        services
+            .iter()
+            .map(|s| s.chars().next().unwrap_or('?').to_string())
+            .collect()
+    });
     let shown = visible(records.len(), app.entry_sel, area, true);
     let rows: Vec<Row> = records[shown.clone()]
         .iter()
@@ -563,6 +630,20 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
                 None => (" ", Color::Yellow),
             };
             let time = Cell::from(clock(r.ts).get(..time_w).unwrap_or("").to_string());
+            let service = match (numbered, services.iter().position(|s| *s == r.service)) {
+                (true, Some(lane)) => format!("{} {}", legend[lane], for_terminal(&r.service)),
+                _ => for_terminal(&r.service).into_owned(),
+            };
+            let mut message = Vec::with_capacity(2);
+            if let Some(status) = http_status(r) {
+                let color = match status {
+                    500.. => Color::Red,
+                    400.. => Color::Yellow,
+                    _ => Color::Green,
+                };
+                message.push(Span::styled(format!("{status} "), theme.fg(color)));
+            }
+            message.push(Span::raw(for_terminal(&step_text(r)).into_owned()));
             Row::new(vec![
                 if r.skew != 0 {
                     time.style(theme.fg(Color::Cyan))
@@ -571,8 +652,9 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
                 },
                 Cell::from(mark).style(theme.fg(mark_color)),
                 Cell::from(lanes_cell(services, from, r, theme)),
-                Cell::from(truncate(&for_terminal(&r.service), service_w).into_owned()),
-                Cell::from(for_terminal(&step_text(r)).into_owned()),
+                Cell::from(truncate(&service, service_w).into_owned()),
+                level_cell(r.level, level_w, theme),
+                Cell::from(Line::from(message)),
             ])
         })
         .collect();
@@ -583,6 +665,7 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
             Constraint::Length(1),
             Constraint::Length(lanes_w),
             Constraint::Length(service_w as u16),
+            Constraint::Length(level_w as u16),
             Constraint::Min(6),
         ],
     )
@@ -590,8 +673,9 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
         Row::new(vec![
             "time".to_string(),
             " ".into(),
-            legend,
+            legend.join(" "),
             "service".into(),
+            if narrow { " " } else { "level" }.into(),
             "message".into(),
         ])
         .style(theme.fg(Color::DarkGray)),
@@ -741,6 +825,19 @@ fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 theme.fg(Color::DarkGray),
             )),
         },
+    };
+    // On a narrow screen the lists are hidden behind the timeline: say how
+    // to get to them.
+    let line = if area.width < NARROW
+        && app.prompt == Prompt::None
+        && app.flash.is_none()
+        && matches!(app.focus, Pane::Timeline | Pane::Detail)
+    {
+        let mut spans = vec![Span::styled("Shift-Tab lists  ", theme.fg(Color::DarkGray))];
+        spans.extend(line.spans);
+        Line::from(spans)
+    } else {
+        line
     };
     frame.render_widget(Paragraph::new(line), area);
 }
