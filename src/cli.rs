@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hopline::detect::FindingKind;
+use hopline::parse::time;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -68,6 +70,10 @@ pub enum Command {
         /// The idempotency table, optionally schema-qualified
         #[arg(long, value_name = "[SCHEMA.]TABLE", requires = "pg")]
         pg_table: Option<String>,
+        /// Where `e` writes event reports (default: the current directory);
+        /// an existing file is never replaced: a numbered name is used
+        #[arg(long, value_name = "DIR")]
+        export_dir: Option<PathBuf>,
     },
     /// Read files and directories into the index; re-running adds only what is new
     #[command(after_help = "Postgres: --pg takes a libpq URL or key=value string \
@@ -112,23 +118,29 @@ in output or errors.")]
         /// user or tenant id): every event it touches, as one timeline
         #[arg(long)]
         follow: bool,
+        #[command(flatten)]
+        window: Window,
     },
     /// Anomalies over the whole index, most severe first
     Findings {
-        /// Only findings of this kind (e.g. duplicate_side_effect)
+        /// Only findings of this kind
         #[arg(long, value_name = "KIND")]
-        kind: Option<String>,
+        kind: Option<FindingKind>,
         /// Exit with status 4 when any finding of these kinds exists
         #[arg(long, value_name = "KIND[,KIND]", value_delimiter = ',')]
-        fail_on: Vec<String>,
+        fail_on: Vec<FindingKind>,
         /// One JSON object per line
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        window: Window,
     },
     /// Every event in the index with its time span, services and findings
     Events {
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        window: Window,
     },
     /// Write a postmortem: one event (ID), or the whole incident (--incident)
     #[command(after_help = "Examples:
@@ -149,13 +161,13 @@ notes made in the TUI are included.")]
         incident: bool,
         /// With --incident: only findings of this kind
         #[arg(long, value_name = "KIND", requires = "incident")]
-        kind: Option<String>,
+        kind: Option<FindingKind>,
         /// Output file (default: standard output)
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
-        /// md (GitHub-flavoured markdown with Mermaid) or json (the same content as data)
-        #[arg(long, value_name = "FORMAT", default_value = "md", value_parser = ["md", "json"])]
-        format: String,
+        /// md: GitHub-flavoured markdown with Mermaid; json: the same content as data
+        #[arg(long, value_name = "FORMAT", value_enum, default_value_t = ExportFormat::Md)]
+        format: ExportFormat,
         /// Keep secrets and personal data in the output
         #[arg(long)]
         no_redact: bool,
@@ -167,4 +179,49 @@ notes made in the TUI are included.")]
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script
+    #[command(after_help = "Examples:
+  hopline completions bash > ~/.local/share/bash-completion/completions/hopline
+  hopline completions zsh > \"${fpath[1]}/_hopline\"
+  hopline completions fish > ~/.config/fish/completions/hopline.fish")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff)
+    #[command(after_help = "Example:
+  hopline man > ~/.local/share/man/man1/hopline.1 && man hopline")]
+    Man,
+}
+
+/// A time window over what a read command shows.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct Window {
+    /// Only from this time: a duration back from the newest record (30m,
+    /// 2h, 1d) or a time (2026-11-20T09:15:00Z; UTC unless a zone is given)
+    #[arg(long, value_name = "WHEN", value_parser = time::parse_bound)]
+    pub since: Option<time::Bound>,
+    /// Only up to this time, in the same forms as --since
+    #[arg(long, value_name = "WHEN", value_parser = time::parse_bound)]
+    pub until: Option<time::Bound>,
+}
+
+impl Window {
+    /// The window as `[from, to]`, durations counted back from `newest`;
+    /// None when no bound was given.
+    pub fn range(&self, newest: hopline::record::Micros) -> Option<(i64, i64)> {
+        if self.since.is_none() && self.until.is_none() {
+            return None;
+        }
+        Some((
+            self.since.map_or(i64::MIN, |b| b.resolve(newest)),
+            self.until.map_or(i64::MAX, |b| b.resolve(newest)),
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Md,
+    Json,
 }

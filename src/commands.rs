@@ -20,7 +20,7 @@ use hopline::present::{export, text, tui};
 use hopline::sources;
 use hopline::sources::postgres::PgTarget;
 
-use crate::cli::{Cli, Command, Global};
+use crate::cli::{Cli, Command, ExportFormat, Global, Window};
 
 /// Output that fails when the reader has gone (`hopline … | head`): the
 /// error reaches `main`, which ends quietly on a broken pipe, instead of
@@ -110,7 +110,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             paths,
             pg,
             pg_table,
-        } => open(g, paths, pg.as_deref(), pg_table.as_deref()),
+            export_dir,
+        } => open(
+            g,
+            paths,
+            pg.as_deref(),
+            pg_table.as_deref(),
+            export_dir.clone(),
+        ),
         Command::Ingest {
             paths,
             pg,
@@ -129,13 +136,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 json: *json,
             },
         ),
-        Command::Timeline { id, json, follow } => timeline(g, id, *json, *follow),
+        // A pasted ID often brings a space or a newline along.
+        Command::Timeline {
+            id,
+            json,
+            follow,
+            window,
+        } => timeline(g, id.trim(), *json, *follow, window),
         Command::Findings {
             kind,
             fail_on,
             json,
-        } => findings(g, kind.as_deref(), fail_on, *json),
-        Command::Events { json } => events(g, *json),
+            window,
+        } => findings(g, *kind, fail_on, *json, window),
+        Command::Events { json, window } => events(g, *json, window),
         Command::Export {
             id,
             incident: _,
@@ -145,13 +159,26 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             no_redact,
         } => export_cmd(
             g,
-            id.as_deref(),
-            kind.as_deref(),
+            id.as_deref().map(str::trim),
+            *kind,
             output.as_deref(),
-            format,
+            match format {
+                ExportFormat::Md => export::Format::Markdown,
+                ExportFormat::Json => export::Format::Json,
+            },
             !*no_redact,
         ),
         Command::Sniff { paths, json } => sniff_cmd(g, paths, *json),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "hopline", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -471,8 +498,14 @@ fn open(
     paths: &[PathBuf],
     pg: Option<&str>,
     pg_table: Option<&str>,
+    export_dir: Option<PathBuf>,
 ) -> Result<ExitCode> {
     let pg = pg.map(PgTarget::parse).transpose()?;
+    if let Some(dir) = &export_dir
+        && !dir.is_dir()
+    {
+        return Err(BadUsage(format!("--export-dir {}: not a directory", dir.display())).into());
+    }
     for p in paths {
         if !p.exists() {
             bail!("{}: no such file or directory", p.display());
@@ -494,11 +527,19 @@ fn open(
         target,
         table: pg_table.map(str::to_string),
     });
-    tui::run(index, paths.to_vec(), live, config, label, color_enabled(g))?;
+    tui::run(
+        index,
+        paths.to_vec(),
+        live,
+        config,
+        label,
+        color_enabled(g),
+        export_dir,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn timeline(g: &Global, id: &str, json: bool, follow: bool) -> Result<ExitCode> {
+fn timeline(g: &Global, id: &str, json: bool, follow: bool, window: &Window) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     say_health(&index)?;
     let config = config_for(g, Some(&index), &[])?;
@@ -526,7 +567,35 @@ fn timeline(g: &Global, id: &str, json: bool, follow: bool) -> Result<ExitCode> 
             Some("`hopline events` lists the events in the index"),
         ));
     }
+    // Findings are the whole event's; the window only narrows the entries
+    // shown, counted back from the event's newest record.
     let found = footprint_findings(&fp, &config);
+    let mut fp = fp;
+    if let Some((from, to)) = window.range(fp.records.iter().map(|r| r.ts).max().unwrap_or(0)) {
+        let keep: Vec<bool> = fp
+            .records
+            .iter()
+            .map(|r| (from..=to).contains(&r.ts))
+            .collect();
+        let mut at = 0;
+        fp.records.retain(|_| {
+            at += 1;
+            keep[at - 1]
+        });
+        if fp.event_of.len() == keep.len() {
+            let mut at = 0;
+            fp.event_of.retain(|_| {
+                at += 1;
+                keep[at - 1]
+            });
+        }
+        if fp.records.is_empty() {
+            return Err(nothing(
+                format!("no record of {id:?} lies in the window asked for"),
+                Some("widen --since/--until, or leave them out"),
+            ));
+        }
+    }
     if json {
         outln!("{}", text::timeline_json(&fp, &found));
     } else {
@@ -546,31 +615,29 @@ fn terminal_width() -> Option<usize> {
         .or(Some(120))
 }
 
-fn parse_kind(k: &str) -> Result<FindingKind> {
-    FindingKind::parse(k.trim()).ok_or_else(|| {
-        let all: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
-        BadUsage(format!(
-            "unknown finding kind {k:?}; kinds are {}",
-            all.join(", ")
-        ))
-        .into()
-    })
-}
-
-fn findings(g: &Global, kind: Option<&str>, fail_on: &[String], json: bool) -> Result<ExitCode> {
-    let kind = kind.map(parse_kind).transpose()?;
-    let fail_on: Vec<FindingKind> = fail_on
-        .iter()
-        .map(|k| parse_kind(k))
-        .collect::<Result<_>>()?;
+fn findings(
+    g: &Global,
+    kind: Option<FindingKind>,
+    fail_on: &[FindingKind],
+    json: bool,
+    window: &Window,
+) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     let config = config_for(g, Some(&index), &[])?;
     let unsure = say_health(&index)?;
     let analysis = analyse(&index, &config)?;
+    let in_window = events_in_window(&analysis, window);
+    let finding_events = analysis.finding_events();
     let shown: Vec<_> = analysis
         .findings
         .iter()
-        .filter(|f| kind.is_none_or(|k| f.kind == k))
+        .zip(&finding_events)
+        .filter(|(f, e)| {
+            // Findings of no one event (config drift, clock skew) hold for
+            // every window.
+            kind.is_none_or(|k| f.kind == k) && e.is_none_or(|e| in_window[e])
+        })
+        .map(|(f, _)| f)
         .cloned()
         .collect();
     // Findings that exist are always shown; an all-clear (none shown, or
@@ -599,34 +666,47 @@ fn findings(g: &Global, kind: Option<&str>, fail_on: &[String], json: bool) -> R
     }
 }
 
-fn events(g: &Global, json: bool) -> Result<ExitCode> {
+fn events(g: &Global, json: bool, window: &Window) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     say_health(&index)?;
     let config = config_for(g, Some(&index), &[])?;
     let analysis = analyse(&index, &config)?;
+    let in_window = events_in_window(&analysis, window);
+    let shown: Vec<usize> = (0..analysis.events.events.len())
+        .filter(|&e| in_window[e])
+        .collect();
     if json {
-        out!("{}", text::events_jsonl(&analysis));
+        out!("{}", text::events_jsonl(&analysis, &shown));
     } else {
-        out!("{}", text::events_table(&analysis));
+        out!("{}", text::events_table(&analysis, &shown));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// For each event, whether its span meets the window; durations count
+/// back from the newest record of the index (stray far outliers aside).
+fn events_in_window(analysis: &Analysis, window: &Window) -> Vec<bool> {
+    let events = &analysis.events.events;
+    match window.range(analysis.histogram.last) {
+        None => vec![true; events.len()],
+        Some((from, to)) => events
+            .iter()
+            .map(|e| e.first_ts <= to && e.last_ts >= from)
+            .collect(),
+    }
 }
 
 fn export_cmd(
     g: &Global,
     id: Option<&str>,
-    kind: Option<&str>,
+    only: Option<FindingKind>,
     output: Option<&Path>,
-    format: &str,
+    format: export::Format,
     redact: bool,
 ) -> Result<ExitCode> {
     let index = index_for_read(g)?;
     say_health(&index)?;
     let config = config_for(g, Some(&index), &[])?;
-    let format = match format {
-        "json" => export::Format::Json,
-        _ => export::Format::Markdown,
-    };
     let (text, what) = match id {
         Some(id) => {
             ensure_clock(&index, &config)?;
@@ -645,7 +725,6 @@ fn export_cmd(
             (export::render_event(&report, format), what)
         }
         None => {
-            let only = kind.map(parse_kind).transpose()?;
             let analysis = analyse(&index, &config)?;
             let report = export::incident_from_index(&index, &analysis, &config, only, redact)?;
             let what = format!(

@@ -51,6 +51,20 @@ fn nezha_latency_fault_gives_no_findings_and_documented_hops() {
         "a latency-only fault has no findings"
     );
 
+    // The event list names each event whole (36-character request ids), so
+    // an ID pasted from it finds its event.
+    let table = run_ok(hop().arg("events"));
+    let first = table
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(first.len() > 24, "cut short: {table}");
+    let t = timeline(hop().args(["timeline", first, "--json"]));
+    assert!(!t["entries"].as_array().unwrap().is_empty());
+
     // SOURCE.md's 25 hops for this trace.
     let t = timeline(hop().args(["timeline", "54de0079cdcd169c7af8fb78ec5bc3dc", "--json"]));
     let want = [

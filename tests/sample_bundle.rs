@@ -428,3 +428,90 @@ fn a_reused_key_shows_each_event_it_touched_and_each_event_only_its_own() {
         "evt_7385d5753387"
     );
 }
+
+/// `--since/--until` narrow what read commands show; the expected sets are
+/// recomputed here from the unfiltered output.
+#[test]
+fn a_time_window_narrows_events_findings_and_timelines() {
+    let ix = Ingested::sample();
+    let lines = |out: String| -> Vec<Value> {
+        out.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let all = lines(run_ok(ix.cmd().args(["events", "--json"])));
+    let ts = |v: &Value, k: &str| v[k].as_str().unwrap().to_string();
+    let until = "2026-11-20T09:05:00.000000Z";
+    let want: Vec<&Value> = all
+        .iter()
+        .filter(|e| ts(e, "first_ts").as_str() <= until)
+        .collect();
+    let got = lines(run_ok(
+        ix.cmd().args(["events", "--json", "--until", until]),
+    ));
+    assert!(!want.is_empty() && want.len() < all.len());
+    assert_eq!(got.iter().collect::<Vec<_>>(), want);
+
+    // A duration counts back from the newest record of the index, which
+    // may belong to no event (a health check): the incident report names
+    // it.
+    let incident: Value = serde_json::from_str(&run_ok(ix.cmd().args([
+        "export",
+        "--incident",
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    let newest = ts(&incident, "last_ts");
+    assert!(newest >= all.iter().map(|e| ts(e, "last_ts")).max().unwrap());
+    let newest = hopline::parse::time::from_str(&newest).unwrap();
+    let since = hopline::record::format_ts(newest - 5 * 60_000_000);
+    let want: Vec<&Value> = all.iter().filter(|e| ts(e, "last_ts") >= since).collect();
+    let got = lines(run_ok(ix.cmd().args(["events", "--json", "--since", "5m"])));
+    assert!(!want.is_empty() && want.len() < all.len());
+    assert_eq!(got.iter().collect::<Vec<_>>(), want);
+
+    // Findings keep those whose event meets the window: none before 09:05.
+    let early = run_ok(ix.cmd().args(["findings", "--json", "--until", until]));
+    assert_eq!(early.trim(), "", "{early}");
+    let all_findings = run_ok(ix.cmd().args(["findings", "--json"]));
+    let wide = run_ok(
+        ix.cmd()
+            .args(["findings", "--json", "--since", "2026-11-20T09:00:00Z"]),
+    );
+    assert_eq!(wide, all_findings);
+
+    // A timeline keeps its entries in the window, counted back from the
+    // event's own newest record.
+    let t: Value = serde_json::from_str(&run_ok(ix.cmd().args([
+        "timeline",
+        "evt_39febed3e92d",
+        "--json",
+    ])))
+    .unwrap();
+    let entries = t["entries"].as_array().unwrap();
+    let last = entries.iter().map(|e| ts(e, "ts")).max().unwrap();
+    let last = hopline::parse::time::from_str(&last).unwrap();
+    let from = hopline::record::format_ts(last - 1_000_000);
+    let want = entries.iter().filter(|e| ts(e, "ts") >= from).count();
+    let narrow: Value = serde_json::from_str(&run_ok(ix.cmd().args([
+        "timeline",
+        " evt_39febed3e92d\n",
+        "--json",
+        "--since",
+        "1s",
+    ])))
+    .unwrap();
+    let got = narrow["entries"].as_array().unwrap().len();
+    assert!(want > 0 && want < entries.len(), "{want}");
+    assert_eq!(got, want);
+    assert_eq!(
+        narrow["findings"], t["findings"],
+        "findings are the event's"
+    );
+
+    // A bound that is neither is bad usage, named.
+    let out = common::run(ix.cmd().args(["events", "--since", "yesterday"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--since"));
+}

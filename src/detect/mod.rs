@@ -23,8 +23,21 @@ use crate::correlate::events::{NO_EVENT, summarise};
 use crate::correlate::{Clock, EventSummary, Events, IdGraph, RecordScan, sort_true_order};
 use crate::record::{Kind, Level, Micros, Record, SourceRef};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum FindingKind {
     DuplicateSideEffect,
     KeyConflict,

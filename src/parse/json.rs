@@ -136,7 +136,7 @@ pub fn object(text: &str) -> Result<Map<String, Value>, Malformed> {
 }
 
 /// Docker's json-file driver: `{"log": "...\n", "stream": "stdout", "time": "..."}`.
-fn is_docker_wrapper(obj: &Map<String, Value>) -> bool {
+pub(crate) fn is_docker_wrapper(obj: &Map<String, Value>) -> bool {
     obj.len() <= 4
         && matches!(obj.get("log"), Some(Value::String(_)))
         && obj.contains_key("stream")

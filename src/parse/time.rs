@@ -78,6 +78,57 @@ pub fn from_str(s: &str) -> Option<Micros> {
     from_str_in(s, None, None)
 }
 
+/// One end of a time window given on the command line (`--since 30m`,
+/// `--until 2026-11-20T09:15:00+01:00`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// This long before the newest record read.
+    Back(Micros),
+    /// This instant (a time without a zone is UTC).
+    At(Micros),
+}
+
+impl Bound {
+    /// The instant, counting `Back` from `newest`.
+    pub fn resolve(self, newest: Micros) -> Micros {
+        match self {
+            Bound::Back(d) => newest.saturating_sub(d),
+            Bound::At(t) => t,
+        }
+    }
+}
+
+/// `30s`, `15m`, `2h`, `1d` (and `500ms`), or a time as logs write it
+/// (RFC 3339, `2026-11-20 09:15:00`, with or without a zone; UTC without).
+pub fn parse_bound(s: &str) -> Result<Bound, String> {
+    let s = s.trim();
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    if digits > 0 {
+        let unit: Option<Micros> = match &s[digits..] {
+            "ms" => Some(1_000),
+            "s" => Some(1_000_000),
+            "m" => Some(60_000_000),
+            "h" => Some(3_600_000_000),
+            "d" => Some(86_400_000_000),
+            _ => None,
+        };
+        if let Some(unit) = unit {
+            let n: Micros = s[..digits]
+                .parse()
+                .map_err(|_| format!("{s:?}: too long a duration"))?;
+            return n
+                .checked_mul(unit)
+                .map(Bound::Back)
+                .ok_or_else(|| format!("{s:?}: too long a duration"));
+        }
+    }
+    from_str(s).map(Bound::At).ok_or_else(|| {
+        format!(
+            "{s:?} is neither a duration back from the newest record (30s, 15m, 2h, 1d) nor a time (2026-11-20T09:15:00Z, 2026-11-20 09:15:00+01:00)"
+        )
+    })
+}
+
 /// A `time_format` (chrono strftime), read once when the config loads
 /// rather than on every time value.
 pub type TimeFormat = Vec<Item<'static>>;
@@ -273,6 +324,24 @@ mod tests {
         }
         assert_eq!(from_str("yesterday"), None);
         assert_eq!(from_str(""), None);
+    }
+
+    #[test]
+    fn window_bounds_are_durations_back_or_times() {
+        assert_eq!(parse_bound("30m"), Ok(Bound::Back(30 * 60_000_000)));
+        assert_eq!(parse_bound(" 2h "), Ok(Bound::Back(2 * 3_600_000_000)));
+        assert_eq!(parse_bound("500ms"), Ok(Bound::Back(500_000)));
+        let at = parse_bound("2026-11-20T09:15:00+01:00").unwrap();
+        assert_eq!(at, Bound::At(from_str("2026-11-20T08:15:00Z").unwrap()));
+        // No zone: UTC.
+        assert_eq!(
+            parse_bound("2026-11-20 08:15:00"),
+            Ok(Bound::At(from_str("2026-11-20T08:15:00Z").unwrap()))
+        );
+        assert_eq!(Bound::Back(10).resolve(100), 90);
+        for bad in ["30x", "m", "yesterday", "99999999999999999999d", ""] {
+            assert!(parse_bound(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

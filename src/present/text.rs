@@ -245,21 +245,31 @@ pub fn findings_jsonl(findings: &[Finding]) -> String {
     out
 }
 
-pub fn events_table(a: &Analysis) -> String {
+/// The events at `shown` (positions in `a.events.events`), as a table.
+pub fn events_table(a: &Analysis, shown: &[usize]) -> String {
     let mut out = String::new();
+    // IDs whole, so they paste back into `timeline`: the column is as wide
+    // as the longest (a longer one than the cap pushes its row over).
+    let id_w = shown
+        .iter()
+        .map(|&i| a.events.events[i].key.value.chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 48);
     let _ = writeln!(
         out,
-        "{:<24}  {:<23}  {:>7}  {:<8}  SERVICES",
+        "{:<id_w$}  {:<23}  {:>7}  {:<8}  SERVICES",
         "EVENT", "FIRST", "RECORDS", "FINDINGS"
     );
-    for (i, e) in a.events.events.iter().enumerate() {
+    for &i in shown {
+        let e = &a.events.events[i];
         let kinds: Vec<&str> = a.findings_of(i).map(|f| f.kind.as_str()).collect();
         // Cut by characters: a time outside four-digit years is longer.
         let first: String = format_ts(e.first_ts).chars().take(23).collect();
         let _ = writeln!(
             out,
-            "{:<24}  {:<23}  {:>7}  {:<8}  {}{}",
-            truncate(&for_terminal(&e.key.value), 24),
+            "{:<id_w$}  {:<23}  {:>7}  {:<8}  {}{}",
+            for_terminal(&e.key.value),
             first,
             e.records,
             kinds.len(),
@@ -274,9 +284,11 @@ pub fn events_table(a: &Analysis) -> String {
     out
 }
 
-pub fn events_jsonl(a: &Analysis) -> String {
+/// The events at `shown`, one JSON object a line.
+pub fn events_jsonl(a: &Analysis, shown: &[usize]) -> String {
     let mut out = String::new();
-    for (i, e) in a.events.events.iter().enumerate() {
+    for &i in shown {
+        let e = &a.events.events[i];
         let kinds: Vec<&str> = a.findings_of(i).map(|f| f.kind.as_str()).collect();
         let v = json!({
             "key": {"field": e.key.field, "value": e.key.value},

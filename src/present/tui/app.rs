@@ -5,6 +5,7 @@
 //! draws whatever the state is.
 
 use std::cell::{Cell, Ref, RefCell};
+use std::path::PathBuf;
 
 use ratatui::layout::Rect;
 
@@ -14,6 +15,7 @@ use crate::detect::overview::Histogram;
 use crate::detect::{Analysis, Finding};
 use crate::index::marks::Marks;
 use crate::ingest::Progress;
+use crate::present::detail::{Unwrapped, unwrap};
 use crate::record::{Level, Micros, Record, SourceRef};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,7 +260,9 @@ pub struct App {
     pub offsets: Cell<[usize; 3]>,
     /// The detail pane's raw text, pretty-printed: (raw, pretty), redone
     /// only when another record is shown, not on every frame.
-    pretty: RefCell<(String, String)>,
+    pretty: RefCell<(String, Unwrapped)>,
+    /// Where `e` writes its reports (the current directory when None).
+    pub export_dir: Option<PathBuf>,
 }
 
 impl App {
@@ -302,6 +306,7 @@ impl App {
             areas: Cell::new(Areas::default()),
             offsets: Cell::new([0; 3]),
             pretty: RefCell::default(),
+            export_dir: None,
         }
     }
 
@@ -326,18 +331,13 @@ impl App {
         }
     }
 
-    /// `r`'s raw text as the detail pane shows it: JSON objects
-    /// pretty-printed, anything else as written.
-    pub fn pretty_raw(&self, r: &Record) -> Ref<'_, str> {
+    /// `r`'s raw text as the detail pane shows it: out of a container
+    /// runtime's envelope, JSON pretty-printed in input order.
+    pub fn shown_raw(&self, r: &Record) -> Ref<'_, Unwrapped> {
         if self.pretty.borrow().0 != r.raw {
-            let pretty = serde_json::from_str::<serde_json::Value>(&r.raw)
-                .ok()
-                .filter(|v| v.is_object())
-                .and_then(|v| serde_json::to_string_pretty(&v).ok())
-                .unwrap_or_else(|| r.raw.clone());
-            *self.pretty.borrow_mut() = (r.raw.clone(), pretty);
+            *self.pretty.borrow_mut() = (r.raw.clone(), unwrap(&r.raw));
         }
-        Ref::map(self.pretty.borrow(), |(_, pretty)| pretty.as_str())
+        Ref::map(self.pretty.borrow(), |(_, shown)| shown)
     }
 
     /// The lanes of the open timeline: its services in order of appearance.

@@ -9,7 +9,7 @@ pub mod app;
 pub mod render;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -95,9 +95,11 @@ pub fn run(
     config: Config,
     bundle_label: String,
     color: bool,
+    export_dir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let (tx, rx) = mpsc::channel::<Message>();
     let mut app = App::new(bundle_label, color);
+    app.export_dir = export_dir;
     app.marks = match Marks::load(index.dir()) {
         Ok(m) => m,
         Err(e) => {
@@ -316,7 +318,12 @@ fn carry_out(
             .save()
             .err()
             .map(|e| Message::Flash(format!("marks not saved: {e}"))),
-        Request::Export(id) => Some(Message::Flash(export_event(index, config, &id))),
+        Request::Export(id) => Some(Message::Flash(export_event(
+            index,
+            config,
+            &id,
+            app.export_dir.as_deref(),
+        ))),
         Request::Copy(text) => {
             let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
             let mut out = std::io::stdout();
@@ -368,20 +375,51 @@ pub fn answer(req: &Request, index: &RecordIndex, config: &Config, app: &App) ->
 
 /// `e`: the same report `hopline export ID` writes, into the current
 /// directory.
-fn export_event(index: &RecordIndex, config: &Config, id: &str) -> String {
+fn export_event(index: &RecordIndex, config: &Config, id: &str, dir: Option<&Path>) -> String {
     let safe = crate::index::location::file_safe(id);
-    let path = PathBuf::from(format!("hopline-{safe}.md"));
     match export::event_from_index(index, id, config, true) {
         Ok(Some(report)) => {
             let text = export::render_event(&report, export::Format::Markdown);
-            match std::fs::write(&path, text) {
-                Ok(()) => format!("exported {id} to {} (redacted)", path.display()),
-                Err(e) => format!("cannot write {}: {e}", path.display()),
+            let dir = dir.unwrap_or(Path::new("."));
+            match write_new(dir, &format!("hopline-{safe}"), "md", text.as_bytes()) {
+                Ok(path) => format!("exported {id} to {} (redacted)", path.display()),
+                Err(e) => format!("cannot write into {}: {e}", dir.display()),
             }
         }
         Ok(None) => format!("no record carries {id}"),
         Err(e) => format!("export failed: {e}"),
     }
+}
+
+/// Writes `bytes` to `dir/stem.ext`, or `stem-2.ext`, `stem-3.ext`… when
+/// that exists: an export never replaces a file. Returns the path written,
+/// absolute, so the engineer knows where to look.
+fn write_new(dir: &Path, stem: &str, ext: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write;
+    for n in 1..=999 {
+        let name = if n == 1 {
+            format!("{stem}.{ext}")
+        } else {
+            format!("{stem}-{n}.{ext}")
+        };
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut file) => {
+                file.write_all(bytes)?;
+                return Ok(std::path::absolute(&path).unwrap_or(path));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        format!("{stem}.{ext} and 998 numbered copies already exist"),
+    ))
 }
 
 /// Answers the app's queued lookups in place, searches included, and
@@ -420,4 +458,21 @@ pub fn search_hits(
         }
     })?;
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_never_replaces_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = write_new(dir.path(), "hopline-evt_1", "md", b"one").unwrap();
+        let second = write_new(dir.path(), "hopline-evt_1", "md", b"two").unwrap();
+        assert!(first.is_absolute());
+        assert_eq!(first.file_name().unwrap(), "hopline-evt_1.md");
+        assert_eq!(second.file_name().unwrap(), "hopline-evt_1-2.md");
+        assert_eq!(std::fs::read(&first).unwrap(), b"one");
+        assert_eq!(std::fs::read(&second).unwrap(), b"two");
+    }
 }

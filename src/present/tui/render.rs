@@ -767,7 +767,14 @@ fn render_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     }
     lines.push(Line::from(ids));
     lines.push(Line::from(""));
-    for l in app.pretty_raw(r).lines() {
+    let shown = app.shown_raw(r);
+    if let Some(wrapper) = &shown.wrapper {
+        lines.push(Line::from(Span::styled(
+            for_terminal(wrapper).into_owned(),
+            theme.fg(Color::DarkGray),
+        )));
+    }
+    for l in shown.body.lines() {
         lines.push(Line::from(for_terminal(l).into_owned()));
     }
     let title = if focused {
