@@ -127,7 +127,7 @@ fn ingest_keeps_the_analysis_and_a_stale_one_is_never_shown() {
     assert_eq!(ingest["analysis"]["kept_already"], false, "{ingest}");
     assert_eq!(ingest["analysis"]["events"], 51, "{ingest}");
     assert_eq!(ingest["analysis"]["findings"], 5, "{ingest}");
-    let kept = ix.path().join("index/analysis.json.zst");
+    let kept = ix.path().join("index/analysis.zst");
     let written = std::fs::metadata(&kept).unwrap().modified().unwrap();
 
     // What is read from the kept file equals what a fresh analysis makes,

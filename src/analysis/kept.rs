@@ -9,8 +9,11 @@
 //! again and keeps the new result. A kept analysis can be late, never wrong.
 //!
 //! Layout: one line of JSON saying what it was made from, then the
-//! analysis as zstd-compressed JSON. The first line is read alone, so a
-//! stale file costs a few bytes to reject.
+//! analysis in postcard (a compact serde format), zstd-compressed. The
+//! first line is read alone, so a stale file costs a few bytes to reject.
+//! Postcard rather than JSON: at twelve million records the analysis is
+//! 800,000 events, and JSON took 2.4 s to read back where a reopened TUI
+//! should be ready within a second.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -21,9 +24,9 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::detect::Analysis;
 
-const FILE: &str = "analysis.json.zst";
+const FILE: &str = "analysis.zst";
 /// Bumped when the kept layout changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 const ZSTD_LEVEL: i32 = 3;
 
 /// What a kept analysis was made from.
@@ -92,8 +95,8 @@ pub fn load(dir: &Path, snapshot: &str, config: &Config) -> Option<Analysis> {
     if made != Made::now(snapshot, config) {
         return None;
     }
-    let json = zstd::stream::decode_all(rest).ok()?;
-    serde_json::from_slice(&json).ok()
+    let bytes = zstd::stream::decode_all(rest).ok()?;
+    postcard::from_bytes(&bytes).ok()
 }
 
 /// Keeps `analysis`, made from `snapshot`, in `dir`: written aside and
@@ -112,7 +115,7 @@ pub fn save(
         serde_json::to_writer(&mut out, &Made::now(snapshot, config))?;
         out.write_all(b"\n")?;
         let mut z = zstd::stream::Encoder::new(out, ZSTD_LEVEL)?;
-        serde_json::to_writer(&mut z, analysis)?;
+        postcard::to_io(analysis, &mut z).map_err(std::io::Error::other)?;
         z.finish()?
             .into_inner()
             .map_err(|e| e.into_error())?
