@@ -135,7 +135,7 @@ pub struct FieldMap {
     /// How times are written (chrono strftime), when the usual forms miss.
     pub time_format: Option<crate::parse::time::TimeFormat>,
     /// The zone of times written without one; UTC when None.
-    pub zone: Option<chrono::FixedOffset>,
+    pub zone: Option<crate::parse::time::Zone>,
     pub level: Option<String>,
     pub message: Option<String>,
     pub service: Option<String>,
@@ -168,12 +168,17 @@ fn at_least<T: PartialOrd + std::fmt::Display + Copy>(
     }
 }
 
-fn zone_at(key: &str, tz: Option<&str>) -> Result<Option<chrono::FixedOffset>, (String, String)> {
+fn zone_at(
+    key: &str,
+    tz: Option<&str>,
+) -> Result<Option<crate::parse::time::Zone>, (String, String)> {
     tz.map(|tz| {
         crate::parse::time::parse_zone(tz).ok_or_else(|| {
             (
                 key.to_string(),
-                format!("`{tz}` is not a fixed offset like `+02:00`, `-0500` or `UTC`"),
+                format!(
+                    "`{tz}` is neither an IANA time zone like `Europe/Berlin` nor a fixed offset like `+02:00`, `-0500` or `UTC`"
+                ),
             )
         })
     })
@@ -692,8 +697,10 @@ mod tests {
         let e = load("[[formats]]\nname = 'x'\npattern = '.*'\n").unwrap_err();
         assert!(e.to_string().contains("formats[0].pattern"), "{e}");
         assert!(e.to_string().contains("named groups"), "{e}");
-        let e = load("[[formats]]\nname = 'x'\npattern = '(?P<msg>.*)'\ntimezone = 'CET'\n")
-            .unwrap_err();
+        let e = load(
+            "[[formats]]\nname = 'x'\npattern = '(?P<msg>.*)'\ntimezone = 'Europe/Atlantis'\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("formats[0].timezone"), "{e}");
         let e = load("[[formats]]\nname = 'x'\npattern = '(?P<msg>.*)'\ntime_format = '%Q'\n")
             .unwrap_err();

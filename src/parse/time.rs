@@ -140,7 +140,7 @@ pub fn compile_format(format: &str) -> Option<TimeFormat> {
 
 /// As [`from_str`], trying `format` first, with naive times read in `zone`
 /// (None: UTC).
-pub fn from_str_in(s: &str, zone: Option<FixedOffset>, format: Option<&[Item]>) -> Option<Micros> {
+pub fn from_str_in(s: &str, zone: Option<Zone>, format: Option<&[Item]>) -> Option<Micros> {
     written_in(s, zone, format).filter(|t| CLOCK.contains(t))
 }
 
@@ -148,7 +148,7 @@ pub fn from_str_in(s: &str, zone: Option<FixedOffset>, format: Option<&[Item]>) 
 /// outside (year 1, year 20000) is no moment a log record has.
 pub const CLOCK: std::ops::Range<Micros> = 0..253_402_300_800_000_000;
 
-fn written_in(s: &str, zone: Option<FixedOffset>, format: Option<&[Item]>) -> Option<Micros> {
+fn written_in(s: &str, zone: Option<Zone>, format: Option<&[Item]>) -> Option<Micros> {
     let s = s.trim();
     let mut parsed = Parsed::new();
     if let Some(items) = format
@@ -185,16 +185,52 @@ fn written_in(s: &str, zone: Option<FixedOffset>, format: Option<&[Item]>) -> Op
     Some(in_zone(naive(s)?, zone))
 }
 
-/// A naive time read as UTC, moved to what it meant in `zone`.
-fn in_zone(as_utc: Micros, zone: Option<FixedOffset>) -> Micros {
-    as_utc - zone.map_or(0, |z| i64::from(z.local_minus_utc()) * 1_000_000)
+/// The zone naive times are written in: a fixed offset, or an IANA zone
+/// whose offset follows daylight saving time (a fixed `+01:00` is an hour
+/// wrong for Berlin all summer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    Fixed(FixedOffset),
+    Named(chrono_tz::Tz),
 }
 
-/// `+02:00`, `-0500`, `UTC` or `Z`: the zone naive times are written in.
-pub fn parse_zone(s: &str) -> Option<FixedOffset> {
+/// A naive time read as UTC, moved to what it meant in `zone`.
+fn in_zone(as_utc: Micros, zone: Option<Zone>) -> Micros {
+    match zone {
+        None => as_utc,
+        Some(Zone::Fixed(z)) => as_utc - i64::from(z.local_minus_utc()) * 1_000_000,
+        Some(Zone::Named(tz)) => {
+            use chrono::{LocalResult, Offset, TimeZone};
+            let Some(local) = DateTime::from_timestamp_micros(as_utc).map(|t| t.naive_utc()) else {
+                return as_utc;
+            };
+            match tz.from_local_datetime(&local) {
+                LocalResult::Single(t) => t.timestamp_micros(),
+                // The hour that repeats when clocks go back: its first pass.
+                LocalResult::Ambiguous(first, _) => first.timestamp_micros(),
+                // The hour skipped when clocks go forward: nobody's clock
+                // showed it, so read it with the offset in force before.
+                LocalResult::None => {
+                    let before = tz
+                        .offset_from_utc_datetime(&(local - chrono::Duration::hours(3)))
+                        .fix();
+                    as_utc - i64::from(before.local_minus_utc()) * 1_000_000
+                }
+            }
+        }
+    }
+}
+
+/// `+02:00`, `-0500`, `UTC`, `Z` or an IANA name (`Europe/Berlin`): the
+/// zone naive times are written in.
+pub fn parse_zone(s: &str) -> Option<Zone> {
     match s.trim() {
-        "UTC" | "utc" | "Z" | "z" => FixedOffset::east_opt(0),
-        other => other.parse().ok(),
+        "UTC" | "utc" | "Z" | "z" => FixedOffset::east_opt(0).map(Zone::Fixed),
+        other => other
+            .parse()
+            .ok()
+            .map(Zone::Fixed)
+            .or_else(|| other.parse().ok().map(Zone::Named)),
     }
 }
 
@@ -253,11 +289,7 @@ pub fn from_json(v: &Value) -> Option<Micros> {
 }
 
 /// As [`from_json`], strings read as [`from_str_in`] does.
-pub fn from_json_in(
-    v: &Value,
-    zone: Option<FixedOffset>,
-    format: Option<&[Item]>,
-) -> Option<Micros> {
+pub fn from_json_in(v: &Value, zone: Option<Zone>, format: Option<&[Item]>) -> Option<Micros> {
     match v {
         Value::Number(n) => match n.as_i64() {
             Some(i) => from_epoch_i64(i),
@@ -375,7 +407,28 @@ mod tests {
             from_str_in("20/Nov/2026:09:00:01.123 +0000", berlin, fz.as_deref()),
             Some(T)
         );
-        assert_eq!(parse_zone("UTC"), FixedOffset::east_opt(0));
-        assert_eq!(parse_zone("Europe/Berlin"), None);
+        assert_eq!(parse_zone("UTC"), FixedOffset::east_opt(0).map(Zone::Fixed));
+        assert_eq!(parse_zone("Mars/Olympus"), None);
+    }
+
+    #[test]
+    fn an_iana_zone_follows_daylight_saving_time() {
+        let berlin = parse_zone("Europe/Berlin");
+        assert_eq!(berlin, Some(Zone::Named(chrono_tz::Europe::Berlin)));
+        let utc = |s: &str| from_str(s).unwrap();
+        let at = |s: &str| from_str_in(s, berlin, None).unwrap();
+        // Winter: +01:00; summer: +02:00.
+        assert_eq!(
+            at("2026-11-20 10:00:01.123"),
+            utc("2026-11-20T09:00:01.123Z")
+        );
+        assert_eq!(
+            at("2026-07-20 11:00:01.123"),
+            utc("2026-07-20T09:00:01.123Z")
+        );
+        // 02:30 happens twice on 25 October: the first pass (summer time).
+        assert_eq!(at("2026-10-25 02:30:00"), utc("2026-10-25T00:30:00Z"));
+        // 02:30 on 29 March never happens: read with the winter offset.
+        assert_eq!(at("2026-03-29 02:30:00"), utc("2026-03-29T01:30:00Z"));
     }
 }
