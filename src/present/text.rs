@@ -3,45 +3,21 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{Value, json};
-
 use crate::correlate::Footprint;
 use crate::correlate::hops::{Arrow, ArrowKind, arrows};
 use crate::detect::{Analysis, Finding};
 use crate::ingest::{FileStatus, IngestReport};
+use crate::present::contract;
 use crate::present::step::step_text;
 use crate::record::{Record, format_ts};
 
 use super::sanitize::{for_terminal, truncate};
 
-/// `timeline ID --json`.
-pub fn timeline_json(fp: &Footprint, findings: &[Finding]) -> Value {
-    let into = arrows_into(&fp.records);
-    let entries: Vec<Value> = fp
-        .records
-        .iter()
-        .enumerate()
-        .map(|(k, r)| {
-            let mut e = entry_json(r, into.get(&k).map(|a| (a, &fp.records[a.from])));
-            e["event"] = json!(
-                fp.event_of
-                    .get(k)
-                    .and_then(|&i| fp.events.get(i))
-                    .map(|n| &n.value)
-            );
-            e
-        })
-        .collect();
-    json!({
-        "query": fp.query,
-        "prefix": fp.prefix,
-        "ids": fp.ids.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),
-        "hubs_skipped": fp.hubs.iter().map(|h| json!({"field": h.id.field, "value": h.id.value, "carriers": h.carriers})).collect::<Vec<_>>(),
-        "truncated": fp.truncated,
-        "events": fp.events.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),
-        "entries": entries,
-        "findings": findings,
-    })
+/// `timeline ID --json` (see [`contract::Timeline`]).
+pub fn timeline_json(fp: &Footprint, findings: &[Finding]) -> String {
+    let arrows = contract::Arrows::of(&fp.records);
+    serde_json::to_string(&contract::Timeline::of(fp, findings, &arrows))
+        .expect("the timeline contract serialises")
 }
 
 /// The arrows of a timeline by the entry each ends at.
@@ -49,34 +25,7 @@ fn arrows_into(records: &[Record]) -> std::collections::HashMap<usize, Arrow> {
     arrows(records).into_iter().map(|a| (a.to, a)).collect()
 }
 
-/// An entry, with the arrow that ends at it (and its caller's record).
-fn entry_json(r: &Record, arrow: Option<(&Arrow, &Record)>) -> Value {
-    json!({
-        "ts": format_ts(r.ts),
-        "service": r.service,
-        "instance": r.instance,
-        "kind": r.kind.as_str(),
-        "level": r.level.as_str(),
-        "message": r.message,
-        "text": step_text(r),
-        "mutation": r.mutation,
-        "hop": crate::correlate::classify::hop(r).map(|h| h.as_str()),
-        "arrow": arrow.map(|(a, from)| json!({
-            "kind": a.kind,
-            "from": {"service": from.service, "path": from.source.path, "line": from.source.line},
-            "via": {"field": a.via.field, "value": a.via.value},
-            "why": a.why,
-        })),
-        "skew_ms": skew_ms(r.skew),
-        "ids": r.ids.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),
-        "source": {"path": r.source.path, "line": r.source.line},
-    })
-}
-
-/// A clock correction in whole milliseconds, as the JSON contracts give it.
-pub fn skew_ms(skew: crate::record::Micros) -> i64 {
-    (skew as f64 / 1000.0).round() as i64
-}
+pub use contract::skew_ms;
 
 /// How far a clock ran off, in words: `250.5 ms ahead`.
 pub fn skew_words(skew: crate::record::Micros) -> String {
@@ -284,23 +233,15 @@ pub fn events_table(a: &Analysis, shown: &[usize]) -> String {
     out
 }
 
-/// The events at `shown`, one JSON object a line.
+/// The events at `shown`, one JSON object a line (see
+/// [`contract::Event`]).
 pub fn events_jsonl(a: &Analysis, shown: &[usize]) -> String {
     let mut out = String::new();
     for &i in shown {
-        let e = &a.events.events[i];
-        let kinds: Vec<&str> = a.findings_of(i).map(|f| f.kind.as_str()).collect();
-        let v = json!({
-            "key": {"field": e.key.field, "value": e.key.value},
-            "ids": e.ids.iter().map(|i| json!({"field": i.field, "value": i.value})).collect::<Vec<_>>(),
-            "services": e.services,
-            "first_ts": format_ts(e.first_ts),
-            "last_ts": format_ts(e.last_ts),
-            "records": e.records,
-            "mutations": e.mutations,
-            "findings": kinds,
-        });
-        out.push_str(&v.to_string());
+        out.push_str(
+            &serde_json::to_string(&contract::Event::of(a, i))
+                .expect("the event contract serialises"),
+        );
         out.push('\n');
     }
     out
