@@ -137,11 +137,14 @@ pub fn footprint<S: RecordStore>(
             // A hub the whole-index analysis found stops here too, so a
             // timeline and the event list agree on what an event is.
             let known_hub = !first && known_hubs.contains(&id);
-            let records = if !known_hub && (first || carriers <= hubs.limit) {
+            let mut records = if !known_hub && (first || carriers <= hubs.limit) {
                 store.records_carrying(std::slice::from_ref(&id))?
             } else {
                 Vec::new()
             };
+            // In true order, not the store's: the field an ID is named by
+            // is the one its first record logs it under.
+            records.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
             if first
                 && !hubs.follow_context
                 && !records.is_empty()
@@ -176,6 +179,10 @@ pub fn footprint<S: RecordStore>(
             found.extend(records);
         }
         first = false;
+        // The store answers in its own order (segments written by parallel
+        // indexing threads): IDs are reached in the records' order instead,
+        // so `ids` reads the same on every index of the same bundle.
+        found.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
         let mut next = Vec::new();
         for r in found {
             if !seen_records.insert(r.source.clone()) {
