@@ -366,6 +366,8 @@ fn a_wide_screen_uses_its_width() {
         .and_then(|l| l.find('┐'))
         .unwrap_or(0);
     assert!(findings_w > 50, "{text}");
+    // Room for the IDs each row carries, short and unique.
+    assert!(text.contains("evt_39fe req_738a"), "{text}");
     insta::assert_snapshot!("main_200x60", text);
 }
 

@@ -260,6 +260,34 @@ pub fn http_status(r: &Record) -> Option<u16> {
     })
 }
 
+/// The shortest prefix of each ID (at least `min` characters) that no
+/// other of `ids` starts with, so a row can name the IDs it carries in a
+/// few columns and each can still be pasted into `timeline`.
+pub fn short_ids<'a>(
+    ids: impl IntoIterator<Item = &'a str>,
+    min: usize,
+) -> std::collections::HashMap<&'a str, &'a str> {
+    let mut sorted: Vec<&str> = ids.into_iter().collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let common = |a: &str, b: &str| {
+        a.char_indices()
+            .zip(b.chars())
+            .take_while(|((_, x), y)| x == y)
+            .count()
+    };
+    (0..sorted.len())
+        .map(|i| {
+            let id = sorted[i];
+            let before = i.checked_sub(1).map_or(0, |j| common(id, sorted[j]));
+            let after = sorted.get(i + 1).map_or(0, |next| common(id, next));
+            let chars = (before.max(after) + 1).max(min);
+            let end = id.char_indices().nth(chars).map_or(id.len(), |(at, _)| at);
+            (id, &id[..end])
+        })
+        .collect()
+}
+
 fn short(v: &str) -> String {
     match v.char_indices().nth(VALUE_MAX) {
         Some((i, _)) => format!("{}…", &v[..i]),
@@ -345,6 +373,26 @@ mod tests {
         ];
         for (message, want) in cases {
             assert_eq!(step_text(&record(message, &ids, &[])), want, "{message}");
+        }
+    }
+
+    #[test]
+    fn short_ids_are_unique_prefixes() {
+        let ids = [
+            "evt_39febed3e92d",
+            "evt_39fe0000aaaa",
+            "72523b24-f17c-45dc-a532-04563256da37",
+            "req_1",
+        ];
+        let short = short_ids(ids, 8);
+        assert_eq!(short["evt_39febed3e92d"], "evt_39feb");
+        assert_eq!(short["evt_39fe0000aaaa"], "evt_39fe0");
+        assert_eq!(short["72523b24-f17c-45dc-a532-04563256da37"], "72523b24");
+        assert_eq!(short["req_1"], "req_1");
+        for (id, s) in &short {
+            assert!(id.starts_with(s));
+            let others = ids.iter().filter(|o| o.starts_with(s)).count();
+            assert_eq!(others, 1, "{s} is ambiguous");
         }
     }
 

@@ -12,7 +12,7 @@ use crate::record::{Record, format_ts};
 
 use super::app::{App, Areas, OVERVIEW_BUCKETS, Pane, Prompt, Status, View};
 use crate::present::sanitize::{for_terminal, truncate};
-use crate::present::step::{http_status, step_text};
+use crate::present::step::{http_status, short_ids, step_text};
 use crate::present::text::clock;
 
 struct Theme {
@@ -605,6 +605,15 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
     let service_w: usize = if narrow { 12 } else { 18 };
     let time_w: usize = if area.width < 50 { 8 } else { 12 };
     let level_w: usize = if narrow { 1 } else { 5 };
+    // The IDs each row carries, as short unique prefixes: where there is
+    // room beside a message of its own.
+    let ids_w: usize = if area.width >= 130 { 20 } else { 0 };
+    let short = short_ids(
+        records
+            .iter()
+            .flat_map(|r| r.ids.iter().map(|i| i.value.as_str())),
+        8,
+    );
     let lane_names = lane_names(services);
     let numbered = lane_names.is_some();
     let legend = lane_names.unwrap_or_else(|| {
@@ -644,7 +653,7 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
                 message.push(Span::styled(format!("{status} "), theme.fg(color)));
             }
             message.push(Span::raw(for_terminal(&step_text(r)).into_owned()));
-            Row::new(vec![
+            let mut cells = vec![
                 if r.skew != 0 {
                     time.style(theme.fg(Color::Cyan))
                 } else {
@@ -654,38 +663,50 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
                 Cell::from(lanes_cell(services, from, r, theme)),
                 Cell::from(truncate(&service, service_w).into_owned()),
                 level_cell(r.level, level_w, theme),
-                Cell::from(Line::from(message)),
-            ])
+            ];
+            if ids_w > 0 {
+                let carried: Vec<&str> = r
+                    .ids
+                    .iter()
+                    .filter_map(|i| short.get(i.value.as_str()).copied())
+                    .collect();
+                cells.push(
+                    Cell::from(truncate(&for_terminal(&carried.join(" ")), ids_w).into_owned())
+                        .style(theme.fg(Color::DarkGray)),
+                );
+            }
+            cells.push(Cell::from(Line::from(message)));
+            Row::new(cells)
         })
         .collect();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(time_w as u16),
-            Constraint::Length(1),
-            Constraint::Length(lanes_w),
-            Constraint::Length(service_w as u16),
-            Constraint::Length(level_w as u16),
-            Constraint::Min(6),
-        ],
-    )
-    .header(
-        Row::new(vec![
-            "time".to_string(),
-            " ".into(),
-            legend.join(" "),
-            "service".into(),
-            if narrow { " " } else { "level" }.into(),
-            "message".into(),
-        ])
-        .style(theme.fg(Color::DarkGray)),
-    )
-    .block(block(&title, focused, theme))
-    .row_highlight_style(if focused || app.focus == Pane::Detail {
-        theme.selected()
-    } else {
-        Style::default().add_modifier(Modifier::BOLD)
-    });
+    let mut widths = vec![
+        Constraint::Length(time_w as u16),
+        Constraint::Length(1),
+        Constraint::Length(lanes_w),
+        Constraint::Length(service_w as u16),
+        Constraint::Length(level_w as u16),
+    ];
+    let mut header = vec![
+        "time".to_string(),
+        " ".into(),
+        legend.join(" "),
+        "service".into(),
+        if narrow { " " } else { "level" }.into(),
+    ];
+    if ids_w > 0 {
+        widths.push(Constraint::Length(ids_w as u16));
+        header.push("ids".into());
+    }
+    widths.push(Constraint::Min(6));
+    header.push("message".into());
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.fg(Color::DarkGray)))
+        .block(block(&title, focused, theme))
+        .row_highlight_style(if focused || app.focus == Pane::Detail {
+            theme.selected()
+        } else {
+            Style::default().add_modifier(Modifier::BOLD)
+        });
     let mut state = TableState::default()
         .with_selected((!records.is_empty()).then_some(app.entry_sel - shown.start));
     frame.render_stateful_widget(table, area, &mut state);
