@@ -423,3 +423,19 @@ fn nezha_rows_show_the_step_and_numbered_lanes() {
         insta::assert_snapshot!(format!("nezha_{w}x{h}"), text);
     }
 }
+
+/// Zeek-wrccdc: the overview covers the 21-minute capture, not the years
+/// to the lines Zeek stamped when it wrote its script list, and says how
+/// many it left out.
+#[test]
+fn zeek_overview_covers_the_capture_not_the_strays() {
+    let Some(root) = common::dataset("zeek-wrccdc-2018") else {
+        return;
+    };
+    let t = Tui::on(root, "zeek-wrccdc-2018");
+    let text = screen(&t.app, 120, 40);
+    let overview: String = text.lines().take(6).collect::<Vec<_>>().join("\n");
+    assert!(overview.contains("far outside, not drawn"), "{overview}");
+    assert!(overview.contains("2018-03-24T17:15"), "{overview}");
+    insta::assert_snapshot!("zeek_overview", overview);
+}
