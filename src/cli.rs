@@ -171,6 +171,10 @@ notes made in the TUI are included.")]
         /// Keep secrets and personal data in the output
         #[arg(long)]
         no_redact: bool,
+        /// With an ID: only the event's records in this window (findings
+        /// stay the whole event's)
+        #[command(flatten)]
+        window: Window,
     },
     /// Show what each file would be read as, and why
     Sniff {
@@ -207,16 +211,16 @@ pub struct Window {
 }
 
 impl Window {
-    /// The window as `[from, to]`, durations counted back from `newest`;
-    /// None when no bound was given.
-    pub fn range(&self, newest: hopline::record::Micros) -> Option<(i64, i64)> {
-        if self.since.is_none() && self.until.is_none() {
-            return None;
+    pub fn bounds(&self) -> time::Window {
+        time::Window {
+            since: self.since,
+            until: self.until,
         }
-        Some((
-            self.since.map_or(i64::MIN, |b| b.resolve(newest)),
-            self.until.map_or(i64::MAX, |b| b.resolve(newest)),
-        ))
+    }
+
+    /// The window as `[from, to]`, durations counted back from `newest`.
+    pub fn range(&self, newest: hopline::record::Micros) -> Option<(i64, i64)> {
+        self.bounds().range(newest)
     }
 }
 

@@ -157,6 +157,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             output,
             format,
             no_redact,
+            window,
         } => export_cmd(
             g,
             id.as_deref().map(str::trim),
@@ -167,6 +168,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 ExportFormat::Json => export::Format::Json,
             },
             !*no_redact,
+            window.bounds(),
         ),
         Command::Sniff { paths, json } => sniff_cmd(g, paths, *json),
         Command::Completions { shell } => {
@@ -703,14 +705,23 @@ fn export_cmd(
     output: Option<&Path>,
     format: export::Format,
     redact: bool,
+    window: hopline::parse::time::Window,
 ) -> Result<ExitCode> {
+    if id.is_none() && window != Default::default() {
+        return Err(BadUsage(
+            "--since/--until narrow one event's export; the incident report covers the whole index"
+                .into(),
+        )
+        .into());
+    }
     let index = index_for_read(g)?;
     say_health(&index)?;
     let config = config_for(g, Some(&index), &[])?;
     let (text, what) = match id {
         Some(id) => {
             ensure_clock(&index, &config)?;
-            let Some(report) = export::event_from_index(&index, id, &config, redact)? else {
+            let Some(report) = export::event_from_index(&index, id, &config, redact, window)?
+            else {
                 let fp = footprint(&index, id, HubRule::from_config(&config), &config)?;
                 return Err(match &fp.unfollowed {
                     Some(skip) => nothing(unfollowed_words(skip), None),

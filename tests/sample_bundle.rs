@@ -509,6 +509,19 @@ fn a_time_window_narrows_events_findings_and_timelines() {
         narrow["findings"], t["findings"],
         "findings are the event's"
     );
+    // The event's export narrows the same way.
+    let export: Value = serde_json::from_str(&run_ok(ix.cmd().args([
+        "export",
+        "evt_39febed3e92d",
+        "--format",
+        "json",
+        "--since",
+        "1s",
+    ])))
+    .unwrap();
+    assert_eq!(export["timeline"].as_array().unwrap().len(), want);
+    let out = common::run(ix.cmd().args(["export", "--incident", "--since", "1s"]));
+    assert_eq!(out.status.code(), Some(2));
 
     // A bound that is neither is bad usage, named.
     let out = common::run(ix.cmd().args(["events", "--since", "yesterday"]));

@@ -98,6 +98,40 @@ impl Bound {
     }
 }
 
+/// `--since` and `--until` together: a time window over what a read
+/// command shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub since: Option<Bound>,
+    pub until: Option<Bound>,
+}
+
+impl Window {
+    /// The window as `[from, to]`, durations counted back from `newest`;
+    /// None when no bound was given.
+    pub fn range(&self, newest: Micros) -> Option<(Micros, Micros)> {
+        if self.since.is_none() && self.until.is_none() {
+            return None;
+        }
+        Some((
+            self.since.map_or(Micros::MIN, |b| b.resolve(newest)),
+            self.until.map_or(Micros::MAX, |b| b.resolve(newest)),
+        ))
+    }
+
+    /// Keeps the records inside the window (durations counted back from
+    /// the newest of them); true when any was left out.
+    pub fn narrow(&self, records: &mut Vec<crate::record::Record>) -> bool {
+        let newest = records.iter().map(|r| r.ts).max().unwrap_or(0);
+        let Some((from, to)) = self.range(newest) else {
+            return false;
+        };
+        let before = records.len();
+        records.retain(|r| (from..=to).contains(&r.ts));
+        records.len() < before
+    }
+}
+
 /// `30s`, `15m`, `2h`, `1d` (and `500ms`), or a time as logs write it
 /// (RFC 3339, `2026-11-20 09:15:00`, with or without a zone; UTC without).
 pub fn parse_bound(s: &str) -> Result<Bound, String> {

@@ -43,13 +43,19 @@ pub fn event_from_index(
     id: &str,
     config: &Config,
     redact: bool,
+    window: crate::parse::time::Window,
 ) -> Result<Option<model::EventReport>, IndexError> {
     let reproduce = format!("hopline --index {} timeline {id}", index.dir().display());
-    let fp = footprint(index, id, HubRule::from_config(config), config)?;
+    let mut fp = footprint(index, id, HubRule::from_config(config), config)?;
     if fp.records.is_empty() {
         return Ok(None);
     }
+    // Findings are the whole event's; their evidence outside the window is
+    // quoted as cited records.
     let findings = footprint_findings(&fp, config);
+    if window.narrow(&mut fp.records) && fp.records.is_empty() {
+        return Ok(None);
+    }
     let marks = marks_of(index)?;
     let cited = cited_records(index, &findings, [&fp.records])?;
     let mut scrub = scrub_for(config, redact);

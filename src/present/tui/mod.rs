@@ -377,7 +377,7 @@ pub fn answer(req: &Request, index: &RecordIndex, config: &Config, app: &App) ->
 /// directory.
 fn export_event(index: &RecordIndex, config: &Config, id: &str, dir: Option<&Path>) -> String {
     let safe = crate::index::location::file_safe(id);
-    match export::event_from_index(index, id, config, true) {
+    match export::event_from_index(index, id, config, true, Default::default()) {
         Ok(Some(report)) => {
             let text = export::render_event(&report, export::Format::Markdown);
             let dir = dir.unwrap_or(Path::new("."));
