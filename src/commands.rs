@@ -16,7 +16,7 @@ use hopline::index::{ClockState, RecordIndex, location};
 use hopline::ingest::{self, AnalysisNote, IngestReport, ingest_pg};
 use hopline::parse::sniff::sniff_with;
 use hopline::present::sanitize::for_terminal;
-use hopline::present::{export, text, tui};
+use hopline::present::{contract, export, text, tui};
 use hopline::sources;
 use hopline::sources::postgres::PgTarget;
 
@@ -443,19 +443,23 @@ fn ingest_cmd(
         let _ = std::fs::remove_dir_all(&dir);
     }
     if json {
-        let mut v = serde_json::to_value(&report)?;
-        v["index"] = serde_json::Value::String(dir.display().to_string());
-        if let Some(pg) = &pg_report {
-            v["postgres"] = serde_json::to_value(pg)?;
-        }
-        if list {
-            v["malformed"] = report
-                .malformed
-                .iter()
-                .map(|(s, why)| serde_json::json!({"path": s.path, "line": s.line, "reason": why.to_string()}))
-                .collect();
-        }
-        outln!("{v}");
+        let out = contract::Ingested {
+            report: &report,
+            index: dir.display().to_string(),
+            malformed: list.then(|| {
+                report
+                    .malformed
+                    .iter()
+                    .map(|(s, why)| contract::MalformedLine {
+                        line: s.line,
+                        path: &s.path,
+                        reason: why,
+                    })
+                    .collect()
+            }),
+            postgres: pg_report.as_ref(),
+        };
+        outln!("{}", serde_json::to_string(&out)?);
     } else {
         if let Some(pg) = &pg_report {
             outln!(
@@ -796,7 +800,11 @@ fn sniff_cmd(g: &Global, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
         if json {
             outln!(
                 "{}",
-                serde_json::json!({"path": f.rel, "dialect": dialect, "why": why})
+                serde_json::to_string(&contract::Sniffed {
+                    dialect,
+                    path: &f.rel,
+                    why: &why,
+                })?
             );
         } else {
             outln!(
@@ -810,7 +818,11 @@ fn sniff_cmd(g: &Global, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
         if json {
             outln!(
                 "{}",
-                serde_json::json!({"path": u.path, "dialect": "unreadable", "why": u.why})
+                serde_json::to_string(&contract::Sniffed {
+                    dialect: "unreadable",
+                    path: &u.path,
+                    why: &u.why,
+                })?
             );
         } else {
             outln!(

@@ -202,3 +202,32 @@ impl<'a> Event<'a> {
         }
     }
 }
+
+/// One line of `sniff --json`: what a file is taken for, and why.
+#[derive(Serialize)]
+pub struct Sniffed<'a> {
+    pub dialect: &'a str,
+    pub path: &'a str,
+    pub why: &'a str,
+}
+
+/// A malformed line, as `ingest --json --report` lists it.
+#[derive(Serialize)]
+pub struct MalformedLine<'a> {
+    pub line: u64,
+    pub path: &'a str,
+    pub reason: &'a str,
+}
+
+/// `ingest --json`: the report, where the index is, the Postgres read
+/// (with `--pg`) and, with `--report`, every malformed line.
+#[derive(Serialize)]
+pub struct Ingested<'a, P: Serialize> {
+    #[serde(flatten)]
+    pub report: &'a crate::ingest::IngestReport,
+    pub index: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub malformed: Option<Vec<MalformedLine<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<&'a P>,
+}
