@@ -100,6 +100,11 @@ fn task_lifecycle_json_csv_and_metrics_join_the_timeline() {
     assert_eq!(ingest["malformed_total"], 0, "{ingest}");
 
     let t = b.timeline("evt_77");
+    // Task events, table rows and metrics log no message of their own:
+    // every row still says something.
+    for e in t["entries"].as_array().unwrap() {
+        assert!(!e["text"].as_str().unwrap().trim().is_empty(), "{e}");
+    }
     let entries = t["entries"].as_array().unwrap();
     let kinds: Vec<(&str, &str)> = entries
         .iter()
@@ -270,6 +275,7 @@ fn every_logger_wrapper_and_container_gives_the_same_record() {
         assert_eq!(e["ts"], "2026-11-20T09:00:01.123000Z", "{id}: {e}");
         assert_eq!(e["level"], "error", "{id}: {e}");
         assert_eq!(e["message"], "charge failed", "{id}: {e}");
+        assert_eq!(e["text"], "charge failed", "{id}: {e}");
     }
     let service = |id: &str| {
         b.timeline(id)["entries"][0]["service"]
