@@ -87,6 +87,7 @@ fn findings_first_then_the_double_charge_timeline() {
         "detail shows the evidence's path:line\n{text}"
     );
     insta::assert_snapshot!("main_screen_double_charge", text);
+    insta::assert_snapshot!("main_120x40", screen(&t.app, 120, 40));
 }
 
 #[test]
