@@ -135,6 +135,12 @@ in output or errors.")]
         #[command(flatten)]
         window: Window,
     },
+    /// Task and idempotency-table figures: task states, queue wait and
+    /// runtime per task name and worker, table rows by status
+    Metrics {
+        #[arg(long)]
+        json: bool,
+    },
     /// Every event in the index with its time span, services and findings
     Events {
         #[arg(long)]

@@ -150,6 +150,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             window,
         } => findings(g, *kind, fail_on, *json, window),
         Command::Events { json, window } => events(g, *json, window),
+        Command::Metrics { json } => metrics_cmd(g, *json),
         Command::Export {
             id,
             incident: _,
@@ -685,6 +686,18 @@ fn events(g: &Global, json: bool, window: &Window) -> Result<ExitCode> {
         out!("{}", text::events_jsonl(&analysis, &shown));
     } else {
         out!("{}", text::events_table(&analysis, &shown));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn metrics_cmd(g: &Global, json: bool) -> Result<ExitCode> {
+    let index = index_for_read(g)?;
+    say_health(&index)?;
+    let m = hopline::analysis::metrics::metrics(&index.snapshot())?;
+    if json {
+        outln!("{}", serde_json::to_string(&m)?);
+    } else {
+        out!("{}", text::metrics_table(&m));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -58,7 +58,8 @@ fn every_json_contract_is_pinned() {
     let ingest = run_ok(hop().args(["ingest", "--json", "--report"]).arg(sample()));
     insta::assert_snapshot!("ingest", golden(&ingest, &dir.path().join("index")));
     let ix = Ingested::sample();
-    let cases: [(&str, &[&str]); 6] = [
+    let cases: [(&str, &[&str]); 7] = [
+        ("metrics", &["metrics", "--json"]),
         ("timeline", &["timeline", "evt_39febed3e92d", "--json"]),
         (
             "timeline_reused_key",

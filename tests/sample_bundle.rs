@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use common::{Ingested, line_of, run, run_ok, sample};
 use serde_json::Value;
@@ -527,4 +527,63 @@ fn a_time_window_narrows_events_findings_and_timelines() {
     let out = common::run(ix.cmd().args(["events", "--since", "yesterday"]));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--since"));
+}
+
+/// `metrics --json` counts what the raw files hold: task states recounted
+/// here from celery-events.jsonl, table rows by status from the CSV dump.
+#[test]
+fn metrics_count_what_the_raw_files_hold() {
+    let ix = Ingested::sample();
+    let m: Value = serde_json::from_str(&run_ok(ix.cmd().args(["metrics", "--json"]))).unwrap();
+
+    let events = std::fs::read_to_string(sample().join("celery-events.jsonl")).unwrap();
+    let lines: Vec<Value> = events
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let mut name_of: HashMap<String, String> = HashMap::new();
+    for e in &lines {
+        if let (Some(id), Some(name)) = (e["uuid"].as_str(), e["name"].as_str()) {
+            name_of.insert(id.to_string(), name.to_string());
+        }
+    }
+    let mut want: HashMap<(String, String), u64> = HashMap::new();
+    for e in &lines {
+        let Some(kind) = e["type"].as_str().and_then(|t| t.strip_prefix("task-")) else {
+            continue;
+        };
+        let name = name_of[e["uuid"].as_str().unwrap()].clone();
+        *want.entry((name, kind.to_string())).or_default() += 1;
+    }
+    assert!(!want.is_empty());
+    for ((name, state), n) in &want {
+        assert_eq!(m["tasks"][name]["counts"][state], *n, "{name} {state}: {m}");
+    }
+    let runtimes = m["tasks"]["billing.charge_invoice"]["runtime_ms"].clone();
+    assert!(runtimes["p50"].as_f64().unwrap() <= runtimes["p99"].as_f64().unwrap());
+
+    let dump = std::fs::read_to_string(sample().join("db/operation_log.csv")).unwrap();
+    let mut reader = csv_rows(&dump);
+    let status_at = reader.0.iter().position(|c| c == "status").unwrap();
+    let mut by_status: HashMap<String, u64> = HashMap::new();
+    for row in reader.1.drain(..) {
+        *by_status.entry(row[status_at].clone()).or_default() += 1;
+    }
+    for (status, n) in &by_status {
+        assert_eq!(
+            m["idempotency"]["rows_by_status"][status], *n,
+            "{status}: {m}"
+        );
+    }
+}
+
+/// A CSV dump's header and rows, quoted fields and all.
+fn csv_rows(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header = r.headers().unwrap().iter().map(str::to_string).collect();
+    let rows = r
+        .records()
+        .map(|row| row.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    (header, rows)
 }

@@ -6,6 +6,7 @@
 //! the analysis used.
 
 pub mod kept;
+pub mod metrics;
 
 use crate::config::Config;
 use crate::detect::{Analysis, AnalysisError, analyse_scan};

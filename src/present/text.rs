@@ -357,3 +357,54 @@ pub fn ingest_summary(
     }
     out
 }
+
+/// `metrics` as tables: tasks by state with their durations, then the
+/// idempotency table's rows by status.
+pub fn metrics_table(m: &crate::analysis::metrics::Metrics) -> String {
+    use crate::analysis::metrics::STATES;
+    let mut out = String::new();
+    let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
+    if m.tasks.is_empty() {
+        out.push_str("no task events\n");
+    } else {
+        let name_w = m
+            .tasks
+            .keys()
+            .map(|k| k.chars().count())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let _ = write!(out, "{:<name_w$}", "TASK");
+        for s in STATES {
+            let _ = write!(out, "  {:>9}", s.to_uppercase());
+        }
+        let _ = writeln!(out, "  {:>14}  {:>14}", "WAIT p50/p99", "RUN p50/p99");
+        for (name, t) in &m.tasks {
+            let _ = write!(out, "{:<name_w$}", for_terminal(name));
+            for s in STATES {
+                let _ = write!(out, "  {:>9}", t.counts.get(s).copied().unwrap_or(0));
+            }
+            let _ = writeln!(
+                out,
+                "  {:>14}  {:>14}",
+                format!("{}/{}", ms(t.queue_wait_ms.p50), ms(t.queue_wait_ms.p99)),
+                format!("{}/{}", ms(t.runtime_ms.p50), ms(t.runtime_ms.p99))
+            );
+        }
+    }
+    if !m.idempotency.rows_by_status.is_empty() {
+        let rows: Vec<String> = m
+            .idempotency
+            .rows_by_status
+            .iter()
+            .map(|(s, n)| {
+                format!(
+                    "{}: {n}",
+                    for_terminal(if s.is_empty() { "(none)" } else { s })
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "\nidempotency rows by status: {}", rows.join(", "));
+    }
+    out
+}

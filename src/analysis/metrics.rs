@@ -1,0 +1,292 @@
+//! `hopline metrics`: task and idempotency-table figures counted from the
+//! records themselves (Celery events, generic lifecycle rows, table rows),
+//! so a test can recount them from the raw files.
+//!
+//! Task states follow the incident guides' triage words. A failure from a
+//! time limit or a timeout is `timed_out` and also `failed`; `revoked` is
+//! Celery's revoke; `cancelled` is the application's own cancellation (a
+//! cancel state, or CancelledError in the exception).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::index::{IndexError, Snapshot};
+use crate::record::{Kind, Micros, Record};
+
+/// The states counted for every task name, in this order.
+pub const STATES: [&str; 8] = [
+    "received",
+    "started",
+    "succeeded",
+    "failed",
+    "retried",
+    "revoked",
+    "timed_out",
+    "cancelled",
+];
+
+/// The `metrics --json` contract.
+#[derive(Debug, Default, Serialize)]
+pub struct Metrics {
+    pub idempotency: Idempotency,
+    /// Per task name.
+    pub tasks: BTreeMap<String, TaskMetrics>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Idempotency {
+    /// Row records by their `status` (every version a dump or a live read
+    /// gave).
+    pub rows_by_status: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct TaskMetrics {
+    pub counts: BTreeMap<&'static str, u64>,
+    /// By worker instance (the one that started the task, else the one
+    /// that logged the event).
+    pub instances: BTreeMap<String, InstanceMetrics>,
+    pub queue_wait_ms: Percentiles,
+    pub runtime_ms: Percentiles,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct InstanceMetrics {
+    pub counts: BTreeMap<&'static str, u64>,
+    pub queue_wait_ms: Percentiles,
+    pub runtime_ms: Percentiles,
+}
+
+/// Nearest-rank percentiles over the tasks' own durations; null when no
+/// task had one.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Serialize)]
+pub struct Percentiles {
+    pub n: usize,
+    pub p50: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+impl Percentiles {
+    pub fn of(mut values: Vec<f64>) -> Percentiles {
+        if values.is_empty() {
+            return Percentiles::default();
+        }
+        values.sort_by(f64::total_cmp);
+        let rank = |p: f64| {
+            let k = ((p / 100.0) * values.len() as f64).ceil() as usize;
+            values[k.clamp(1, values.len()) - 1]
+        };
+        Percentiles {
+            n: values.len(),
+            p50: Some(rank(50.0)),
+            p99: Some(rank(99.0)),
+        }
+    }
+}
+
+/// The states one task event counts for: one, or two for a timeout
+/// (`failed` and `timed_out`).
+pub fn states_of(r: &Record) -> Vec<&'static str> {
+    let word = r
+        .attr("type")
+        .or_else(|| r.attr("state"))
+        .unwrap_or("")
+        .trim_start_matches("task-")
+        .to_ascii_lowercase();
+    let exception = r
+        .attr("exception")
+        .or_else(|| r.attr("error"))
+        .unwrap_or("");
+    let timed_out_error = ["TimeLimitExceeded", "TimeoutError", "timed out"]
+        .iter()
+        .any(|w| exception.contains(w));
+    match word.as_str() {
+        "received" | "sent" | "enqueue" | "enqueued" | "queued" => vec!["received"],
+        "started" | "start" => vec!["started"],
+        "succeeded" | "complete" | "completed" | "success" => vec!["succeeded"],
+        "failed" | "fail" if exception.contains("CancelledError") => vec!["failed", "cancelled"],
+        "failed" | "fail" if timed_out_error => vec!["failed", "timed_out"],
+        "failed" | "fail" => vec!["failed"],
+        "timeout" | "timed_out" => vec!["failed", "timed_out"],
+        "retried" | "retry" => vec!["retried"],
+        "revoked" => vec!["revoked"],
+        "cancel" | "cancelled" | "canceled" => vec!["cancelled"],
+        _ => Vec::new(),
+    }
+}
+
+/// Queue waits and runtimes, in milliseconds.
+type Durations = (Vec<f64>, Vec<f64>);
+
+/// What is known of one task id.
+#[derive(Default)]
+struct Task {
+    name: Option<String>,
+    received: Option<Micros>,
+    started: Option<(Micros, String)>,
+    ended: Option<Micros>,
+    /// Celery's own `runtime` (seconds) on the success event.
+    runtime_s: Option<f64>,
+    /// (state, instance) of each event.
+    events: Vec<(&'static str, String)>,
+}
+
+pub fn metrics(snapshot: &Snapshot) -> Result<Metrics, IndexError> {
+    let mut tasks: HashMap<String, Task> = HashMap::new();
+    let mut out = Metrics::default();
+    snapshot.for_each_record(&mut |r| match r.kind {
+        Kind::IdemRow => {
+            let status = r.attr("status").unwrap_or("").to_string();
+            *out.idempotency.rows_by_status.entry(status).or_default() += 1;
+        }
+        Kind::TaskEvent => {
+            let Some(id) = r.attr("task_id").map(str::to_string) else {
+                return;
+            };
+            let t = tasks.entry(id).or_default();
+            if let Some(name) = r.attr("name").filter(|n| !n.is_empty()) {
+                t.name.get_or_insert_with(|| name.to_string());
+            }
+            for state in states_of(&r) {
+                match state {
+                    "received" => {
+                        t.received = Some(t.received.map_or(r.ts, |at| at.min(r.ts)));
+                    }
+                    "started" if t.started.as_ref().is_none_or(|(at, _)| r.ts < *at) => {
+                        t.started = Some((r.ts, r.instance.clone()));
+                    }
+                    "succeeded" | "failed" | "revoked" | "cancelled" => {
+                        t.ended = Some(t.ended.map_or(r.ts, |at| at.max(r.ts)));
+                        if let Some(s) = r.attr("runtime").and_then(|v| v.parse().ok()) {
+                            t.runtime_s = Some(s);
+                        }
+                    }
+                    _ => {}
+                }
+                t.events.push((state, r.instance.clone()));
+            }
+        }
+        _ => {}
+    })?;
+    // (queue waits, runtimes) by task name, and by name and worker.
+    let mut durations: BTreeMap<(String, Option<String>), Durations> = BTreeMap::new();
+    for t in tasks.into_values() {
+        let name = t.name.clone().unwrap_or_else(|| "(unnamed)".into());
+        let entry = out.tasks.entry(name.clone()).or_default();
+        let worker = t.started.as_ref().map(|(_, w)| w.clone());
+        for (state, instance) in &t.events {
+            *entry.counts.entry(state).or_default() += 1;
+            let at = worker.clone().unwrap_or_else(|| instance.clone());
+            *entry
+                .instances
+                .entry(at)
+                .or_default()
+                .counts
+                .entry(state)
+                .or_default() += 1;
+        }
+        let queue_wait = match (t.received, &t.started) {
+            (Some(r), Some((s, _))) if *s >= r => Some((s - r) as f64 / 1000.0),
+            _ => None,
+        };
+        let runtime = t
+            .runtime_s
+            .map(|s| s * 1000.0)
+            .or(match (&t.started, t.ended) {
+                (Some((s, _)), Some(e)) if e >= *s => Some((e - s) as f64 / 1000.0),
+                _ => None,
+            });
+        let d = durations.entry((name.clone(), None)).or_default();
+        d.0.extend(queue_wait);
+        d.1.extend(runtime);
+        if let Some(w) = worker {
+            let d = durations.entry((name, Some(w))).or_default();
+            d.0.extend(queue_wait);
+            d.1.extend(runtime);
+        }
+    }
+    for ((name, instance), (queue, run)) in durations {
+        let Some(task) = out.tasks.get_mut(&name) else {
+            continue;
+        };
+        match instance {
+            None => {
+                task.queue_wait_ms = Percentiles::of(queue);
+                task.runtime_ms = Percentiles::of(run);
+            }
+            Some(i) => {
+                let inst = task.instances.entry(i).or_default();
+                inst.queue_wait_ms = Percentiles::of(queue);
+                inst.runtime_ms = Percentiles::of(run);
+            }
+        }
+    }
+    // Every state appears, at zero when none happened: a script reads
+    // `counts.timed_out` without guarding.
+    for task in out.tasks.values_mut() {
+        for s in STATES {
+            task.counts.entry(s).or_default();
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(attrs: &[(&str, &str)]) -> Record {
+        let mut r = crate::correlate::footprint::tests::rec(0, 1, "worker", &[], "");
+        r.kind = Kind::TaskEvent;
+        r.attrs = attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        r
+    }
+
+    #[test]
+    fn timeouts_and_cancellations_are_told_apart() {
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+        let cases: [Case; 7] = [
+            (
+                &[
+                    ("type", "task-failed"),
+                    ("exception", "SoftTimeLimitExceeded()"),
+                ],
+                &["failed", "timed_out"],
+            ),
+            (
+                &[("type", "task-failed"), ("exception", "ValueError('bad')")],
+                &["failed"],
+            ),
+            (
+                &[
+                    ("type", "task-failed"),
+                    ("exception", "asyncio.CancelledError"),
+                ],
+                &["failed", "cancelled"],
+            ),
+            (
+                &[("type", "task-revoked"), ("terminated", "true")],
+                &["revoked"],
+            ),
+            (&[("state", "timeout")], &["failed", "timed_out"]),
+            (&[("state", "cancel")], &["cancelled"]),
+            (&[("state", "heartbeat")], &[]),
+        ];
+        for (attrs, want) in cases {
+            assert_eq!(states_of(&event(attrs)), want, "{attrs:?}");
+        }
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let p = Percentiles::of((1..=100).map(f64::from).collect());
+        assert_eq!((p.n, p.p50, p.p99), (100, Some(50.0), Some(99.0)));
+        let one = Percentiles::of(vec![7.0]);
+        assert_eq!((one.p50, one.p99), (Some(7.0), Some(7.0)));
+        assert_eq!(Percentiles::of(Vec::new()), Percentiles::default());
+    }
+}
