@@ -587,3 +587,61 @@ fn csv_rows(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
         .collect();
     (header, rows)
 }
+
+/// Prometheus counters that name a task and a state sit beside the count
+/// of those events, with a note where they disagree; every sample is
+/// listed with its `path:line`.
+#[test]
+fn metrics_put_prometheus_counters_beside_the_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    std::fs::copy(
+        sample().join("celery-events.jsonl"),
+        bundle.join("celery-events.jsonl"),
+    )
+    .unwrap();
+    std::fs::write(
+        bundle.join("worker.prom"),
+        "# TYPE celery_task_received_total counter\n\
+         celery_task_received_total{name=\"billing.charge_invoice\"} 52\n\
+         celery_task_succeeded_total{name=\"billing.charge_invoice\"} 50\n\
+         celery_task_failed_total{name=\"billing.charge_invoice\"} 0\n\
+         process_cpu_seconds_total 12.5\n",
+    )
+    .unwrap();
+    let hop = || {
+        let mut c = common::hopline(&tmp.path().join("cache"));
+        c.arg("--index").arg(tmp.path().join("index"));
+        c
+    };
+    run_ok(hop().arg("ingest").arg(&bundle));
+    let m: Value = serde_json::from_str(&run_ok(hop().args(["metrics", "--json"]))).unwrap();
+    let snapshots = m["snapshots"].as_array().unwrap();
+    assert_eq!(snapshots.len(), 4, "{m}");
+    assert!(
+        snapshots
+            .iter()
+            .any(|s| s["source"] == "worker.prom:5" && s["metric"] == "process_cpu_seconds_total")
+    );
+    let counters = m["tasks"]["billing.charge_invoice"]["prometheus"]
+        .as_array()
+        .unwrap();
+    let by_state = |state: &str| {
+        counters
+            .iter()
+            .find(|c| c["state"] == state)
+            .unwrap_or_else(|| panic!("no {state} counter: {m}"))
+    };
+    assert_eq!(counters.len(), 3, "{m}");
+    assert_eq!(by_state("received")["events"], 52);
+    assert!(by_state("received")["note"].is_null());
+    assert_eq!(by_state("succeeded")["events"], 49);
+    assert!(
+        by_state("succeeded")["note"]
+            .as_str()
+            .unwrap()
+            .contains("50")
+    );
+    assert!(by_state("failed")["note"].is_null());
+}

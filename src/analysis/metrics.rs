@@ -30,8 +30,38 @@ pub const STATES: [&str; 8] = [
 #[derive(Debug, Default, Serialize)]
 pub struct Metrics {
     pub idempotency: Idempotency,
+    /// Every Prometheus sample ingested, with where it was read.
+    pub snapshots: Vec<Sample>,
     /// Per task name.
     pub tasks: BTreeMap<String, TaskMetrics>,
+}
+
+/// One Prometheus sample.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    pub labels: BTreeMap<String, String>,
+    pub metric: String,
+    /// `path:line`.
+    pub source: String,
+    pub ts: String,
+    pub value: f64,
+    #[serde(skip)]
+    at: Micros,
+}
+
+/// A Prometheus counter that names a task and a state, beside the count
+/// of that state's events.
+#[derive(Debug, Clone, Serialize)]
+pub struct Counter {
+    pub events: u64,
+    pub metric: String,
+    /// Set when the counter and the events disagree.
+    pub note: Option<String>,
+    /// `path:line` of the last snapshot's sample.
+    pub source: String,
+    pub state: &'static str,
+    /// The last snapshot's value (counters are cumulative).
+    pub value: f64,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -44,6 +74,9 @@ pub struct Idempotency {
 #[derive(Debug, Default, Serialize)]
 pub struct TaskMetrics {
     pub counts: BTreeMap<&'static str, u64>,
+    /// Prometheus counters for this task's states, when snapshots hold
+    /// them.
+    pub prometheus: Vec<Counter>,
     /// By worker instance (the one that started the task, else the one
     /// that logged the event).
     pub instances: BTreeMap<String, InstanceMetrics>,
@@ -136,6 +169,23 @@ pub fn metrics(snapshot: &Snapshot) -> Result<Metrics, IndexError> {
     let mut tasks: HashMap<String, Task> = HashMap::new();
     let mut out = Metrics::default();
     snapshot.for_each_record(&mut |r| match r.kind {
+        Kind::Metric => {
+            let Some(value) = r.attr("value").and_then(|v| v.parse().ok()) else {
+                return;
+            };
+            out.snapshots.push(Sample {
+                labels: r
+                    .attrs
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.strip_prefix("label:")?.to_string(), v.clone())))
+                    .collect(),
+                metric: r.attr("metric").unwrap_or("").to_string(),
+                source: r.source.to_string(),
+                ts: crate::record::format_ts(r.ts),
+                value,
+                at: r.ts,
+            });
+        }
         Kind::IdemRow => {
             let status = r.attr("status").unwrap_or("").to_string();
             *out.idempotency.rows_by_status.entry(status).or_default() += 1;
@@ -229,7 +279,90 @@ pub fn metrics(snapshot: &Snapshot) -> Result<Metrics, IndexError> {
             task.counts.entry(s).or_default();
         }
     }
+    out.snapshots
+        .sort_by(|a, b| (a.at, &a.source).cmp(&(b.at, &b.source)));
+    compare_counters(&mut out);
     Ok(out)
+}
+
+/// Label keys that name a task, and that name a state.
+const TASK_LABELS: &[&str] = &["name", "task", "task_name"];
+const STATE_LABELS: &[&str] = &["state", "status", "event", "type"];
+
+/// The state a counter counts: from a state label, else from its name
+/// (`celery_task_succeeded_total`).
+fn counter_state(s: &Sample) -> Option<&'static str> {
+    let word = STATE_LABELS
+        .iter()
+        .find_map(|k| s.labels.get(*k).cloned())
+        .or_else(|| {
+            let name = s.metric.trim_end_matches("_total");
+            STATE_WORDS
+                .iter()
+                .find(|w| name.ends_with(&format!("_{w}")))
+                .map(|w| w.to_string())
+        })?;
+    match word
+        .trim_start_matches("task-")
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "received" => Some("received"),
+        "started" => Some("started"),
+        "succeeded" | "success" => Some("succeeded"),
+        "failed" | "failure" => Some("failed"),
+        "retried" | "retry" => Some("retried"),
+        "revoked" => Some("revoked"),
+        "timed_out" | "timeout" => Some("timed_out"),
+        "cancelled" | "canceled" => Some("cancelled"),
+        _ => None,
+    }
+}
+
+/// State words as they end counter names.
+const STATE_WORDS: &[&str] = &[
+    "received",
+    "started",
+    "succeeded",
+    "failed",
+    "retried",
+    "revoked",
+    "timed_out",
+    "timeout",
+    "cancelled",
+];
+
+/// For every series that names a task and a state, its last value beside
+/// the count of events, with a note where they disagree.
+fn compare_counters(out: &mut Metrics) {
+    // The last sample of each series (metric and labels), in time order.
+    let mut last: BTreeMap<(&str, &BTreeMap<String, String>), &Sample> = BTreeMap::new();
+    for s in &out.snapshots {
+        last.insert((&s.metric, &s.labels), s);
+    }
+    for s in last.into_values() {
+        let Some(task) = TASK_LABELS.iter().find_map(|k| s.labels.get(*k)) else {
+            continue;
+        };
+        let (Some(state), Some(t)) = (counter_state(s), out.tasks.get_mut(task)) else {
+            continue;
+        };
+        let events = t.counts.get(state).copied().unwrap_or(0);
+        let note = (s.value != events as f64).then(|| {
+            format!(
+                "{} says {} {state}, the task events {events}: events were lost, or the counter covers more than this bundle",
+                s.metric, s.value
+            )
+        });
+        t.prometheus.push(Counter {
+            events,
+            metric: s.metric.clone(),
+            note,
+            source: s.source.clone(),
+            state,
+            value: s.value,
+        });
+    }
 }
 
 #[cfg(test)]
