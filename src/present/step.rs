@@ -298,36 +298,16 @@ fn short(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{IdRef, Kind, Level, SourceRef};
+    use crate::correlate::footprint::tests::rec;
 
+    /// A record as `rec` builds them, with these fields besides its IDs.
     fn record(message: &str, ids: &[(&str, &str)], attrs: &[(&str, &str)]) -> Record {
-        Record {
-            ts: 0,
-            source: SourceRef {
-                path: "a.log".into(),
-                line: 1,
-            },
-            service: "svc".into(),
-            instance: "svc-1".into(),
-            kind: Kind::Log,
-            level: Level::Info,
-            message: message.into(),
-            ids: ids
-                .iter()
-                .map(|(f, v)| IdRef {
-                    field: f.to_string(),
-                    value: v.to_string(),
-                })
-                .collect(),
-            context_ids: Vec::new(),
-            attrs: attrs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            raw: String::new(),
-            mutation: false,
-            skew: 0,
-        }
+        let mut r = rec(0, 1, "svc", ids, message);
+        r.attrs = attrs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        r
     }
 
     #[test]
