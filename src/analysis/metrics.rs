@@ -121,12 +121,7 @@ impl Percentiles {
 /// The states one task event counts for: one, or two for a timeout
 /// (`failed` and `timed_out`).
 pub fn states_of(r: &Record) -> Vec<&'static str> {
-    let word = r
-        .attr("type")
-        .or_else(|| r.attr("state"))
-        .unwrap_or("")
-        .trim_start_matches("task-")
-        .to_ascii_lowercase();
+    let word = r.attr("type").or_else(|| r.attr("state")).unwrap_or("");
     let exception = r
         .attr("exception")
         .or_else(|| r.attr("error"))
@@ -134,18 +129,33 @@ pub fn states_of(r: &Record) -> Vec<&'static str> {
     let timed_out_error = ["TimeLimitExceeded", "TimeoutError", "timed out"]
         .iter()
         .any(|w| exception.contains(w));
-    match word.as_str() {
-        "received" | "sent" | "enqueue" | "enqueued" | "queued" => vec!["received"],
-        "started" | "start" => vec!["started"],
-        "succeeded" | "complete" | "completed" | "success" => vec!["succeeded"],
-        "failed" | "fail" if exception.contains("CancelledError") => vec!["failed", "cancelled"],
-        "failed" | "fail" if timed_out_error => vec!["failed", "timed_out"],
-        "failed" | "fail" => vec!["failed"],
-        "timeout" | "timed_out" => vec!["failed", "timed_out"],
-        "retried" | "retry" => vec!["retried"],
-        "revoked" => vec!["revoked"],
-        "cancel" | "cancelled" | "canceled" => vec!["cancelled"],
-        _ => Vec::new(),
+    match state_of_word(word) {
+        Some("failed") if exception.contains("CancelledError") => vec!["failed", "cancelled"],
+        Some("failed") if timed_out_error => vec!["failed", "timed_out"],
+        Some("timed_out") => vec!["failed", "timed_out"],
+        Some(state) => vec![state],
+        None => Vec::new(),
+    }
+}
+
+/// The state a lifecycle word names (`task-` prefix and case aside): the
+/// one vocabulary for events and for Prometheus counters, so the two are
+/// counted alike.
+fn state_of_word(word: &str) -> Option<&'static str> {
+    match word
+        .trim_start_matches("task-")
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "received" | "sent" | "enqueue" | "enqueued" | "queued" => Some("received"),
+        "started" | "start" => Some("started"),
+        "succeeded" | "complete" | "completed" | "success" => Some("succeeded"),
+        "failed" | "fail" | "failure" => Some("failed"),
+        "timeout" | "timed_out" => Some("timed_out"),
+        "retried" | "retry" => Some("retried"),
+        "revoked" => Some("revoked"),
+        "cancel" | "cancelled" | "canceled" => Some("cancelled"),
+        _ => None,
     }
 }
 
@@ -292,45 +302,17 @@ const STATE_LABELS: &[&str] = &["state", "status", "event", "type"];
 /// The state a counter counts: from a state label, else from its name
 /// (`celery_task_succeeded_total`).
 fn counter_state(s: &Sample) -> Option<&'static str> {
-    let word = STATE_LABELS
-        .iter()
-        .find_map(|k| s.labels.get(*k).cloned())
-        .or_else(|| {
-            let name = s.metric.trim_end_matches("_total");
-            STATE_WORDS
-                .iter()
-                .find(|w| name.ends_with(&format!("_{w}")))
-                .map(|w| w.to_string())
-        })?;
-    match word
-        .trim_start_matches("task-")
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "received" => Some("received"),
-        "started" => Some("started"),
-        "succeeded" | "success" => Some("succeeded"),
-        "failed" | "failure" => Some("failed"),
-        "retried" | "retry" => Some("retried"),
-        "revoked" => Some("revoked"),
-        "timed_out" | "timeout" => Some("timed_out"),
-        "cancelled" | "canceled" => Some("cancelled"),
-        _ => None,
+    if let Some(word) = STATE_LABELS.iter().find_map(|k| s.labels.get(*k)) {
+        return state_of_word(word);
     }
+    // The last word of the name, or the last two (`…_timed_out_total`).
+    let name = s.metric.trim_end_matches("_total");
+    let mut words = name.rsplitn(3, '_');
+    let last = words.next()?;
+    let two = words.next().map(|w| format!("{w}_{last}"));
+    two.and_then(|two| state_of_word(&two))
+        .or_else(|| state_of_word(last))
 }
-
-/// State words as they end counter names.
-const STATE_WORDS: &[&str] = &[
-    "received",
-    "started",
-    "succeeded",
-    "failed",
-    "retried",
-    "revoked",
-    "timed_out",
-    "timeout",
-    "cancelled",
-];
 
 /// For every series that names a task and a state, its last value beside
 /// the count of events, with a note where they disagree.
