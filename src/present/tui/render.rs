@@ -608,12 +608,17 @@ fn render_timeline(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) -> u
     // The IDs each row carries, as short unique prefixes: where there is
     // room beside a message of its own.
     let ids_w: usize = if area.width >= 130 { 20 } else { 0 };
-    let short = short_ids(
-        records
-            .iter()
-            .flat_map(|r| r.ids.iter().map(|i| i.value.as_str())),
-        8,
-    );
+    // Worked out only when the column is drawn: this runs every frame.
+    let short = if ids_w > 0 {
+        short_ids(
+            records
+                .iter()
+                .flat_map(|r| r.ids.iter().map(|i| i.value.as_str())),
+            8,
+        )
+    } else {
+        Default::default()
+    };
     let lane_names = lane_names(services);
     let numbered = lane_names.is_some();
     let legend = lane_names.unwrap_or_else(|| {
