@@ -223,11 +223,6 @@ impl Window {
             until: self.until,
         }
     }
-
-    /// The window as `[from, to]`, durations counted back from `newest`.
-    pub fn range(&self, newest: hopline::record::Micros) -> Option<(i64, i64)> {
-        self.bounds().range(newest)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

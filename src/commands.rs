@@ -578,30 +578,11 @@ fn timeline(g: &Global, id: &str, json: bool, follow: bool, window: &Window) -> 
     // shown, counted back from the event's newest record.
     let found = footprint_findings(&fp, &config);
     let mut fp = fp;
-    if let Some((from, to)) = window.range(fp.records.iter().map(|r| r.ts).max().unwrap_or(0)) {
-        let keep: Vec<bool> = fp
-            .records
-            .iter()
-            .map(|r| (from..=to).contains(&r.ts))
-            .collect();
-        let mut at = 0;
-        fp.records.retain(|_| {
-            at += 1;
-            keep[at - 1]
-        });
-        if fp.event_of.len() == keep.len() {
-            let mut at = 0;
-            fp.event_of.retain(|_| {
-                at += 1;
-                keep[at - 1]
-            });
-        }
-        if fp.records.is_empty() {
-            return Err(nothing(
-                format!("no record of {id:?} lies in the window asked for"),
-                Some("widen --since/--until, or leave them out"),
-            ));
-        }
+    if fp.narrow_to(&window.bounds()) && fp.records.is_empty() {
+        return Err(nothing(
+            format!("no record of {id:?} lies in the window asked for"),
+            Some("widen --since/--until, or leave them out"),
+        ));
     }
     if json {
         outln!("{}", text::timeline_json(&fp, &found));
@@ -706,7 +687,7 @@ fn metrics_cmd(g: &Global, json: bool) -> Result<ExitCode> {
 /// back from the newest record of the index (stray far outliers aside).
 fn events_in_window(analysis: &Analysis, window: &Window) -> Vec<bool> {
     let events = &analysis.events.events;
-    match window.range(analysis.histogram.last) {
+    match window.bounds().range(analysis.histogram.last) {
         None => vec![true; events.len()],
         Some((from, to)) => events
             .iter()

@@ -96,6 +96,30 @@ impl Footprint {
     }
 }
 
+impl Footprint {
+    /// Keeps the records inside `window` (durations counted back from the
+    /// newest of them), with their event marks; true when any was left out.
+    pub fn narrow_to(&mut self, window: &crate::parse::time::Window) -> bool {
+        let newest = self.records.iter().map(|r| r.ts).max().unwrap_or(0);
+        let Some((from, to)) = window.range(newest) else {
+            return false;
+        };
+        let inside: Vec<bool> = self
+            .records
+            .iter()
+            .map(|r| (from..=to).contains(&r.ts))
+            .collect();
+        let before = self.records.len();
+        let mut keep = inside.iter().copied();
+        self.records.retain(|_| keep.next().unwrap_or(false));
+        if self.event_of.len() == inside.len() {
+            let mut keep = inside.iter().copied();
+            self.event_of.retain(|_| keep.next().unwrap_or(false));
+        }
+        self.records.len() < before
+    }
+}
+
 pub fn footprint<S: RecordStore>(
     store: &S,
     query: &str,

@@ -118,18 +118,6 @@ impl Window {
             self.until.map_or(Micros::MAX, |b| b.resolve(newest)),
         ))
     }
-
-    /// Keeps the records inside the window (durations counted back from
-    /// the newest of them); true when any was left out.
-    pub fn narrow(&self, records: &mut Vec<crate::record::Record>) -> bool {
-        let newest = records.iter().map(|r| r.ts).max().unwrap_or(0);
-        let Some((from, to)) = self.range(newest) else {
-            return false;
-        };
-        let before = records.len();
-        records.retain(|r| (from..=to).contains(&r.ts));
-        records.len() < before
-    }
 }
 
 /// `30s`, `15m`, `2h`, `1d` (and `500ms`), or a time as logs write it

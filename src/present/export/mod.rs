@@ -53,7 +53,7 @@ pub fn event_from_index(
     // Findings are the whole event's; their evidence outside the window is
     // quoted as cited records.
     let findings = footprint_findings(&fp, config);
-    if window.narrow(&mut fp.records) && fp.records.is_empty() {
+    if fp.narrow_to(&window) && fp.records.is_empty() {
         return Ok(None);
     }
     let marks = marks_of(index)?;
