@@ -188,13 +188,22 @@ fn field_summary(r: &Record) -> String {
         .map(|(k, v)| (last_part(k), v.as_str()))
         .filter(|(k, v)| !v.is_empty() && !NEVER.contains(&k.as_str()))
         .collect();
+    // A field named exactly so, else one whose name ends so, as services
+    // that prefix their fields write them (Cloudflare's
+    // `ClientRequestMethod`, `EdgeResponseStatus`); of those, a response's
+    // own first (`EdgeResponseStatus` before `CacheCacheStatus`).
     let find = |names: &[&str]| -> Option<(usize, &str)> {
-        names.iter().find_map(|n| {
+        let exact = names
+            .iter()
+            .find_map(|n| attrs.iter().position(|(k, _)| k == n));
+        let suffixed = || {
+            let ends = |k: &str| names.iter().any(|n| n.len() >= 3 && k.ends_with(n));
             attrs
                 .iter()
-                .position(|(k, _)| k == n)
-                .map(|i| (i, attrs[i].1))
-        })
+                .position(|(k, _)| ends(k) && k.contains("response"))
+                .or_else(|| attrs.iter().position(|(k, _)| ends(k)))
+        };
+        exact.or_else(suffixed).map(|i| (i, attrs[i].1))
     };
     let mut used = Vec::new();
     let take = |names: &[&str], keyed: bool, used: &mut Vec<usize>| {
@@ -255,8 +264,14 @@ const HTTP_STATUS: &[&str] = &[
 pub fn http_status(r: &Record) -> Option<u16> {
     r.attrs.iter().find_map(|(k, v)| {
         let status: u16 = v.parse().ok()?;
-        (HTTP_STATUS.contains(&last_part(k).as_str()) && (100..=599).contains(&status))
-            .then_some(status)
+        let name = last_part(k);
+        // `EdgeResponseStatus`: a prefixed status name counts too (not a
+        // prefixed `code`, which is anything from zip codes to errors).
+        let named = HTTP_STATUS.contains(&name.as_str())
+            || ["status", "statuscode", "status_code"]
+                .iter()
+                .any(|s| name.ends_with(s));
+        (named && (100..=599).contains(&status)).then_some(status)
     })
 }
 
@@ -374,6 +389,27 @@ mod tests {
             let others = ids.iter().filter(|o| o.starts_with(s)).count();
             assert_eq!(others, 1, "{s} is ambiguous");
         }
+    }
+
+    /// lnav's Cloudflare test log (../shared/datasets/lnav-test-logs): no
+    /// message, and every field name carries a prefix.
+    #[test]
+    fn prefixed_field_names_are_summarised_too() {
+        let r = record(
+            "",
+            &[],
+            &[
+                ("ClientIP", "89.163.242.206"),
+                ("ClientRequestHost", "www.example.com"),
+                ("ClientRequestMethod", "GET"),
+                ("ClientRequestURI", "/"),
+                ("EdgeResponseBytes", "12480"),
+                ("EdgeResponseStatus", "403"),
+                ("CacheCacheStatus", "miss"),
+            ],
+        );
+        assert_eq!(step_text(&r), "GET www.example.com edgeresponsestatus=403");
+        assert_eq!(http_status(&r), Some(403));
     }
 
     #[test]
