@@ -173,8 +173,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         ),
         Command::Sniff { paths, json } => sniff_cmd(g, paths, *json),
         Command::Completions { shell } => {
+            // Into a buffer first: clap_complete panics on a failed write,
+            // and `hopline completions zsh | head` closes the pipe early.
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut cmd, "hopline", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "hopline", &mut script);
+            std::io::stdout().write_all(&script)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => {
