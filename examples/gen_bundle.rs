@@ -50,9 +50,21 @@
 //! luck: at ten million events random 48-bit IDs would collide.
 //!
 //! Each event is, chosen by the PRNG: duplicate_side_effect (+key_drift),
-//! partial_write (+stuck_processing), key_conflict, and the benign traps
-//! harmless_retry, safe_replay, clean_cancel — each at `RATE_PER_10K`/10000
-//! (0.5%) — and otherwise a normal payment.
+//! partial_write (+stuck_processing), key_conflict, reconciliation_delta
+//! (the ledger writes another amount or currency than the worker and the
+//! row), and the benign traps harmless_retry, safe_replay, clean_cancel,
+//! refund (a refund logged after the charge, and a webhook with the
+//! negative amount) and minor_units (each service spells the amount its own
+//! way and says how) — each at `RATE_PER_10K`/10000 (0.5%) — and otherwise
+//! a normal payment.
+//!
+//! From event 3N/5 on (N >= 20), payments-api runs version 2.4.0 instead of
+//! 2.3.1 (every line says which): its "payment request received" writes
+//! `source` as an object, `retry_budget` as a string and adds
+//! `api_version`, a payload_shape_drift the
+//! truth puts on that first event. Its `coupon` field comes and goes in both
+//! versions, and `priority` on "enqueued task" in some 2.3.1 lines only:
+//! optional fields, not drift.
 //!
 //! std only, on purpose: it compiles alone with `rustc --edition 2024`.
 
@@ -485,6 +497,9 @@ enum Story {
     HarmlessRetry,
     SafeReplay,
     CleanCancel,
+    ReconciliationDelta,
+    Refund,
+    MinorUnits,
 }
 
 impl Story {
@@ -496,6 +511,9 @@ impl Story {
             3 => Story::HarmlessRetry,
             4 => Story::SafeReplay,
             5 => Story::CleanCancel,
+            6 => Story::ReconciliationDelta,
+            7 => Story::Refund,
+            8 => Story::MinorUnits,
             _ => Story::Normal,
         }
     }
@@ -506,6 +524,7 @@ impl Story {
             Story::DuplicateSideEffect => &["duplicate_side_effect", "key_drift"],
             Story::PartialWrite => &["partial_write", "stuck_processing"],
             Story::KeyConflict => &["key_conflict"],
+            Story::ReconciliationDelta => &["reconciliation_delta"],
             _ => &[],
         }
     }
@@ -516,6 +535,8 @@ impl Story {
             Story::HarmlessRetry => Some("harmless_retry"),
             Story::SafeReplay => Some("safe_replay"),
             Story::CleanCancel => Some("clean_cancel"),
+            Story::Refund => Some("refund"),
+            Story::MinorUnits => Some("minor_units"),
             _ => None,
         }
     }
@@ -591,7 +612,23 @@ struct Pay {
 enum RowResult {
     Null,
     Charge(Charge, u64),
+    /// The charge with its amount under `amount_minor`.
+    ChargeMinor(Charge, u64),
     Error(&'static str),
+}
+
+/// How a story's services write the charge's amount.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Money {
+    /// `amount` in cents everywhere, as most stories do.
+    Plain,
+    /// The ledger writes another amount (or the same in another currency)
+    /// than the worker and the row: a reconciliation delta.
+    LedgerDiffers { by: u64, currency: bool },
+    /// Each service spells the same amount its own way, and says how: the
+    /// worker `amount_cents`, the row `amount_minor`, the ledger a decimal
+    /// `amount` with its currency.
+    Spelt,
 }
 
 struct Synth {
@@ -617,6 +654,12 @@ struct Synth {
     reqs: Vec<Req>,
     idems: Vec<Idem>,
     tasks: Vec<Task>,
+    /// From this event on, payments-api runs its next version, whose
+    /// "payment request received" has another payload shape.
+    drift_at: u64,
+    /// The event being generated.
+    k: u64,
+    money: Money,
 }
 
 impl Synth {
@@ -643,7 +686,14 @@ impl Synth {
             reqs: Vec::new(),
             idems: Vec::new(),
             tasks: Vec::new(),
+            drift_at: u64::MAX,
+            k: 0,
+            money: Money::Plain,
         }
+    }
+
+    fn v2(&self) -> bool {
+        self.k >= self.drift_at
     }
 
     /// Labels the line just started for `--jsonl`: its level, message and
@@ -710,9 +760,21 @@ impl Synth {
         self.idems.clear();
         self.tasks.clear();
         let story = Story::pick(&mut self.rng);
+        self.k = k;
         let evt = Evt(permute(k, 48, self.key_evt));
         let hash = self.new_hash();
         let amount = self.rng.range(100, 100_000);
+        self.money = match story {
+            Story::ReconciliationDelta => {
+                let currency = self.rng.below(2) == 0;
+                Money::LedgerDiffers {
+                    by: if currency { 0 } else { self.rng.range(1, 1000) },
+                    currency,
+                }
+            }
+            Story::MinorUnits => Money::Spelt,
+            _ => Money::Plain,
+        };
         match story {
             Story::Normal => {
                 self.normal_payment(evt, hash, amount);
@@ -732,6 +794,34 @@ impl Synth {
                 self.gw_completed(req, 422, t_req);
             }
             Story::HarmlessRetry => self.harmless_retry(evt, hash, amount),
+            Story::ReconciliationDelta | Story::MinorUnits => {
+                self.normal_payment(evt, hash, amount);
+            }
+            Story::Refund => {
+                // Refunded after the fact: the worker says so, and the
+                // webhook reports the refund as a negative amount of the
+                // same charge. Neither is the charge's amount disagreeing.
+                let t_req = self.t;
+                let req = self.new_req();
+                let p = self.new_pay(evt, hash, amount);
+                self.front(req, evt, hash, 1);
+                self.reserve(p, false);
+                self.adv(2, 40);
+                self.celery_started(p.task);
+                let started = self.t;
+                self.adv(2, 10);
+                self.bw_charging(p.task);
+                self.adv(120, 400);
+                let ch = self.new_charge();
+                self.bw_charged(p.task, ch, amount);
+                self.finish_task(p, started, ch);
+                self.adv(2, 10);
+                self.gw_completed(req, 201, t_req);
+                self.adv(100, 400);
+                self.bw_refunded(p.task, ch, amount);
+                self.adv(5, 60);
+                self.webhook_refunded(evt, ch, amount);
+            }
             Story::SafeReplay => {
                 let p = self.normal_payment(evt, hash, amount);
                 self.adv(50, 400);
@@ -930,7 +1020,12 @@ impl Synth {
         let runtime = self.t - started;
         self.celery_succeeded(p.task, runtime, ch);
         self.adv(2, 10);
-        self.row(p.idem, p.hash, "completed", RowResult::Charge(ch, p.amount));
+        let result = if self.money == Money::Spelt {
+            RowResult::ChargeMinor(ch, p.amount)
+        } else {
+            RowResult::Charge(ch, p.amount)
+        };
+        self.row(p.idem, p.hash, "completed", result);
         self.adv(2, 6);
         self.pa_completed(p.idem);
         self.adv(5, 60);
@@ -1005,19 +1100,39 @@ impl Synth {
 
     fn structlog_start(&mut self, level: &str, event: &str) -> &mut String {
         let t = self.t;
+        let version = if self.v2() { "2.4.0" } else { "2.3.1" };
         let s = self.lines.line(t, PA);
         put!(s, "{{\"event\":\"{event}\",\"timestamp\":\"");
         put_rfc3339(s, t, true);
-        put!(s, "\",\"level\":\"{level}\",\"logger\":\"payments.api\"");
+        put!(
+            s,
+            "\",\"level\":\"{level}\",\"logger\":\"payments.api\",\"version\":\"{version}\""
+        );
         s
     }
 
+    /// Version 2.4.0 writes `source` as an object, `retry_budget` as a
+    /// string and adds `api_version` (a payload shape drift); `coupon`
+    /// comes and goes in both versions.
     fn pa_received(&mut self, req: Req, evt: Evt, hash: Hash) {
+        let v2 = self.v2();
+        let coupon = self.rng.below(10) < 3;
         let s = self.structlog_start("info", "payment request received");
         put!(
             s,
-            ",\"request_id\":\"{req}\",\"event_id\":\"{evt}\",\"payload_hash\":\"{hash}\"}}"
+            ",\"request_id\":\"{req}\",\"event_id\":\"{evt}\",\"payload_hash\":\"{hash}\""
         );
+        if v2 {
+            s.push_str(
+                ",\"source\":{\"channel\":\"web\"},\"api_version\":\"2026-11-01\",\"retry_budget\":\"3\"",
+            );
+        } else {
+            s.push_str(",\"source\":\"web\",\"retry_budget\":3");
+        }
+        if coupon {
+            s.push_str(",\"coupon\":\"WINTER26\"");
+        }
+        s.push('}');
         self.tag(
             "info",
             "payment request received",
@@ -1046,9 +1161,16 @@ impl Synth {
         );
     }
 
+    /// `priority` is written by some of the old version's records and by
+    /// none of the new one's: an optional field, not a removed one.
     fn pa_enqueued(&mut self, evt: Evt, task: Task) {
+        let priority = !self.v2() && self.rng.below(5) == 0;
         let s = self.structlog_start("info", "enqueued task billing.charge_invoice");
-        put!(s, ",\"event_id\":\"{evt}\",\"task_id\":\"{task}\"}}");
+        put!(s, ",\"event_id\":\"{evt}\",\"task_id\":\"{task}\"");
+        if priority {
+            s.push_str(",\"priority\":\"high\"");
+        }
+        s.push('}');
         self.tag(
             "info",
             "enqueued task billing.charge_invoice",
@@ -1117,14 +1239,32 @@ impl Synth {
     }
 
     fn bw_charged(&mut self, task: Task, ch: Charge, amount: u64) {
+        let field = if self.money == Money::Spelt {
+            "amount_cents"
+        } else {
+            "amount"
+        };
         let s = self.pyjson_start("INFO", "charge created");
+        put!(
+            s,
+            ",\"task_id\":\"{task}\",\"charge_id\":\"{ch}\",\"{field}\":{amount},\"currency\":\"EUR\"}}"
+        );
+        self.tag(
+            "info",
+            "charge created",
+            &[("task_id", &task), ("charge_id", &ch)],
+        );
+    }
+
+    fn bw_refunded(&mut self, task: Task, ch: Charge, amount: u64) {
+        let s = self.pyjson_start("INFO", "refund created");
         put!(
             s,
             ",\"task_id\":\"{task}\",\"charge_id\":\"{ch}\",\"amount\":{amount},\"currency\":\"EUR\"}}"
         );
         self.tag(
             "info",
-            "charge created",
+            "refund created",
             &[("task_id", &task), ("charge_id", &ch)],
         );
     }
@@ -1196,11 +1336,25 @@ impl Synth {
     }
 
     fn ledger_written(&mut self, idem: Idem, ch: Charge, amount: u64) {
+        let money = self.money;
         let s = self.zap_start();
         put!(
             s,
-            ",\"caller\":\"ledger/writer.go:88\",\"msg\":\"ledger entry written\",\"idem_key\":\"{idem}\",\"charge_id\":\"{ch}\",\"amount\":{amount}}}"
+            ",\"caller\":\"ledger/writer.go:88\",\"msg\":\"ledger entry written\",\"idem_key\":\"{idem}\",\"charge_id\":\"{ch}\","
         );
+        match money {
+            Money::Plain => put!(s, "\"amount\":{amount}}}"),
+            Money::LedgerDiffers { by, currency } => {
+                let cur = if currency { "USD" } else { "EUR" };
+                put!(s, "\"amount\":{},\"currency\":\"{cur}\"}}", amount + by);
+            }
+            Money::Spelt => put!(
+                s,
+                "\"amount\":\"{}.{:02}\",\"currency\":\"EUR\"}}",
+                amount / 100,
+                amount % 100
+            ),
+        }
         self.tag(
             "info",
             "ledger entry written",
@@ -1222,6 +1376,18 @@ impl Synth {
         self.tag("info", "webhook delivered", &[("event_id", &evt)]);
     }
 
+    fn webhook_refunded(&mut self, evt: Evt, ch: Charge, amount: u64) {
+        let t = self.t;
+        let s = self.lines.line(t, WH);
+        s.push_str("time=");
+        put_rfc3339(s, t, false);
+        put!(
+            s,
+            " level=info msg=\"webhook delivered\" event_id={evt} type=charge.refunded charge_id={ch} amount=-{amount} currency=EUR endpoint=https://merchant.example/hooks status=200 attempt=1"
+        );
+        self.tag("info", "webhook delivered", &[("event_id", &evt)]);
+    }
+
     // -------------------------------------------------- operation_log.csv
 
     /// The key's final row. Called at the time of its last update.
@@ -1235,6 +1401,10 @@ impl Synth {
             RowResult::Charge(ch, amount) => put!(
                 s,
                 "\"{{\"\"amount\"\": {amount}, \"\"currency\"\": \"\"EUR\"\", \"\"charge_id\"\": \"\"{ch}\"\"}}\""
+            ),
+            RowResult::ChargeMinor(ch, amount) => put!(
+                s,
+                "\"{{\"\"currency\"\": \"\"EUR\"\", \"\"charge_id\"\": \"\"{ch}\"\", \"\"amount_minor\"\": {amount}}}\""
             ),
             RowResult::Error(e) => put!(s, "\"{{\"\"error\"\": \"\"{e}\"\"}}\""),
         }
@@ -1442,7 +1612,11 @@ fn write_event(
     buf.push_str("],\"task_ids\":[");
     list(buf, &synth.tasks);
     buf.push_str("],\"anomalies\":[");
-    list(buf, story.anomalies());
+    let mut anomalies = story.anomalies().to_vec();
+    if synth.k == synth.drift_at {
+        anomalies.push("payload_shape_drift");
+    }
+    list(buf, &anomalies);
     buf.push_str("],\"trap\":");
     match story.trap() {
         Some(trap) => put!(buf, "\"{trap}\""),
@@ -1529,6 +1703,11 @@ fn run(args: &Args) -> io::Result<()> {
         None => None,
     };
     let mut synth = Synth::new(args.seed, args.skew_ms, names, jsonl.is_some());
+    // Small bundles have too few requests on either side of a deploy to
+    // call a shape old or new.
+    if args.events >= 20 {
+        synth.drift_at = args.events * 3 / 5;
+    }
     let mut buf = String::with_capacity(4096);
     let mut records = 0u64;
     for k in 0..args.events {

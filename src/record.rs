@@ -134,6 +134,12 @@ pub struct Record {
     pub context_ids: Vec<IdRef>,
     /// Every other field, flattened to `dotted.key = text`, in input order.
     pub attrs: Vec<(String, String)>,
+    /// The JSON type of the first `attr_types.len()` attributes, a letter
+    /// each (`s`tring, `n`umber, `b`ool, `a`rray, `o`bject, `z` null):
+    /// attributes are text, and a field that turned from a number into a
+    /// string is a payload change worth seeing. Empty for text formats.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub attr_types: String,
     /// The original text of the line or row, exactly as read.
     pub raw: String,
     pub mutation: bool,

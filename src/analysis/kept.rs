@@ -26,7 +26,7 @@ use crate::detect::Analysis;
 
 const FILE: &str = "analysis.zst";
 /// Bumped when the kept layout changes.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 const ZSTD_LEVEL: i32 = 3;
 
 /// What a kept analysis was made from.

@@ -355,6 +355,7 @@ pub(crate) mod tests {
                 .map(|(f, v)| (f.to_string(), v.to_string()))
                 .collect(),
             raw: msg.into(),
+            attr_types: String::new(),
             mutation: false,
             skew: 0,
             context_ids: Vec::new(),

@@ -8,7 +8,9 @@ pub mod config_drift;
 mod duplicate;
 mod idempotency;
 pub mod overview;
+mod reconcile;
 mod retry;
+mod shape;
 mod spill;
 mod task;
 
@@ -47,10 +49,12 @@ pub enum FindingKind {
     RetryStorm,
     ConfigDrift,
     ClockSkew,
+    ReconciliationDelta,
+    PayloadShapeDrift,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 8] = [
+    pub const ALL: [FindingKind; 10] = [
         FindingKind::DuplicateSideEffect,
         FindingKind::KeyConflict,
         FindingKind::KeyDrift,
@@ -59,6 +63,8 @@ impl FindingKind {
         FindingKind::RetryStorm,
         FindingKind::ConfigDrift,
         FindingKind::ClockSkew,
+        FindingKind::ReconciliationDelta,
+        FindingKind::PayloadShapeDrift,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +77,8 @@ impl FindingKind {
             FindingKind::RetryStorm => "retry_storm",
             FindingKind::ConfigDrift => "config_drift",
             FindingKind::ClockSkew => "clock_skew",
+            FindingKind::ReconciliationDelta => "reconciliation_delta",
+            FindingKind::PayloadShapeDrift => "payload_shape_drift",
         }
     }
 
@@ -81,10 +89,13 @@ impl FindingKind {
     pub fn severity(self) -> Severity {
         match self {
             FindingKind::DuplicateSideEffect => Severity::Critical,
-            FindingKind::PartialWrite | FindingKind::KeyConflict | FindingKind::KeyDrift => {
-                Severity::High
-            }
-            FindingKind::StuckProcessing | FindingKind::RetryStorm => Severity::Medium,
+            FindingKind::PartialWrite
+            | FindingKind::KeyConflict
+            | FindingKind::KeyDrift
+            | FindingKind::ReconciliationDelta => Severity::High,
+            FindingKind::StuckProcessing
+            | FindingKind::RetryStorm
+            | FindingKind::PayloadShapeDrift => Severity::Medium,
             FindingKind::ConfigDrift => Severity::Low,
             FindingKind::ClockSkew => Severity::Info,
         }
@@ -113,14 +124,72 @@ impl Severity {
     }
 }
 
-/// The `findings --json` contract: field names are stable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The `findings --json` contract: field names are stable. `detail` is
+/// there only for the kinds that have more to say than a summary (the two
+/// amounts of a reconciliation delta, the fields a payload shape drift
+/// added, removed and retyped).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Finding {
     pub kind: FindingKind,
     pub severity: Severity,
     pub ids: BTreeMap<String, String>,
     pub summary: String,
     pub evidence: Vec<SourceRef>,
+    #[serde(default)]
+    pub detail: Option<Detail>,
+}
+
+/// Written by hand so that `detail` is left out of JSON when there is
+/// none, while a compact format (the kept analysis) always has the field:
+/// such a format cannot tell a missing field from the next one.
+impl Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let with_detail = self.detail.is_some() || !s.is_human_readable();
+        let mut st = s.serialize_struct("Finding", 5 + usize::from(with_detail))?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("severity", &self.severity)?;
+        st.serialize_field("ids", &self.ids)?;
+        st.serialize_field("summary", &self.summary)?;
+        st.serialize_field("evidence", &self.evidence)?;
+        if with_detail {
+            st.serialize_field("detail", &self.detail)?;
+        }
+        st.end()
+    }
+}
+
+/// A finding's detail: a JSON object, kept as its text. In JSON it is the
+/// object itself; in a compact format, the text (a compact format cannot
+/// read back a value whose shape it is not told).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail(String);
+
+impl Detail {
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl Serialize for Detail {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            self.value().serialize(s)
+        } else {
+            s.serialize_str(&self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Detail {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Detail, D::Error> {
+        if d.is_human_readable() {
+            let v = serde_json::Value::deserialize(d)?;
+            Ok(Detail(v.to_string()))
+        } else {
+            String::deserialize(d).map(Detail)
+        }
+    }
 }
 
 impl Finding {
@@ -138,7 +207,13 @@ impl Finding {
             ids,
             summary,
             evidence,
+            detail: None,
         }
+    }
+
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Finding {
+        self.detail = Some(Detail(detail.to_string()));
+        self
     }
 }
 
@@ -152,6 +227,7 @@ pub fn event_findings(records: &[Record], config: &Config) -> Vec<Finding> {
     out.extend(task::partial_writes(records, config));
     out.extend(idempotency::stuck_processing(records, config));
     out.extend(retry::retry_storm(records, config));
+    out.extend(reconcile::reconciliation_deltas(records, config));
     out
 }
 
@@ -312,7 +388,8 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         .collect();
 
     let mut components = graph.finish();
-    let mut buckets = fill_buckets(scan, &mut components, bytes)?;
+    let mut shapes = shape::Shapes::default();
+    let mut buckets = fill_buckets(scan, &mut components, bytes, config, &mut shapes)?;
     components.hubs.sort();
     let hubs: HashSet<&str> = components.hubs.iter().map(|(h, _)| h.as_str()).collect();
     let pass = EventPass {
@@ -321,7 +398,11 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         hubs: &hubs,
     };
     let mut brackets = Brackets::default();
-    let mut checked = pass.check(&mut buckets, &Clock::default(), Some(&mut brackets))?;
+    let mut checked = pass.check(
+        &mut buckets,
+        &Clock::default(),
+        Some((&mut brackets, &mut shapes)),
+    )?;
     // Clocks found off change the order inside events, and findings read
     // that order: the events are checked again on the corrected clock.
     let clock = brackets.resolve(config.clock_skew_brackets, config.clock_skew_min);
@@ -332,6 +413,10 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
     for f in clock_findings(&clock) {
         findings.push(f);
         finding_ts.push(None);
+    }
+    for (f, since) in shapes.findings() {
+        findings.push(f);
+        finding_ts.push(Some(since));
     }
     // Events in time order of their first record.
     let mut events: Vec<(EventSummary, Vec<usize>)> = Vec::new();
@@ -382,11 +467,14 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
     })
 }
 
-/// Pass 2: every event record's JSON filed into buckets by its event.
+/// Pass 2: every event record's JSON filed into buckets by its event; the
+/// payload shapes of the records outside events (pass 3 reads the others).
 fn fill_buckets<S: RecordScan>(
     scan: &S,
     components: &mut crate::correlate::events::Components,
     bytes: u64,
+    config: &Config,
+    shapes: &mut shape::Shapes,
 ) -> Result<spill::Buckets, AnalysisError> {
     let mut buckets = spill::Buckets::new(bytes, scan.spill_dir().as_deref())?;
     let mut at = 0usize;
@@ -403,6 +491,11 @@ fn fill_buckets<S: RecordScan>(
             components.name_hubs(at as u32, skim.ids.iter().map(|i| i.value.as_ref()));
         }
         at += 1;
+        if event == NO_EVENT
+            && let Ok(r) = serde_json::from_slice::<Record>(json)
+        {
+            shapes.add(&r, config);
+        }
         if event != NO_EVENT
             && spill_error.is_none()
             && let Err(e) = buckets.push(event, json)
@@ -433,20 +526,27 @@ type PassOutput = Vec<Vec<(EventSummary, Vec<Timed>)>>;
 
 impl EventPass<'_> {
     /// Checks one bucket of events at a time on both cores, with `clock`
-    /// applied to the records; `brackets` gathers the clock evidence.
+    /// applied to the records; `gather` collects the clock evidence and the
+    /// payload shapes (on the first pass only: neither needs the clock).
     fn check(
         &self,
         buckets: &mut spill::Buckets,
         clock: &Clock,
-        mut brackets: Option<&mut Brackets>,
+        mut gather: Option<(&mut Brackets, &mut shape::Shapes)>,
     ) -> Result<PassOutput, AnalysisError> {
         let mut out: PassOutput = (0..self.events).map(|_| Vec::new()).collect();
         let mut corrupt = None;
-        let collect = brackets.is_some();
+        let collect = gather.is_some();
         let check = |groups: &[(u32, Vec<&[u8]>)]| {
-            let mut b = collect.then(Brackets::default);
-            let done = check_events(groups, self.config, self.hubs, clock, b.as_mut());
-            (done, b)
+            let mut g = collect.then(|| (Brackets::default(), shape::Shapes::default()));
+            let done = check_events(
+                groups,
+                self.config,
+                self.hubs,
+                clock,
+                g.as_mut().map(|(b, s)| (b, s)),
+            );
+            (done, g)
         };
         buckets.each(&mut |entries| {
             let mut by_event: HashMap<u32, Vec<&[u8]>> = HashMap::new();
@@ -465,9 +565,11 @@ impl EventPass<'_> {
                 Err(panic) => std::panic::resume_unwind(panic),
             };
             done.extend(more);
-            if let Some(all) = brackets.as_deref_mut() {
-                all.merge(mine.unwrap_or_default());
-                all.merge(theirs.unwrap_or_default());
+            if let Some((brackets, shapes)) = gather.as_mut() {
+                for (b, s) in [mine, theirs].into_iter().flatten() {
+                    brackets.merge(b);
+                    shapes.merge(s);
+                }
             }
             for checked in done {
                 let event = checked.event as usize;
@@ -582,7 +684,7 @@ fn check_events(
     config: &Config,
     hubs: &HashSet<&str>,
     clock: &Clock,
-    mut brackets: Option<&mut Brackets>,
+    mut gather: Option<(&mut Brackets, &mut shape::Shapes)>,
 ) -> Vec<Checked> {
     groups
         .iter()
@@ -596,8 +698,11 @@ fn check_events(
                         records.iter_mut().for_each(|r| clock.apply(r));
                     }
                     sort_true_order(&mut records);
-                    if let Some(b) = brackets.as_deref_mut() {
+                    if let Some((b, s)) = gather.as_mut() {
                         b.add_event(&records, hubs);
+                        for r in &records {
+                            s.add(r, config);
+                        }
                     }
                     let parts = event_parts(&records, config, |v| !hubs.contains(v));
                     // Most events have no finding: the lookup is built only

@@ -209,6 +209,7 @@ fn shaped_record(
         service: None,
         instance: None,
         attrs,
+        attr_types: String::new(),
         bad_time: None,
     };
     into_record(fields, Kind::IdemRow, raw, line, ctx, config)

@@ -284,8 +284,21 @@ pub fn fields_of(obj: Map<String, Value>, map: &FieldMap) -> Fields {
     }
     fields.service = find(&flat, map.service.as_deref(), SERVICE_KEYS, text).map(|(_, s)| s);
     fields.instance = find(&flat, map.instance.as_deref(), INSTANCE_KEYS, text).map(|(_, s)| s);
+    fields.attr_types = flat.iter().map(|(_, v)| type_letter(v)).collect();
     fields.attrs = flat.into_iter().map(|(k, v)| (k, text_of(&v))).collect();
     fields
+}
+
+/// One letter per JSON type, for `Record::attr_types`.
+fn type_letter(v: &Value) -> char {
+    match v {
+        Value::String(_) => 's',
+        Value::Number(_) => 'n',
+        Value::Bool(_) => 'b',
+        Value::Array(_) => 'a',
+        Value::Object(_) => 'o',
+        Value::Null => 'z',
+    }
 }
 
 /// A time under a name no list foresaw (`started_at`, `EdgeStartTimestamp`,

@@ -51,6 +51,7 @@ pub fn parse_line(
         service: None,
         instance: None,
         attrs,
+        attr_types: String::new(),
         bad_time: None,
     };
     into_record(fields, Kind::Metric, text, line, ctx, config).map(Some)

@@ -23,6 +23,9 @@ pub struct Fields {
     pub instance: Option<String>,
     /// Flattened `dotted.key = text`, in input order.
     pub attrs: Vec<(String, String)>,
+    /// The JSON type of each of the first attributes (see
+    /// `Record::attr_types`); empty for text formats.
+    pub attr_types: String,
     /// A time field that holds no moment a clock can mean (`"time": 1e22`,
     /// a negative epoch): the line is malformed for that reason.
     pub bad_time: Option<String>,
@@ -181,6 +184,7 @@ pub fn into_record(
         message: fields.message,
         ids,
         attrs: fields.attrs,
+        attr_types: fields.attr_types,
         raw: raw.to_string(),
         mutation,
         skew: 0,

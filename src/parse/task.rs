@@ -92,6 +92,7 @@ pub fn parse_celery_line(
         service: None,
         instance: hostname,
         attrs,
+        attr_types: String::new(),
         bad_time: None,
     };
     into_record(fields, Kind::TaskEvent, text, line, ctx, config)
@@ -215,6 +216,7 @@ fn lifecycle_record(
         service,
         instance: worker,
         attrs,
+        attr_types: String::new(),
         bad_time: None,
     };
     into_record(fields, Kind::TaskEvent, raw, line, ctx, config)

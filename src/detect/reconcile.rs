@@ -1,0 +1,551 @@
+//! reconciliation_delta: one business object (a charge, an order, a ledger
+//! entry, the payment event itself) carries a different amount or currency
+//! in two services' records or rows. Each service is right by its own
+//! lights, so no log says "error": only the comparison shows it.
+//!
+//! Not findings: a refund (a negative amount, or a record about a refund),
+//! the same service repeating itself, and the same amount spelt in minor
+//! units and as a decimal when a field name or a unit field says which is
+//! which (`amount_minor`, `amount_cents`, `unit: "cents"`). A bare `amount`
+//! of 1234 beside another bare `amount` of 12.34 is a finding: nothing says
+//! the units, and a factor of 100 is never taken as proof.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::config::Config;
+use crate::record::{Kind, Record};
+
+use super::{Finding, FindingKind, event_ids};
+
+/// Fields that name a business object, compared by their last segment.
+const BUSINESS_ID_FIELDS: &[&str] = &[
+    "charge_id",
+    "payment_id",
+    "payment_intent",
+    "order_id",
+    "invoice_id",
+    "ledger_entry_id",
+    "entry_id",
+    "transaction_id",
+];
+
+/// Currencies whose minor unit is not a hundredth (ISO 4217 exponents).
+const ZERO_DECIMAL: &[&str] = &[
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV",
+    "XAF", "XOF", "XPF",
+];
+const THREE_DECIMAL: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+
+fn exponent(currency: Option<&str>) -> u32 {
+    match currency {
+        Some(c) if ZERO_DECIMAL.contains(&c) => 0,
+        Some(c) if THREE_DECIMAL.contains(&c) => 3,
+        _ => 2,
+    }
+}
+
+/// What a field name or a unit field says about an amount's unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unit {
+    /// Cents, pence: `amount_minor`, `amount_cents`.
+    Minor,
+    /// Whole units with decimals: `amount_decimal`, `unit: "major"`.
+    Major,
+    /// A bare `amount`: compared as written.
+    Unstated,
+}
+
+impl Unit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Unit::Minor => "minor",
+            Unit::Major => "major",
+            Unit::Unstated => "unstated",
+        }
+    }
+}
+
+/// An exact decimal: `mantissa × 10^-scale`. Amounts are compared exactly;
+/// a float would call 0.1 + 0.2 a delta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Decimal {
+    mantissa: i128,
+    scale: u32,
+}
+
+impl Decimal {
+    fn parse(text: &str) -> Option<Decimal> {
+        let t = text.trim().trim_matches('"');
+        let (neg, digits) = match t.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, t.strip_prefix('+').unwrap_or(t)),
+        };
+        let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        if whole.is_empty() && frac.is_empty()
+            || whole.len() + frac.len() > 30
+            || !whole
+                .bytes()
+                .chain(frac.bytes())
+                .all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let mut mantissa: i128 = 0;
+        for b in whole.bytes().chain(frac.bytes()) {
+            mantissa = mantissa * 10 + i128::from(b - b'0');
+        }
+        Some(Decimal {
+            mantissa: if neg { -mantissa } else { mantissa },
+            scale: frac.len() as u32,
+        })
+    }
+
+    /// `self × 10^-places`.
+    fn shifted(self, places: u32) -> Decimal {
+        Decimal {
+            mantissa: self.mantissa,
+            scale: self.scale + places,
+        }
+    }
+
+    fn same(self, other: Decimal) -> bool {
+        let s = self.scale.max(other.scale);
+        let up = |d: Decimal| {
+            10i128
+                .checked_pow(s - d.scale)
+                .and_then(|f| d.mantissa.checked_mul(f))
+        };
+        match (up(self), up(other)) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// One amount one record states for the business objects it names.
+#[derive(Debug)]
+struct Stated<'a> {
+    record: &'a Record,
+    field: &'a str,
+    text: &'a str,
+    amount: Decimal,
+    unit: Unit,
+    currency: Option<String>,
+}
+
+impl Stated<'_> {
+    fn agrees_with(&self, other: &Stated) -> bool {
+        if let (Some(a), Some(b)) = (&self.currency, &other.currency)
+            && a != b
+        {
+            return false;
+        }
+        let exp = exponent(self.currency.as_deref().or(other.currency.as_deref()));
+        let (a, b) = (self.amount, other.amount);
+        match (self.unit, other.unit) {
+            (x, y) if x == y => a.same(b),
+            (Unit::Minor, Unit::Major) => a.shifted(exp).same(b),
+            (Unit::Major, Unit::Minor) => a.same(b.shifted(exp)),
+            // One side says its unit, the other does not: the bare amount
+            // may be in either, and both readings are stated, not guessed.
+            (Unit::Minor, Unit::Unstated) => a.same(b) || a.shifted(exp).same(b),
+            (Unit::Unstated, Unit::Minor) => a.same(b) || a.same(b.shifted(exp)),
+            (Unit::Major, Unit::Unstated) => a.same(b) || a.same(b.shifted(exp)),
+            (Unit::Unstated, Unit::Major) => a.same(b) || a.shifted(exp).same(b),
+            _ => a.same(b),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let unit = match self.unit {
+            Unit::Minor => " (minor units)",
+            _ => "",
+        };
+        match &self.currency {
+            Some(c) => format!("{} {c}{unit}", self.text),
+            None => format!("{}{unit}", self.text),
+        }
+    }
+
+    fn detail(&self) -> serde_json::Value {
+        json!({
+            "service": self.record.service,
+            "field": self.field,
+            "amount": self.text,
+            "currency": self.currency,
+            "unit": self.unit.as_str(),
+            "source": self.record.source.to_string(),
+        })
+    }
+}
+
+fn last_segment(key: &str) -> &str {
+    key.rsplit('.').next().unwrap_or(key)
+}
+
+fn squashed(name: &str) -> String {
+    name.chars()
+        .filter(|c| !matches!(c, '_' | '-'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The unit an amount field's name states, or None when it is no amount.
+fn amount_field(name: &str) -> Option<Unit> {
+    match squashed(last_segment(name)).as_str() {
+        "amount" => Some(Unit::Unstated),
+        "amountminor" | "amountminorunits" | "amountcents" | "amountincents" => Some(Unit::Minor),
+        "amountdecimal" | "amountmajor" => Some(Unit::Major),
+        _ => None,
+    }
+}
+
+fn is_currency_field(name: &str) -> bool {
+    matches!(
+        squashed(last_segment(name)).as_str(),
+        "currency" | "currencycode" | "amountcurrency"
+    )
+}
+
+fn is_unit_field(name: &str) -> bool {
+    matches!(squashed(last_segment(name)).as_str(), "unit" | "amountunit")
+}
+
+fn parent(key: &str) -> &str {
+    key.rsplit_once('.').map_or("", |(p, _)| p)
+}
+
+/// A record's fields: its attributes, with the JSON objects some columns
+/// hold (an idempotency row's `result_json`) opened one level.
+fn fields(record: &Record) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(record.attrs.len());
+    for (k, v) in &record.attrs {
+        if v.starts_with('{')
+            && let Ok(serde_json::Value::Object(map)) = serde_json::from_str(v)
+        {
+            for (inner, value) in map {
+                let text = match value {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Number(n) => n.to_string(),
+                    _ => continue,
+                };
+                out.push((format!("{k}.{inner}"), text));
+            }
+            continue;
+        }
+        out.push((k.clone(), v.clone()));
+    }
+    out
+}
+
+fn is_refund(record: &Record, fields: &[(String, String)]) -> bool {
+    record.message.to_ascii_lowercase().contains("refund")
+        || fields
+            .iter()
+            .any(|(k, _)| squashed(last_segment(k)).starts_with("refund"))
+}
+
+pub fn reconciliation_deltas(records: &[Record], config: &Config) -> Vec<Finding> {
+    // business (field, value) -> what each record says of its amount.
+    let mut by_object: BTreeMap<(String, String), Vec<Stated>> = BTreeMap::new();
+    let all_fields: Vec<Vec<(String, String)>> = records.iter().map(fields).collect();
+    for (record, fields) in records.iter().zip(&all_fields) {
+        if record.kind == Kind::Metric || is_refund(record, fields) {
+            continue;
+        }
+        let mut objects: Vec<(String, String)> = fields
+            .iter()
+            .filter(|(k, v)| !v.is_empty() && BUSINESS_ID_FIELDS.contains(&last_segment(k)))
+            .map(|(k, v)| (last_segment(k).to_string(), v.clone()))
+            .collect();
+        for id in &record.ids {
+            if config.id_kind(&id.field) == Some("event") {
+                objects.push((last_segment(&id.field).to_string(), id.value.clone()));
+            }
+        }
+        objects.sort();
+        objects.dedup();
+        if objects.is_empty() {
+            continue;
+        }
+        for (k, v) in fields {
+            let Some(mut unit) = amount_field(k) else {
+                continue;
+            };
+            let Some(amount) = Decimal::parse(v) else {
+                continue;
+            };
+            if amount.mantissa < 0 {
+                continue;
+            }
+            // Beside the amount first (`price.currency`), then anywhere.
+            let near = |pick: fn(&str) -> bool| {
+                fields
+                    .iter()
+                    .filter(|(f, _)| pick(f))
+                    .min_by_key(|(f, _)| parent(f) != parent(k))
+                    .map(|(_, v)| v.trim().to_ascii_uppercase())
+            };
+            let currency = near(is_currency_field).filter(|c| !c.is_empty());
+            if unit == Unit::Unstated
+                && let Some(said) = near(is_unit_field)
+            {
+                unit = match said.to_ascii_lowercase().as_str() {
+                    "minor" | "cents" | "cent" | "minor_units" | "pence" => Unit::Minor,
+                    "major" | "decimal" => Unit::Major,
+                    _ => Unit::Unstated,
+                };
+            }
+            for object in &objects {
+                by_object.entry(object.clone()).or_default().push(Stated {
+                    record,
+                    field: k,
+                    text: v,
+                    amount,
+                    unit,
+                    currency: currency.clone(),
+                });
+            }
+        }
+    }
+
+    let mut out = Vec::new();
+    let mut reported: Vec<(&crate::record::SourceRef, &crate::record::SourceRef)> = Vec::new();
+    for ((field, value), stated) in &by_object {
+        let pair = stated.iter().enumerate().find_map(|(j, later)| {
+            stated[..j]
+                .iter()
+                .find(|earlier| {
+                    earlier.record.service != later.record.service && !earlier.agrees_with(later)
+                })
+                .map(|earlier| (earlier, later))
+        });
+        let Some((a, b)) = pair else {
+            continue;
+        };
+        let key = (&a.record.source, &b.record.source);
+        if reported.contains(&key) {
+            continue;
+        }
+        reported.push(key);
+        let mut ids = event_ids(records, config, &["event", "idem"]);
+        ids.insert(field.clone(), value.clone());
+        let summary = format!(
+            "{field} {value}: {} says {}, {} says {}",
+            a.record.service,
+            a.describe(),
+            b.record.service,
+            b.describe()
+        );
+        let detail = json!({
+            "business_id": {"field": field, "value": value},
+            "amounts": [a.detail(), b.detail()],
+        });
+        out.push(
+            Finding::new(
+                FindingKind::ReconciliationDelta,
+                ids,
+                summary,
+                [a.record.source.clone(), b.record.source.clone()],
+            )
+            .with_detail(detail),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::correlate::footprint::tests::rec;
+
+    fn money(line: u64, service: &str, fields: &[(&str, &str)], msg: &str) -> Record {
+        let mut r = rec(line as i64, line, service, &[("event_id", "evt_1")], msg);
+        r.attrs
+            .extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        r
+    }
+
+    fn found(records: &[Record]) -> Vec<Finding> {
+        reconciliation_deltas(records, &Config::default())
+    }
+
+    #[test]
+    fn decimals_compare_exactly() {
+        let d = |s| Decimal::parse(s).unwrap();
+        assert!(d("12.30").same(d("12.3")));
+        assert!(d("1234").shifted(2).same(d("12.34")));
+        assert!(!d("1234").same(d("12.34")));
+        assert!(Decimal::parse("1e3").is_none());
+        assert!(Decimal::parse("").is_none());
+        assert!(Decimal::parse(".").is_none());
+        assert_eq!(d("-5").mantissa, -5);
+    }
+
+    #[test]
+    fn a_different_amount_in_another_service_is_a_delta() {
+        let records = vec![
+            money(
+                1,
+                "worker",
+                &[
+                    ("charge_id", "ch_1"),
+                    ("amount", "1234"),
+                    ("currency", "EUR"),
+                ],
+                "charge created",
+            ),
+            money(
+                2,
+                "ledger",
+                &[("charge_id", "ch_1"), ("amount", "1243")],
+                "ledger entry written",
+            ),
+        ];
+        let f = found(&records);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].kind, FindingKind::ReconciliationDelta);
+        assert_eq!(f[0].ids["charge_id"], "ch_1");
+        assert_eq!(f[0].ids["event_id"], "evt_1");
+        assert_eq!(f[0].evidence.len(), 2);
+        assert!(f[0].summary.contains("1234 EUR"), "{}", f[0].summary);
+        let detail = f[0].detail.as_ref().unwrap().value();
+        assert_eq!(detail["amounts"][1]["amount"], "1243");
+    }
+
+    #[test]
+    fn a_different_currency_is_a_delta() {
+        let records = vec![
+            money(
+                1,
+                "api",
+                &[("amount", "4200"), ("currency", "EUR")],
+                "received",
+            ),
+            money(
+                2,
+                "worker",
+                &[("amount", "4200"), ("currency", "usd")],
+                "charged",
+            ),
+        ];
+        assert_eq!(found(&records).len(), 1);
+    }
+
+    #[test]
+    fn units_said_by_name_or_unit_field_agree_a_bare_factor_of_100_does_not() {
+        let minor = money(
+            1,
+            "worker",
+            &[("charge_id", "ch_1"), ("amount_cents", "1234")],
+            "charged",
+        );
+        let decimal = money(
+            2,
+            "ledger",
+            &[
+                ("charge_id", "ch_1"),
+                ("amount", "12.34"),
+                ("currency", "EUR"),
+            ],
+            "written",
+        );
+        assert!(found(&[minor.clone(), decimal.clone()]).is_empty());
+        let said = money(
+            3,
+            "billing",
+            &[("charge_id", "ch_1"), ("amount", "1234"), ("unit", "cents")],
+            "charged",
+        );
+        assert!(found(&[said, decimal.clone()]).is_empty());
+        let bare = money(
+            3,
+            "billing",
+            &[("charge_id", "ch_1"), ("amount", "1234")],
+            "charged",
+        );
+        assert_eq!(found(&[bare, decimal]).len(), 1);
+        // Yen have no minor unit: 1234 minor is 1234 yen.
+        let yen_minor = money(
+            4,
+            "worker",
+            &[
+                ("charge_id", "ch_2"),
+                ("amount_minor", "1234"),
+                ("currency", "JPY"),
+            ],
+            "charged",
+        );
+        let yen = money(
+            5,
+            "ledger",
+            &[
+                ("charge_id", "ch_2"),
+                ("amount_decimal", "12.34"),
+                ("currency", "JPY"),
+            ],
+            "written",
+        );
+        assert_eq!(found(&[yen_minor, yen]).len(), 1);
+    }
+
+    #[test]
+    fn refunds_same_service_and_row_json_are_read_right() {
+        let charge = money(
+            1,
+            "worker",
+            &[
+                ("charge_id", "ch_1"),
+                ("amount", "1234"),
+                ("currency", "EUR"),
+            ],
+            "charge created",
+        );
+        let refund = money(
+            2,
+            "ledger",
+            &[
+                ("charge_id", "ch_1"),
+                ("amount", "-1234"),
+                ("currency", "EUR"),
+            ],
+            "ledger entry written",
+        );
+        let partial_refund = money(
+            3,
+            "worker",
+            &[
+                ("charge_id", "ch_1"),
+                ("amount", "500"),
+                ("currency", "EUR"),
+            ],
+            "refund created",
+        );
+        let again = money(
+            4,
+            "worker",
+            &[
+                ("charge_id", "ch_1"),
+                ("amount", "999"),
+                ("currency", "EUR"),
+            ],
+            "charge created",
+        );
+        assert!(found(&[charge.clone(), refund, partial_refund, again]).is_empty());
+        let mut row = rec(5, 5, "postgres", &[("idem_key", "k1")], "row");
+        row.kind = Kind::IdemRow;
+        row.attrs.push((
+            "result_json".into(),
+            r#"{"amount": 1243, "currency": "EUR", "charge_id": "ch_1"}"#.into(),
+        ));
+        let f = found(&[charge, row]);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].summary.contains("postgres says 1243 EUR"),
+            "{}",
+            f[0].summary
+        );
+    }
+}
