@@ -677,8 +677,10 @@ fn events(g: &Global, json: bool, window: &Window) -> Result<ExitCode> {
 
 fn metrics_cmd(g: &Global, json: bool) -> Result<ExitCode> {
     let index = index_for_read(g)?;
+    let config = config_for(g, Some(&index), &[])?;
     say_health(&index)?;
-    let m = hopline::analysis::metrics::metrics(&index.snapshot())?;
+    let analysis = analyse(&index, &config)?;
+    let m = hopline::analysis::metrics::metrics(&index.snapshot(), &analysis, &config)?;
     if json {
         outln!("{}", serde_json::to_string(&m)?);
     } else {

@@ -177,6 +177,34 @@ impl Record {
     }
 }
 
+/// A message with its variable parts masked: a word that holds one of the
+/// record's IDs, and each piece of a word (split at `/`, `:`, `=`) that is
+/// a number or a longer token with a digit in it (a count, a time, an ID),
+/// becomes `<*>`. Short pieces such as the `v1` of a path stay.
+pub fn message_template(record: &Record) -> String {
+    let mut out = String::new();
+    for word in record.message.split_whitespace().take(16) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if record.ids.iter().any(|id| word.contains(id.value.as_str())) {
+            out.push_str("<*>");
+            continue;
+        }
+        for piece in word.split_inclusive(['/', ':', '=']) {
+            let (body, sep) = match piece.char_indices().last() {
+                Some((i, '/' | ':' | '=')) => (&piece[..i], &piece[i..]),
+                _ => (piece, ""),
+            };
+            let digits = body.bytes().filter(u8::is_ascii_digit).count();
+            let variable = digits > 0 && (body.len() > 3 || digits == body.len());
+            out.push_str(if variable { "<*>" } else { body });
+            out.push_str(sep);
+        }
+    }
+    out
+}
+
 /// How a task's life ended, as far as the event says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskState {
@@ -318,4 +346,29 @@ pub fn fingerprint_classes(record: &Record) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::correlate::footprint::tests::rec;
+
+    #[test]
+    fn templates_mask_what_varies() {
+        let mut r = rec(
+            1,
+            1,
+            "api",
+            &[("order", "ord-x")],
+            "charged 4200 for ord-x in 35ms",
+        );
+        assert_eq!(message_template(&r), "charged <*> for <*> in <*>");
+        r.message = "POST /v1/payments received".into();
+        assert_eq!(message_template(&r), "POST /v1/payments received");
+        r.message = "GET /v1/orders/12345 took=35ms at 10:04:07".into();
+        assert_eq!(
+            message_template(&r),
+            "GET /v1/orders/<*> took=<*> at <*>:<*>:<*>"
+        );
+    }
 }

@@ -140,6 +140,8 @@ fn check_seed(events: u32, seed: u32, skew_ms: i64) {
         assert!(instance.starts_with("ledger-service-"), "{skewed:?}");
     }
 
+    check_metrics(&bundle, &truth, &hop);
+
     // True order, for one event of each story.
     let mut seen_story = BTreeSet::new();
     for (evt, v) in &truth.events {
@@ -163,6 +165,83 @@ fn check_seed(events: u32, seed: u32, skew_ms: i64) {
             }
         }
     }
+}
+
+/// `metrics --json` recounted from the raw files and the truth: task
+/// states from celery-events.jsonl, rows from the CSV dump, outcomes from
+/// the lines each event's truth lists, key arrivals from the API's lines.
+fn check_metrics(bundle: &Path, truth: &Truth, hop: &dyn Fn() -> Command) {
+    let m: Value = serde_json::from_str(&run_ok(hop().args(["metrics", "--json"]))).unwrap();
+    let read = |rel: &str| std::fs::read_to_string(bundle.join(rel)).unwrap();
+    let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for v in truth.events.values() {
+        for (path, _) in true_order(v) {
+            files
+                .entry(path.clone())
+                .or_insert_with(|| read(&path).lines().map(str::to_string).collect());
+        }
+    }
+
+    let mut states: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut name_of: BTreeMap<String, String> = BTreeMap::new();
+    let celery: Vec<Value> = files["celery-events.jsonl"]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for e in &celery {
+        if let Some(name) = e["name"].as_str() {
+            name_of.insert(e["uuid"].as_str().unwrap().into(), name.into());
+        }
+    }
+    for e in &celery {
+        let state = e["type"].as_str().unwrap().trim_start_matches("task-");
+        let name = name_of[e["uuid"].as_str().unwrap()].clone();
+        *states.entry((name, state.to_string())).or_default() += 1;
+    }
+    assert!(!states.is_empty());
+    for ((name, state), n) in &states {
+        assert_eq!(m["tasks"][name]["counts"][state], *n, "{name} {state}");
+    }
+
+    let rows = &files["db/operation_log.csv"];
+    let by_minute: u64 = m["idempotency"]["rows_per_minute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["by_status"].as_object().unwrap().values())
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_minute, rows.len() as u64 - 1, "every row, header aside");
+
+    let once = ["charge created", "ledger entry written", "refund created"];
+    let with_side_effect = truth
+        .events
+        .values()
+        .filter(|v| {
+            true_order(v)
+                .iter()
+                .any(|(p, l)| once.iter().any(|w| files[p][*l as usize - 1].contains(w)))
+        })
+        .count();
+    let duplicated = truth
+        .events
+        .values()
+        .filter(|v| v["anomalies"].to_string().contains("duplicate_side_effect"))
+        .count();
+    let o = &m["outcomes"];
+    assert_eq!(o["events"], truth.events.len(), "{o}");
+    assert_eq!(o["with_side_effect"], with_side_effect);
+    assert_eq!(o["with_duplicate_side_effect"], duplicated);
+
+    let api = files
+        .keys()
+        .find(|p| p.starts_with("payments-api"))
+        .unwrap();
+    let arrivals = files[api]
+        .iter()
+        .filter(|l| l.contains("\"request_id\"") && l.contains("\"idempotency_key\""))
+        .count();
+    assert_eq!(m["idempotency"]["existing_key_arrivals"], arrivals);
 }
 
 #[test]

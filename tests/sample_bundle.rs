@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use common::{Ingested, line_of, run, run_ok, sample};
 use serde_json::Value;
@@ -565,9 +565,22 @@ fn metrics_count_what_the_raw_files_hold() {
     let dump = std::fs::read_to_string(sample().join("db/operation_log.csv")).unwrap();
     let mut reader = csv_rows(&dump);
     let status_at = reader.0.iter().position(|c| c == "status").unwrap();
+    let time_at = reader.0.iter().position(|c| c == "updated_at").unwrap();
     let mut by_status: HashMap<String, u64> = HashMap::new();
+    // `2026-11-20 09:01:02.826415+00` -> `2026-11-20T09:01:00.000000Z`.
+    let mut by_minute: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for row in reader.1.drain(..) {
         *by_status.entry(row[status_at].clone()).or_default() += 1;
+        let minute = format!(
+            "{}T{}:00.000000Z",
+            &row[time_at][..10],
+            &row[time_at][11..16]
+        );
+        *by_minute
+            .entry(minute)
+            .or_default()
+            .entry(row[status_at].clone())
+            .or_default() += 1;
     }
     for (status, n) in &by_status {
         assert_eq!(
@@ -575,6 +588,65 @@ fn metrics_count_what_the_raw_files_hold() {
             "{status}: {m}"
         );
     }
+    let got: BTreeMap<String, BTreeMap<String, u64>> = m["idempotency"]["rows_per_minute"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["minute"].as_str().unwrap().to_string(),
+                serde_json::from_value(r["by_status"].clone()).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, by_minute);
+
+    // A request arriving with a key an earlier line already carried: the
+    // API logs both on the line that receives it.
+    let api = std::fs::read_to_string(sample().join("payments-api-6c8d7b5f9-q4w8n.log")).unwrap();
+    let mut requests_of: HashMap<String, BTreeSet<String>> = HashMap::new();
+    let mut arrivals = 0;
+    for line in api.lines() {
+        // The sample has a torn line on purpose.
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let Some(key) = v["idempotency_key"].as_str() else {
+            continue;
+        };
+        let existed = requests_of.contains_key(key);
+        let seen = requests_of.entry(key.to_string()).or_default();
+        if let Some(r) = v["request_id"].as_str()
+            && seen.insert(r.to_string())
+            && existed
+        {
+            arrivals += 1;
+        }
+    }
+    assert!(arrivals > 0);
+    assert_eq!(m["idempotency"]["existing_key_arrivals"], arrivals, "{m}");
+    // Two arrivals in the whole incident are no spike.
+    assert_eq!(m["idempotency"]["spikes"], serde_json::json!([]));
+
+    // Outcomes: every event starts at the gateway; one was charged twice
+    // (samples/README.md), and the rate is over the events with a charge.
+    let o = &m["outcomes"];
+    let charged = ["charge created", "ledger entry written", "refund created"];
+    let worker =
+        std::fs::read_to_string(sample().join("billing-worker-7f9c6d8b5-h3j6m.log")).unwrap();
+    assert!(
+        worker
+            .lines()
+            .any(|l| charged.iter().any(|c| l.contains(c)))
+    );
+    assert_eq!(o["with_duplicate_side_effect"], 1, "{o}");
+    let rate = o["duplicate_side_effect_rate"].as_f64().unwrap();
+    let with = o["with_side_effect"].as_u64().unwrap();
+    assert!((rate - 1.0 / with as f64).abs() < 1e-12, "{o}");
+    let flow = &o["workflows"]["api-gateway POST /v1/payments received"];
+    assert_eq!(flow["events"], o["events"], "{o}");
+    let took = &flow["accepted_to_completed_ms"];
+    assert!(took["p50"].as_f64().unwrap() <= took["p99"].as_f64().unwrap());
 }
 
 /// A CSV dump's header and rows, quoted fields and all.

@@ -7,12 +7,14 @@
 //! Celery's revoke; `cancelled` is the application's own cancellation (a
 //! cancel state, or CancelledError in the exception).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
+use crate::config::Config;
+use crate::detect::{Analysis, FindingKind};
 use crate::index::{IndexError, Snapshot};
-use crate::record::{Kind, Micros, Record};
+use crate::record::{Kind, Micros, Record, format_ts};
 
 /// The states counted for every task name, in this order.
 pub const STATES: [&str; 8] = [
@@ -30,6 +32,7 @@ pub const STATES: [&str; 8] = [
 #[derive(Debug, Default, Serialize)]
 pub struct Metrics {
     pub idempotency: Idempotency,
+    pub outcomes: Outcomes,
     /// Every Prometheus sample ingested, with where it was read.
     pub snapshots: Vec<Sample>,
     /// Per task name.
@@ -69,6 +72,235 @@ pub struct Idempotency {
     /// Row records by their `status` (every version a dump or a live read
     /// gave).
     pub rows_by_status: BTreeMap<String, u64>,
+    /// The same by minute of the row's time; minutes with no row are left
+    /// out.
+    pub rows_per_minute: Vec<RowMinute>,
+    /// Requests that arrived with a key an earlier record already carried
+    /// (a replay, a retry with the key, a reuse for another payload): a
+    /// record carrying the key and a request ID the key had not been seen
+    /// with.
+    pub existing_key_arrivals: u64,
+    /// By minute; minutes with none are left out, but count as zero for
+    /// the median.
+    pub existing_key_arrivals_per_minute: Vec<Count>,
+    /// The median minute's arrivals, over every minute from the first key
+    /// record to the last.
+    pub median_minute: u64,
+    /// Runs of minutes above 3× the median minute (and at least
+    /// [`SPIKE_FLOOR`] arrivals: one replay is no spike).
+    pub spikes: Vec<Spike>,
+}
+
+/// Arrivals a minute needs, whatever the median, to be a spike.
+pub const SPIKE_FLOOR: u64 = 3;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RowMinute {
+    pub minute: String,
+    pub by_status: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Count {
+    pub minute: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Spike {
+    /// First and last minute of the run.
+    pub from: String,
+    pub to: String,
+    pub arrivals: u64,
+    /// The busiest minute's arrivals.
+    pub peak: u64,
+}
+
+/// Outcome integrity, from the analysis' events (on the corrected clock).
+#[derive(Debug, Default, Serialize)]
+pub struct Outcomes {
+    pub events: usize,
+    /// Events with a once-only side effect (a charge, a ledger write).
+    pub with_side_effect: usize,
+    /// Events with a duplicate_side_effect finding.
+    pub with_duplicate_side_effect: usize,
+    /// The two above divided; null with no side effect.
+    pub duplicate_side_effect_rate: Option<f64>,
+    /// By minute of the events' first record.
+    pub per_minute: Vec<OutcomeMinute>,
+    /// By workflow: the service and message template an event starts with.
+    pub workflows: BTreeMap<String, Workflow>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct OutcomeMinute {
+    pub minute: String,
+    pub events: usize,
+    pub with_side_effect: usize,
+    pub with_duplicate_side_effect: usize,
+    pub duplicate_side_effect_rate: Option<f64>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Workflow {
+    pub events: usize,
+    pub with_side_effect: usize,
+    pub with_duplicate_side_effect: usize,
+    pub duplicate_side_effect_rate: Option<f64>,
+    /// From the event's first record to its last state mutation, over the
+    /// events that mutated anything.
+    pub accepted_to_completed_ms: Percentiles,
+    pub per_minute: Vec<WorkflowMinute>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkflowMinute {
+    pub minute: String,
+    pub events: usize,
+    pub accepted_to_completed_ms: Percentiles,
+}
+
+const MINUTE: Micros = 60_000_000;
+
+fn minute_of(ts: Micros) -> Micros {
+    ts.div_euclid(MINUTE) * MINUTE
+}
+
+fn rate(part: usize, whole: usize) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// Events, side effects, duplicates and accepted-to-completed times, whole
+/// and by workflow and minute.
+pub fn outcomes(analysis: &Analysis) -> Outcomes {
+    let mut out = Outcomes::default();
+    #[derive(Default)]
+    struct Tally {
+        events: usize,
+        side: usize,
+        dup: usize,
+        durations: Vec<f64>,
+    }
+    let mut minutes: BTreeMap<Micros, Tally> = BTreeMap::new();
+    let mut flows: BTreeMap<&str, (Tally, BTreeMap<Micros, Tally>)> = BTreeMap::new();
+    for (i, e) in analysis.events.events.iter().enumerate() {
+        let side = e.side_effects > 0;
+        let dup = analysis
+            .findings_of(i)
+            .any(|f| f.kind == FindingKind::DuplicateSideEffect);
+        let took = e
+            .last_mutation_ts
+            .filter(|t| *t >= e.first_ts)
+            .map(|t| (t - e.first_ts) as f64 / 1000.0);
+        let minute = minute_of(e.first_ts);
+        let (flow, flow_minutes) = flows.entry(e.workflow.as_str()).or_default();
+        for t in [
+            minutes.entry(minute).or_default(),
+            flow,
+            flow_minutes.entry(minute).or_default(),
+        ] {
+            t.events += 1;
+            t.side += usize::from(side);
+            t.dup += usize::from(dup);
+            t.durations.extend(took);
+        }
+    }
+    for t in minutes.values() {
+        out.events += t.events;
+        out.with_side_effect += t.side;
+        out.with_duplicate_side_effect += t.dup;
+    }
+    out.duplicate_side_effect_rate = rate(out.with_duplicate_side_effect, out.with_side_effect);
+    out.per_minute = minutes
+        .into_iter()
+        .map(|(m, t)| OutcomeMinute {
+            minute: format_ts(m),
+            events: t.events,
+            with_side_effect: t.side,
+            with_duplicate_side_effect: t.dup,
+            duplicate_side_effect_rate: rate(t.dup, t.side),
+        })
+        .collect();
+    for (name, (t, by_minute)) in flows {
+        out.workflows.insert(
+            name.to_string(),
+            Workflow {
+                events: t.events,
+                with_side_effect: t.side,
+                with_duplicate_side_effect: t.dup,
+                duplicate_side_effect_rate: rate(t.dup, t.side),
+                accepted_to_completed_ms: Percentiles::of(t.durations),
+                per_minute: by_minute
+                    .into_iter()
+                    .map(|(m, t)| WorkflowMinute {
+                        minute: format_ts(m),
+                        events: t.events,
+                        accepted_to_completed_ms: Percentiles::of(t.durations),
+                    })
+                    .collect(),
+            },
+        );
+    }
+    out
+}
+
+/// Arrivals of an existing key, from `(ts, key, request)` sightings: the
+/// count, by minute, the median minute and the spikes.
+fn key_arrivals(mut seen: Vec<(Micros, String, Option<String>)>, out: &mut Idempotency) {
+    seen.sort();
+    let (Some(first), Some(last)) = (seen.first().map(|s| s.0), seen.last().map(|s| s.0)) else {
+        return;
+    };
+    let mut keys: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut per_minute: BTreeMap<Micros, u64> = BTreeMap::new();
+    for (ts, key, request) in &seen {
+        let existed = keys.contains_key(key.as_str());
+        let requests = keys.entry(key.as_str()).or_default();
+        if let Some(r) = request
+            && requests.insert(r.as_str())
+            && existed
+        {
+            out.existing_key_arrivals += 1;
+            *per_minute.entry(minute_of(*ts)).or_default() += 1;
+        }
+    }
+    let span = ((minute_of(last) - minute_of(first)) / MINUTE + 1) as usize;
+    let mut busy: Vec<u64> = per_minute.values().copied().collect();
+    busy.sort_unstable();
+    // Nearest-rank median over every minute, the quiet ones as zeros.
+    let rank = span.div_ceil(2);
+    let quiet = span - busy.len();
+    out.median_minute = if rank <= quiet {
+        0
+    } else {
+        busy[rank - quiet - 1]
+    };
+    let threshold = (3 * out.median_minute).max(SPIKE_FLOOR - 1);
+    for (&m, &n) in &per_minute {
+        if n <= threshold {
+            continue;
+        }
+        match out.spikes.last_mut() {
+            Some(s) if s.to == format_ts(m - MINUTE) => {
+                s.to = format_ts(m);
+                s.arrivals += n;
+                s.peak = s.peak.max(n);
+            }
+            _ => out.spikes.push(Spike {
+                from: format_ts(m),
+                to: format_ts(m),
+                arrivals: n,
+                peak: n,
+            }),
+        }
+    }
+    out.existing_key_arrivals_per_minute = per_minute
+        .into_iter()
+        .map(|(m, count)| Count {
+            minute: format_ts(m),
+            count,
+        })
+        .collect();
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -175,10 +407,53 @@ struct Task {
     events: Vec<(&'static str, String)>,
 }
 
-pub fn metrics(snapshot: &Snapshot) -> Result<Metrics, IndexError> {
+/// The figures of an index, with `analysis` of the same snapshot (its
+/// events and clock).
+pub fn metrics(
+    snapshot: &Snapshot,
+    analysis: &Analysis,
+    config: &Config,
+) -> Result<Metrics, IndexError> {
     let mut tasks: HashMap<String, Task> = HashMap::new();
     let mut out = Metrics::default();
-    snapshot.for_each_record(&mut |r| match r.kind {
+    let mut rows_per_minute: BTreeMap<Micros, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut key_sightings: Vec<(Micros, String, Option<String>)> = Vec::new();
+    snapshot.for_each_record(&mut |mut r| {
+        analysis.clock.apply(&mut r);
+        if r.kind != Kind::Metric {
+            let of_kind = |kind: &str| {
+                r.ids
+                    .iter()
+                    .find(|id| config.id_kind(&id.field) == Some(kind))
+                    .map(|id| id.value.clone())
+            };
+            if let Some(key) = of_kind("idem") {
+                key_sightings.push((r.ts, key, of_kind("request")));
+            }
+        }
+        tally(&mut r, &mut out, &mut tasks, &mut rows_per_minute);
+    })?;
+    out.idempotency.rows_per_minute = rows_per_minute
+        .into_iter()
+        .map(|(m, by_status)| RowMinute {
+            minute: format_ts(m),
+            by_status,
+        })
+        .collect();
+    key_arrivals(key_sightings, &mut out.idempotency);
+    out.outcomes = outcomes(analysis);
+    finish_tasks(tasks, &mut out);
+    Ok(out)
+}
+
+/// One record into the task, row and snapshot figures.
+fn tally(
+    r: &mut Record,
+    out: &mut Metrics,
+    tasks: &mut HashMap<String, Task>,
+    rows_per_minute: &mut BTreeMap<Micros, BTreeMap<String, u64>>,
+) {
+    match r.kind {
         Kind::Metric => {
             let Some(value) = r.attr("value").and_then(|v| v.parse().ok()) else {
                 return;
@@ -198,6 +473,11 @@ pub fn metrics(snapshot: &Snapshot) -> Result<Metrics, IndexError> {
         }
         Kind::IdemRow => {
             let status = r.attr("status").unwrap_or("").to_string();
+            *rows_per_minute
+                .entry(minute_of(r.ts))
+                .or_default()
+                .entry(status.clone())
+                .or_default() += 1;
             *out.idempotency.rows_by_status.entry(status).or_default() += 1;
         }
         Kind::TaskEvent => {
@@ -208,7 +488,7 @@ pub fn metrics(snapshot: &Snapshot) -> Result<Metrics, IndexError> {
             if let Some(name) = r.attr("name").filter(|n| !n.is_empty()) {
                 t.name.get_or_insert_with(|| name.to_string());
             }
-            for state in states_of(&r) {
+            for state in states_of(r) {
                 match state {
                     "received" => {
                         t.received = Some(t.received.map_or(r.ts, |at| at.min(r.ts)));
@@ -228,7 +508,12 @@ pub fn metrics(snapshot: &Snapshot) -> Result<Metrics, IndexError> {
             }
         }
         _ => {}
-    })?;
+    }
+}
+
+/// Task counts and durations, by name and worker, and the Prometheus
+/// counters beside them.
+fn finish_tasks(tasks: HashMap<String, Task>, out: &mut Metrics) {
     // (queue waits, runtimes) by task name, and by name and worker.
     let mut durations: BTreeMap<(String, Option<String>), Durations> = BTreeMap::new();
     for t in tasks.into_values() {
@@ -291,8 +576,7 @@ pub fn metrics(snapshot: &Snapshot) -> Result<Metrics, IndexError> {
     }
     out.snapshots
         .sort_by(|a, b| (a.at, &a.source).cmp(&(b.at, &b.source)));
-    compare_counters(&mut out);
-    Ok(out)
+    compare_counters(out);
 }
 
 /// Label keys that name a task, and that name a state.

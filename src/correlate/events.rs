@@ -26,6 +26,14 @@ pub struct EventSummary {
     pub last_ts: Micros,
     pub records: usize,
     pub mutations: usize,
+    /// What kind of event this is: the service and message template of its
+    /// first record (`api-gateway POST /v1/payments received`).
+    pub workflow: String,
+    /// Records of once-only side effects (a charge, a ledger write).
+    pub side_effects: usize,
+    /// When its last state mutation happened, if any did: accepted to
+    /// completed runs from `first_ts` to this.
+    pub last_mutation_ts: Option<Micros>,
 }
 
 impl EventSummary {
@@ -433,6 +441,19 @@ pub fn summarise(records: &[Record], config: &Config, hubs: &HashSet<&str>) -> E
         last_ts: records.last().map_or(0, |r| r.ts),
         records: records.len(),
         mutations: records.iter().filter(|r| r.mutation).count(),
+        workflow: records
+            .first()
+            .map(|r| format!("{} {}", r.service, crate::record::message_template(r)))
+            .unwrap_or_default(),
+        side_effects: records
+            .iter()
+            .filter(|r| {
+                r.mutation
+                    && r.kind == crate::record::Kind::Log
+                    && config.mutation(&r.message).is_some_and(|m| m.once)
+            })
+            .count(),
+        last_mutation_ts: records.iter().filter(|r| r.mutation).map(|r| r.ts).max(),
     }
 }
 

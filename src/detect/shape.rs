@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::record::{Kind, Micros, Record, SourceRef, format_ts};
+use crate::record::{Kind, Micros, Record, SourceRef, format_ts, message_template};
 
 use super::{Finding, FindingKind, event_ids};
 
@@ -95,34 +95,6 @@ fn stated_version(record: &Record) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
-/// A message with its variable parts masked: a word that holds one of the
-/// record's IDs, and each piece of a word (split at `/`, `:`, `=`) that is
-/// a number or a longer token with a digit in it (a count, a time, an ID),
-/// becomes `<*>`. Short pieces such as the `v1` of a path stay.
-pub fn template(record: &Record) -> String {
-    let mut out = String::new();
-    for word in record.message.split_whitespace().take(16) {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        if record.ids.iter().any(|id| word.contains(id.value.as_str())) {
-            out.push_str("<*>");
-            continue;
-        }
-        for piece in word.split_inclusive(['/', ':', '=']) {
-            let (body, sep) = match piece.char_indices().last() {
-                Some((i, '/' | ':' | '=')) => (&piece[..i], &piece[i..]),
-                _ => (piece, ""),
-            };
-            let digits = body.bytes().filter(u8::is_ascii_digit).count();
-            let variable = digits > 0 && (body.len() > 3 || digits == body.len());
-            out.push_str(if variable { "<*>" } else { body });
-            out.push_str(sep);
-        }
-    }
-    out
-}
-
 #[derive(Debug, Clone)]
 struct Seen {
     ts: Micros,
@@ -171,7 +143,7 @@ impl Shapes {
         if record.kind != Kind::Log || record.message.trim().is_empty() {
             return;
         }
-        let key = (record.service.clone(), template(record));
+        let key = (record.service.clone(), message_template(record));
         if !self.templates.contains_key(&key) && self.templates.len() >= MAX_TEMPLATES {
             return;
         }
@@ -382,22 +354,6 @@ mod tests {
             s.add(r, &c);
         }
         s.findings().into_iter().map(|(f, _)| f).collect()
-    }
-
-    #[test]
-    fn templates_mask_what_varies() {
-        let mut r = rec(
-            1,
-            1,
-            "api",
-            &[("order", "ord-x")],
-            "charged 4200 for ord-x in 35ms",
-        );
-        assert_eq!(template(&r), "charged <*> for <*> in <*>");
-        r.message = "POST /v1/payments received".into();
-        assert_eq!(template(&r), "POST /v1/payments received");
-        r.message = "GET /v1/orders/12345 took=35ms at 10:04:07".into();
-        assert_eq!(template(&r), "GET /v1/orders/<*> took=<*> at <*>:<*>:<*>");
     }
 
     #[test]

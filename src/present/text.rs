@@ -406,5 +406,58 @@ pub fn metrics_table(m: &crate::analysis::metrics::Metrics) -> String {
             .collect();
         let _ = writeln!(out, "\nidempotency rows by status: {}", rows.join(", "));
     }
+    let idem = &m.idempotency;
+    if idem.existing_key_arrivals > 0 {
+        let _ = writeln!(
+            out,
+            "requests with an existing key: {} (median minute {})",
+            idem.existing_key_arrivals, idem.median_minute
+        );
+        for s in &idem.spikes {
+            let _ = writeln!(
+                out,
+                "  spike {} .. {}: {} arrivals, {} in the busiest minute",
+                s.from, s.to, s.arrivals, s.peak
+            );
+        }
+    }
+    let o = &m.outcomes;
+    if o.events > 0 {
+        let pct = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{:.2}%", r * 100.0));
+        let _ = writeln!(
+            out,
+            "\noutcomes: {} events, {} with a side effect, {} duplicated ({})",
+            o.events,
+            o.with_side_effect,
+            o.with_duplicate_side_effect,
+            pct(o.duplicate_side_effect_rate)
+        );
+        let flow_w = o
+            .workflows
+            .keys()
+            .map(|k| k.chars().count())
+            .max()
+            .unwrap_or(8)
+            .clamp(8, 60);
+        let _ = writeln!(
+            out,
+            "{:<flow_w$}  {:>7}  {:>10}  {:>22}",
+            "WORKFLOW", "EVENTS", "DUPLICATED", "ACCEPTED→DONE p50/p99"
+        );
+        for (name, w) in &o.workflows {
+            let name: String = for_terminal(name).chars().take(flow_w).collect();
+            let _ = writeln!(
+                out,
+                "{name:<flow_w$}  {:>7}  {:>10}  {:>22}",
+                w.events,
+                pct(w.duplicate_side_effect_rate),
+                format!(
+                    "{}/{} ms",
+                    ms(w.accepted_to_completed_ms.p50),
+                    ms(w.accepted_to_completed_ms.p99)
+                )
+            );
+        }
+    }
     out
 }

@@ -393,6 +393,14 @@ fn impact_sentence(findings: &[Finding]) -> String {
             FindingKind::KeyDrift,
             " The services built different idempotency keys for this event.",
         ),
+        (
+            FindingKind::ReconciliationDelta,
+            " Two services recorded different amounts or currencies for one business object.",
+        ),
+        (
+            FindingKind::PayloadShapeDrift,
+            " A service changed the fields of a payload between versions or instances.",
+        ),
     ] {
         if findings.iter().any(|f| f.kind == kind) {
             s.push_str(what);
@@ -554,6 +562,10 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
         (
             FindingKind::StuckProcessing,
             "with an idempotency row stuck in processing",
+        ),
+        (
+            FindingKind::ReconciliationDelta,
+            "whose amounts disagree between services",
         ),
     ] {
         if input.only.is_none_or(|k| k == kind) {
