@@ -84,6 +84,7 @@ macro_rules! put {
 
 const USAGE: &str = "\
 usage: gen_bundle --events N --out DIR [--seed S] [--skew-ms MS] [--jsonl PATH]
+                  [--worker-setting NAME=VALUE]...
 
 Writes a deterministic synthetic hopline bundle of N payment events to DIR:
 five service logs, db/operation_log.csv, celery-events.jsonl and .truth.jsonl.
@@ -98,6 +99,12 @@ five service logs, db/operation_log.csv, celery-events.jsonl and .truth.jsonl.
                   one JSON-lines file with uniform fields (ts, service,
                   instance, level, msg and the record's IDs, flat); keep it
                   outside DIR, or ingesting DIR reads the records twice
+  --worker-setting NAME=VALUE
+                  set one of the settings billing-worker logs at startup
+                  (max_retries=3, soft_time_limit_s=55, prefetch_multiplier=4
+                  by default) or add one; its config_hash follows. Changes
+                  nothing else: two bundles that differ only here differ
+                  only in that line
   -h, --help      print this help
 ";
 
@@ -151,6 +158,7 @@ struct Args {
     seed: u64,
     skew_ms: i64,
     jsonl: Option<PathBuf>,
+    worker_settings: Vec<(String, String)>,
 }
 
 /// `Ok(None)` means help was asked for.
@@ -160,6 +168,14 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
     let mut seed = 1u64;
     let mut skew_ms = 0i64;
     let mut jsonl = None;
+    let mut worker_settings: Vec<(String, String)> = [
+        ("max_retries", "3"),
+        ("soft_time_limit_s", "55"),
+        ("prefetch_multiplier", "4"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
     let mut i = 0;
     while i < argv.len() {
         let arg = argv[i].as_str();
@@ -172,7 +188,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
         };
         if !matches!(
             name,
-            "--events" | "--out" | "--seed" | "--skew-ms" | "--jsonl"
+            "--events" | "--out" | "--seed" | "--skew-ms" | "--jsonl" | "--worker-setting"
         ) {
             return Err(format!("unknown argument `{arg}`"));
         }
@@ -197,6 +213,23 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
                     return Err("--out: empty path".to_string());
                 }
                 out = Some(PathBuf::from(value));
+            }
+            "--worker-setting" => {
+                let (k, v) = value
+                    .split_once('=')
+                    .filter(|(k, v)| {
+                        !k.is_empty()
+                            && !v.is_empty()
+                            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+                    })
+                    .ok_or_else(|| {
+                        format!("--worker-setting: `{value}` is not NAME=VALUE (letters, digits, _ and .)")
+                    })?;
+                match worker_settings.iter_mut().find(|(name, _)| name == k) {
+                    Some(slot) => slot.1 = v.to_string(),
+                    None => worker_settings.push((k.to_string(), v.to_string())),
+                }
             }
             "--jsonl" => {
                 if value.is_empty() {
@@ -230,6 +263,7 @@ fn parse_args(argv: &[String]) -> Result<Option<Args>, String> {
         seed,
         skew_ms,
         jsonl,
+        worker_settings,
     }))
 }
 
@@ -1640,6 +1674,34 @@ fn write_event(
     truth.write_line(buf)
 }
 
+/// billing-worker's startup line: its settings and their fingerprint, at
+/// the bundle's first instant. No IDs: it belongs to no event.
+fn worker_ready(settings: &[(String, String)]) -> String {
+    // FNV-1a over `name=value` lines.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for (k, v) in settings {
+        for b in format!("{k}={v}\n").bytes() {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    let mut s = String::from("{\"asctime\":\"");
+    put_asctime(&mut s, BASE_US);
+    put!(
+        s,
+        "\",\"levelname\":\"INFO\",\"name\":\"billing.worker\",\"message\":\"worker ready\",\"config_hash\":\"{:08x}\"",
+        hash >> 32
+    );
+    for (k, v) in settings {
+        if v.parse::<f64>().is_ok() {
+            put!(s, ",\"{k}\":{v}");
+        } else {
+            put!(s, ",\"{k}\":\"{v}\"");
+        }
+    }
+    s.push('}');
+    s
+}
+
 fn run(args: &Args) -> io::Result<()> {
     let clock = Instant::now();
     // Instance names come from their own stream, so they depend on the seed
@@ -1672,6 +1734,7 @@ fn run(args: &Args) -> io::Result<()> {
         .collect::<io::Result<Vec<Out>>>()?;
     let mut truth = Out::create(&args.out, ".truth.jsonl")?;
     outs[DB].write_line(CSV_HEADER)?;
+    outs[BW].write_line(&worker_ready(&args.worker_settings))?;
 
     let mut jsonl = match &args.jsonl {
         Some(path) => {

@@ -135,9 +135,32 @@ in output or errors.")]
         #[command(flatten)]
         window: Window,
     },
-    /// Task and idempotency-table figures: task states, queue wait and
-    /// runtime per task name and worker, table rows by status
+    /// Task, idempotency-table and outcome figures: task states, queue wait
+    /// and runtime per task name and worker, table rows and requests with
+    /// an existing key per minute, duplicate side-effect rate and
+    /// accepted-to-completed time per workflow
     Metrics {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Two bundles side by side (staging vs prod, before vs after a
+    /// deploy): what changed in config, findings, task and outcome figures,
+    /// message templates and payload shapes
+    #[command(
+        after_help = "A and B are bundle paths (ingested first when needed, each into its own \
+index) or index directories. Only differences are listed; nothing listed means the two agree \
+on everything compared. Exit status 0 either way.
+
+Examples:
+  hopline diff ./staging-bundle ./prod-bundle
+  hopline diff before/ after/ --json | jq '.config'"
+    )]
+    Diff {
+        /// The first bundle or index (the "before")
+        a: PathBuf,
+        /// The second bundle or index (the "after")
+        b: PathBuf,
+        /// One JSON object
         #[arg(long)]
         json: bool,
     },

@@ -151,6 +151,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         } => findings(g, *kind, fail_on, *json, window),
         Command::Events { json, window } => events(g, *json, window),
         Command::Metrics { json } => metrics_cmd(g, *json),
+        Command::Diff { a, b, json } => diff_cmd(g, a, b, *json),
         Command::Export {
             id,
             incident: _,
@@ -685,6 +686,50 @@ fn metrics_cmd(g: &Global, json: bool) -> Result<ExitCode> {
         outln!("{}", serde_json::to_string(&m)?);
     } else {
         out!("{}", text::metrics_table(&m));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A bundle's index (ingested first when it has new files), or an index
+/// directory as it is, with its configuration.
+fn side_index(g: &Global, path: &Path) -> Result<(RecordIndex, Config)> {
+    if path.join("meta.json").is_file() {
+        let index = RecordIndex::open_existing(path)
+            .with_context(|| format!("opening the index at {}", path.display()))?;
+        let config = config_for(g, Some(&index), &[])?;
+        return Ok((index, config));
+    }
+    if !path.exists() {
+        bail!("{}: no such file or directory", path.display());
+    }
+    let roots = [path.to_path_buf()];
+    let index = RecordIndex::open_or_create(&location::index_dir_for(&roots))?;
+    let config = config_for(g, None, &roots)?;
+    do_ingest(&index, &roots, &config)?;
+    Ok((index, config))
+}
+
+fn diff_cmd(g: &Global, a: &Path, b: &Path, json: bool) -> Result<ExitCode> {
+    let (ia, ca) = side_index(g, a)?;
+    let (ib, cb) = side_index(g, b)?;
+    let (aa, ab) = (analyse(&ia, &ca)?, analyse(&ib, &cb)?);
+    let ma = hopline::analysis::metrics::metrics(&ia.snapshot(), &aa, &ca)?;
+    let mb = hopline::analysis::metrics::metrics(&ib.snapshot(), &ab, &cb)?;
+    let side = |label: &Path, index: &RecordIndex, analysis, metrics, config| {
+        hopline::analysis::diff::Side {
+            label: label.display().to_string(),
+            snapshot: index.snapshot(),
+            analysis,
+            metrics,
+            config,
+        }
+    };
+    let d =
+        hopline::analysis::diff::diff(&side(a, &ia, &aa, &ma, &ca), &side(b, &ib, &ab, &mb, &cb))?;
+    if json {
+        outln!("{}", serde_json::to_string(&d)?);
+    } else {
+        out!("{}", text::diff_text(&d));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -19,7 +19,12 @@ struct Truth {
 }
 
 fn generate(dir: &Path, events: u32, seed: u32, skew_ms: i64) -> Truth {
+    generate_with(dir, events, seed, skew_ms, &[])
+}
+
+fn generate_with(dir: &Path, events: u32, seed: u32, skew_ms: i64, extra: &[&str]) -> Truth {
     let ok = Command::new(common::generator())
+        .args(extra)
         .args([
             "--events",
             &events.to_string(),
@@ -343,4 +348,51 @@ fn a_timeline_right_after_ingest_is_on_the_corrected_clock() {
         let moved = ledger["skew_ms"].as_i64().unwrap();
         assert!((moved + 120).abs() <= 2, "round {round}: {ledger}");
     }
+}
+
+/// Two runs of the same system that differ in one worker setting: `diff`
+/// names that setting, its service and both values, and nothing else. A
+/// bundle of another seed, as a control, differs in much more.
+#[test]
+fn diff_names_the_one_setting_two_runs_differ_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
+    generate(&a, 400, 3, 0);
+    generate_with(&b, 400, 3, 0, &["--worker-setting", "soft_time_limit_s=30"]);
+    generate(&c, 400, 4, 0);
+    let cache = tmp.path().join("cache");
+    let diff = |x: &Path, y: &Path| -> Value {
+        let mut cmd = common::hopline(&cache);
+        cmd.args(["diff", "--json"]).arg(x).arg(y);
+        serde_json::from_str(&run_ok(&mut cmd)).unwrap()
+    };
+    let d = diff(&a, &b);
+    let config = d["config"].as_array().unwrap();
+    assert_eq!(config.len(), 1, "{d}");
+    assert_eq!(config[0]["service"], "billing-worker");
+    assert_eq!(
+        config[0]["settings"],
+        serde_json::json!([{"what": "soft_time_limit_s", "a": ["55"], "b": ["30"]}])
+    );
+    assert_ne!(config[0]["fingerprint"]["a"], config[0]["fingerprint"]["b"]);
+    for empty in ["findings", "tasks", "outcomes", "shapes"] {
+        assert_eq!(d[empty], serde_json::json!([]), "{empty}: {d}");
+    }
+    assert_eq!(d["templates"], serde_json::json!({"new": [], "gone": []}));
+
+    // The same bundle against itself: nothing at all.
+    let same = diff(&a, &a);
+    assert_eq!(same["config"], serde_json::json!([]));
+    let mut text = common::hopline(&cache);
+    text.arg("diff").arg(&a).arg(&a);
+    assert!(run_ok(&mut text).contains("no differences"));
+
+    // Another seed: other stories, other timings.
+    let other = diff(&a, &c);
+    assert!(!other["findings"].as_array().unwrap().is_empty(), "{other}");
+    assert!(!other["tasks"].as_array().unwrap().is_empty(), "{other}");
 }

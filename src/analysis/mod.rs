@@ -5,6 +5,7 @@
 //! later (a cold `timeline`, an event opened in the TUI) come in the order
 //! the analysis used.
 
+pub mod diff;
 pub mod kept;
 pub mod metrics;
 

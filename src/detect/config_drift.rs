@@ -24,7 +24,32 @@ pub struct ConfigSetting {
     pub value: String,
     pub source: SourceRef,
     pub ts: crate::record::Micros,
+    /// The other fields of the line that logged it: the settings behind
+    /// the fingerprint (`max_retries = 3`), the instance's own identity
+    /// (pid, host) and IDs aside.
+    pub settings: Vec<(String, String)>,
 }
+
+/// Fields of a startup line that say which process this is, not how it is
+/// configured: they differ between any two runs.
+const IDENTITY_FIELDS: &[&str] = &[
+    "pid",
+    "ppid",
+    "hostname",
+    "host",
+    "host.name",
+    "pod",
+    "pod_name",
+    "instance",
+    "node",
+    "thread",
+    "threadName",
+    "process",
+    "processName",
+    "ip",
+    "started_at",
+    "uptime",
+];
 
 /// The latest setting of every instance that logs one, gathered record by
 /// record.
@@ -49,6 +74,16 @@ impl Settings {
                     value: v.clone(),
                     source: r.source.clone(),
                     ts: r.ts,
+                    settings: r
+                        .attrs
+                        .iter()
+                        .filter(|(name, _)| {
+                            name != k
+                                && !IDENTITY_FIELDS.contains(&name.as_str())
+                                && !r.ids.iter().any(|id| &id.field == name)
+                        })
+                        .cloned()
+                        .collect(),
                 },
             );
         }

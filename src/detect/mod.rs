@@ -10,7 +10,7 @@ mod idempotency;
 pub mod overview;
 mod reconcile;
 mod retry;
-mod shape;
+pub mod shape;
 mod spill;
 mod task;
 

@@ -140,6 +140,15 @@ pub struct Shapes {
 
 impl Shapes {
     pub fn add(&mut self, record: &Record, config: &Config) {
+        let side = stated_version(record)
+            .map(|v| format!("version {v}"))
+            .unwrap_or_else(|| format!("instance {}", record.instance));
+        self.add_as(record, config, side);
+    }
+
+    /// [`Shapes::add`] with the side named by the caller (`diff` puts each
+    /// bundle on a side of its own).
+    pub fn add_as(&mut self, record: &Record, config: &Config, side_name: String) {
         if record.kind != Kind::Log || record.message.trim().is_empty() {
             return;
         }
@@ -147,9 +156,6 @@ impl Shapes {
         if !self.templates.contains_key(&key) && self.templates.len() >= MAX_TEMPLATES {
             return;
         }
-        let side_name = stated_version(record)
-            .map(|v| format!("version {v}"))
-            .unwrap_or_else(|| format!("instance {}", record.instance));
         let sides = self.templates.entry(key).or_default();
         let side = sides.entry(side_name).or_insert_with(|| {
             let seen = Seen::of(record, config);
@@ -221,6 +227,46 @@ impl Shapes {
                 if let Some(f) = drift(key, pair[0], pair[1]) {
                     out.push((f, pair[1].1.first.ts));
                 }
+            }
+        }
+        out
+    }
+}
+
+/// Two named sides compared template by template (see [`Shapes::add_as`]).
+#[derive(Debug, Default)]
+pub struct Compared {
+    /// (service, template, records) only the new side wrote.
+    pub new: Vec<(String, String, u64)>,
+    /// ... and only the old side.
+    pub gone: Vec<(String, String, u64)>,
+    /// The detail of each template whose shape changed (see `drift`).
+    pub changed: Vec<serde_json::Value>,
+}
+
+impl Shapes {
+    pub fn compare(&self, old: &str, new: &str) -> Compared {
+        let mut out = Compared::default();
+        let mut keys: Vec<&(String, String)> = self.templates.keys().collect();
+        keys.sort();
+        for key in keys {
+            let sides = &self.templates[key];
+            match (sides.get_key_value(old), sides.get_key_value(new)) {
+                (Some(_), None) => {
+                    out.gone
+                        .push((key.0.clone(), key.1.clone(), sides[old].records))
+                }
+                (None, Some(_)) => out
+                    .new
+                    .push((key.0.clone(), key.1.clone(), sides[new].records)),
+                (Some(a), Some(b)) if a.1.records >= MIN_SIDE && b.1.records >= MIN_SIDE => {
+                    if let Some(f) = drift(key, a, b)
+                        && let Some(d) = f.detail
+                    {
+                        out.changed.push(d.value());
+                    }
+                }
+                _ => {}
             }
         }
         out

@@ -461,3 +461,134 @@ pub fn metrics_table(m: &crate::analysis::metrics::Metrics) -> String {
     }
     out
 }
+
+/// `hopline diff` for a terminal: one section per kind of change, only
+/// what changed.
+pub fn diff_text(d: &crate::analysis::diff::Diff) -> String {
+    let mut out = String::new();
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "(none)".to_string()
+        } else {
+            for_terminal(&v.join(", ")).into_owned()
+        }
+    };
+    let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v}"));
+    let _ = writeln!(
+        out,
+        "A {}: {} records, {} events, {} findings",
+        for_terminal(&d.a.label),
+        d.a.records,
+        d.a.events,
+        d.a.findings
+    );
+    let _ = writeln!(
+        out,
+        "B {}: {} records, {} events, {} findings",
+        for_terminal(&d.b.label),
+        d.b.records,
+        d.b.events,
+        d.b.findings
+    );
+    if d.is_empty() {
+        out.push_str(
+            "\nno differences in config, findings, tasks, outcomes, templates or payload shapes\n",
+        );
+        return out;
+    }
+    if !d.config.is_empty() {
+        out.push_str("\nconfig\n");
+        for c in &d.config {
+            let _ = writeln!(
+                out,
+                "  {}: {} {} -> {}",
+                for_terminal(&c.service),
+                for_terminal(&c.fingerprint.what),
+                list(&c.fingerprint.a),
+                list(&c.fingerprint.b)
+            );
+            for s in &c.settings {
+                let _ = writeln!(
+                    out,
+                    "    {}: {} -> {}",
+                    for_terminal(&s.what),
+                    list(&s.a),
+                    list(&s.b)
+                );
+            }
+        }
+    }
+    if !d.findings.is_empty() {
+        out.push_str("\nfindings\n");
+        for f in &d.findings {
+            let _ = writeln!(out, "  {}: {} -> {}", f.what, f.a, f.b);
+        }
+    }
+    if !d.tasks.is_empty() {
+        out.push_str("\ntasks\n");
+        for t in &d.tasks {
+            let _ = writeln!(
+                out,
+                "  {} {}: {} -> {}",
+                for_terminal(&t.task),
+                t.what,
+                num(t.a),
+                num(t.b)
+            );
+        }
+    }
+    if !d.outcomes.is_empty() {
+        out.push_str("\noutcomes\n");
+        for o in &d.outcomes {
+            let _ = writeln!(
+                out,
+                "  {}: {} -> {}",
+                for_terminal(&o.what),
+                num(o.a),
+                num(o.b)
+            );
+        }
+    }
+    for (title, v) in [
+        ("new templates", &d.templates.new),
+        ("gone templates", &d.templates.gone),
+    ] {
+        if !v.is_empty() {
+            let _ = writeln!(out, "\n{title}");
+            for t in v.iter() {
+                let _ = writeln!(
+                    out,
+                    "  {} \"{}\" ({} records)",
+                    for_terminal(&t.service),
+                    for_terminal(&t.template),
+                    t.records
+                );
+            }
+        }
+    }
+    if !d.shapes.is_empty() {
+        out.push_str("\npayload shapes\n");
+        for s in &d.shapes {
+            let fields = |k: &str| {
+                s[k].as_array()
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(|f| f["field"].as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default()
+            };
+            let _ = writeln!(
+                out,
+                "  {} \"{}\": added [{}] removed [{}] retyped [{}]",
+                for_terminal(s["service"].as_str().unwrap_or("")),
+                for_terminal(s["template"].as_str().unwrap_or("")),
+                fields("added"),
+                fields("removed"),
+                fields("retyped")
+            );
+        }
+    }
+    out
+}
