@@ -681,6 +681,48 @@ mod tests {
     }
 
     #[test]
+    fn arrivals_of_existing_keys_and_their_spikes() {
+        let m = |minute: i64, second: i64| minute * MINUTE + second * 1_000_000;
+        let mut seen = Vec::new();
+        // Minutes 0..10: one key a minute, first sight then one replay.
+        for minute in 0..10 {
+            let key = format!("k{minute}");
+            seen.push((m(minute, 0), key.clone(), None));
+            seen.push((m(minute, 1), key.clone(), Some(format!("r{minute}"))));
+            seen.push((m(minute, 2), key, Some(format!("r{minute}-again"))));
+        }
+        // Minutes 4 and 5: a burst of replays of k4; minute 7: two.
+        for i in 0..14 {
+            seen.push((m(4 + i % 2, 30), "k4".into(), Some(format!("burst{i}"))));
+        }
+        seen.push((m(7, 40), "k7".into(), Some("x1".into())));
+        seen.push((m(7, 41), "k7".into(), Some("x1".into())));
+        let mut out = Idempotency::default();
+        key_arrivals(seen, &mut out);
+        // The first request of a key that was seen first without one is
+        // an arrival too: the key existed.
+        assert_eq!(out.existing_key_arrivals, 10 * 2 + 14 + 1);
+        assert_eq!(out.median_minute, 2);
+        assert_eq!(out.spikes.len(), 1, "{:?}", out.spikes);
+        let spike = &out.spikes[0];
+        assert_eq!(spike.from, format_ts(m(4, 0)));
+        assert_eq!(spike.to, format_ts(m(5, 0)));
+        // 2 + 7 each, above 3 × 2; minute 7's 3 is not.
+        assert_eq!((spike.arrivals, spike.peak), (18, 9));
+        // A quiet run: one replay is no spike, whatever the median.
+        let mut quiet = Idempotency::default();
+        key_arrivals(
+            vec![
+                (m(0, 0), "k".into(), Some("a".into())),
+                (m(9, 0), "k".into(), Some("b".into())),
+            ],
+            &mut quiet,
+        );
+        assert_eq!((quiet.existing_key_arrivals, quiet.median_minute), (1, 0));
+        assert!(quiet.spikes.is_empty());
+    }
+
+    #[test]
     fn nearest_rank_percentiles() {
         let p = Percentiles::of((1..=100).map(f64::from).collect());
         assert_eq!((p.n, p.p50, p.p99), (100, Some(50.0), Some(99.0)));
