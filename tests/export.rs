@@ -19,8 +19,10 @@ fn sample() -> &'static Ingested {
 
 fn export(ix: &Ingested, args: &[&str]) -> String {
     let out = run_ok(ix.cmd().arg("export").args(args));
-    // The index lives in a temp dir; golden files must not depend on it.
+    // The index lives in a temp dir and the checkout anywhere; golden files
+    // must depend on neither.
     out.replace(&ix.index().display().to_string(), "<INDEX>")
+        .replace(&common::sample().display().to_string(), "<BUNDLE>")
 }
 
 /// A GFM table row's cells: pipes not escaped by a backslash split them.
@@ -148,6 +150,23 @@ fn incident_export_matches_its_golden_file_and_is_deterministic() {
                 && r.get(1).map(String::as_str) == Some("duplicate_side_effect")),
         "findings-by-kind table"
     );
+    // One event per finding kind, no event twice: a kind whose events were
+    // all shown for a more severe kind is in that event's findings table.
+    let shown: Vec<&str> = md
+        .lines()
+        .filter_map(|l| l.strip_prefix("## Representative `"))
+        .filter_map(|l| l.split("event `").nth(1))
+        .collect();
+    let mut distinct = shown.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        shown.len(),
+        "an event shown twice: {shown:?}"
+    );
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    let representatives = md.split("## Representative").skip(1).collect::<String>();
     for kind in [
         "duplicate_side_effect",
         "partial_write",
@@ -156,10 +175,19 @@ fn incident_export_matches_its_golden_file_and_is_deterministic() {
         "stuck_processing",
     ] {
         assert!(
-            md.contains(&format!("## Representative `{kind}`")),
-            "{kind} has no representative timeline"
+            representatives.contains(&format!("| {kind} |")),
+            "{kind} is in no representative's findings"
         );
     }
+    for section in [
+        "## Triage checklist",
+        "## Metrics",
+        "## Money impact",
+        "## Action items",
+    ] {
+        assert!(md.contains(section), "{section}");
+    }
+    assert!(md.find("## Triage checklist") < md.find("## Summary"));
     let only = export(
         ix,
         &["--incident", "--kind", "partial_write", "--format", "json"],

@@ -142,6 +142,7 @@ mod tests {
             records,
             histogram: Histogram::default(),
             config_settings: Vec::new(),
+            config_history: Vec::new(),
             clock: Clock::default(),
             malformed: 0,
             malformed_lines: Vec::new(),

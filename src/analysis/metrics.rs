@@ -37,6 +37,9 @@ pub struct Metrics {
     pub snapshots: Vec<Sample>,
     /// Per task name.
     pub tasks: BTreeMap<String, TaskMetrics>,
+    /// Every task's lifecycle events by state and minute (on the corrected
+    /// clock); minutes with none are left out.
+    pub task_states_per_minute: BTreeMap<&'static str, Vec<Count>>,
 }
 
 /// One Prometheus sample.
@@ -104,6 +107,8 @@ pub struct RowMinute {
 pub struct Count {
     pub minute: String,
     pub count: u64,
+    #[serde(skip)]
+    pub at: Micros,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,6 +139,8 @@ pub struct Outcomes {
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct OutcomeMinute {
+    #[serde(skip)]
+    pub at: Micros,
     pub minute: String,
     pub events: usize,
     pub with_side_effect: usize,
@@ -214,6 +221,7 @@ pub fn outcomes(analysis: &Analysis) -> Outcomes {
     out.per_minute = minutes
         .into_iter()
         .map(|(m, t)| OutcomeMinute {
+            at: m,
             minute: format_ts(m),
             events: t.events,
             with_side_effect: t.side,
@@ -299,6 +307,7 @@ fn key_arrivals(mut seen: Vec<(Micros, String, Option<String>)>, out: &mut Idemp
         .map(|(m, count)| Count {
             minute: format_ts(m),
             count,
+            at: m,
         })
         .collect();
 }
@@ -417,6 +426,7 @@ pub fn metrics(
     let mut tasks: HashMap<String, Task> = HashMap::new();
     let mut out = Metrics::default();
     let mut rows_per_minute: BTreeMap<Micros, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut states_per_minute: BTreeMap<&'static str, BTreeMap<Micros, u64>> = BTreeMap::new();
     let mut key_sightings: Vec<(Micros, String, Option<String>)> = Vec::new();
     snapshot.for_each_record(&mut |mut r| {
         analysis.clock.apply(&mut r);
@@ -431,8 +441,31 @@ pub fn metrics(
                 key_sightings.push((r.ts, key, of_kind("request")));
             }
         }
+        if r.kind == Kind::TaskEvent && r.attr("task_id").is_some() {
+            for state in states_of(&r) {
+                *states_per_minute
+                    .entry(state)
+                    .or_default()
+                    .entry(minute_of(r.ts))
+                    .or_default() += 1;
+            }
+        }
         tally(&mut r, &mut out, &mut tasks, &mut rows_per_minute);
     })?;
+    out.task_states_per_minute = states_per_minute
+        .into_iter()
+        .map(|(state, minutes)| {
+            let counts = minutes
+                .into_iter()
+                .map(|(at, count)| Count {
+                    minute: format_ts(at),
+                    count,
+                    at,
+                })
+                .collect();
+            (state, counts)
+        })
+        .collect();
     out.idempotency.rows_per_minute = rows_per_minute
         .into_iter()
         .map(|(m, by_status)| RowMinute {

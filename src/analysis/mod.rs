@@ -8,6 +8,7 @@
 pub mod diff;
 pub mod kept;
 pub mod metrics;
+pub mod triage;
 
 use crate::config::Config;
 use crate::detect::{Analysis, AnalysisError, analyse_scan};

@@ -56,7 +56,14 @@ const IDENTITY_FIELDS: &[&str] = &[
 #[derive(Default)]
 pub struct Settings {
     latest: BTreeMap<(String, String), ConfigSetting>,
+    /// Every line that logged one, a start or a reload, up to
+    /// [`MAX_HISTORY`].
+    history: Vec<ConfigSetting>,
 }
+
+/// Config lines kept for the timeline of changes: a service that logs its
+/// config on every request would otherwise fill memory.
+pub const MAX_HISTORY: usize = 1000;
 
 impl Settings {
     pub fn add(&mut self, r: &Record) {
@@ -65,33 +72,37 @@ impl Settings {
             CONFIG_FIELDS.contains(&last) && !v.is_empty()
         });
         if let Some((k, v)) = found {
-            self.latest.insert(
-                (r.service.clone(), r.instance.clone()),
-                ConfigSetting {
-                    service: r.service.clone(),
-                    instance: r.instance.clone(),
-                    setting: k.clone(),
-                    value: v.clone(),
-                    source: r.source.clone(),
-                    ts: r.ts,
-                    settings: r
-                        .attrs
-                        .iter()
-                        .filter(|(name, _)| {
-                            name != k
-                                && !IDENTITY_FIELDS.contains(&name.as_str())
-                                && !r.ids.iter().any(|id| &id.field == name)
-                        })
-                        .cloned()
-                        .collect(),
-                },
-            );
+            let setting = ConfigSetting {
+                service: r.service.clone(),
+                instance: r.instance.clone(),
+                setting: k.clone(),
+                value: v.clone(),
+                source: r.source.clone(),
+                ts: r.ts,
+                settings: r
+                    .attrs
+                    .iter()
+                    .filter(|(name, _)| {
+                        name != k
+                            && !IDENTITY_FIELDS.contains(&name.as_str())
+                            && !r.ids.iter().any(|id| &id.field == name)
+                    })
+                    .cloned()
+                    .collect(),
+            };
+            if self.history.len() < MAX_HISTORY {
+                self.history.push(setting.clone());
+            }
+            self.latest
+                .insert((r.service.clone(), r.instance.clone()), setting);
         }
     }
 
-    /// By service then instance.
-    pub fn finish(self) -> Vec<ConfigSetting> {
-        self.latest.into_values().collect()
+    /// The latest by service then instance, and every line in time order.
+    pub fn finish(mut self) -> (Vec<ConfigSetting>, Vec<ConfigSetting>) {
+        self.history
+            .sort_by(|a, b| (a.ts, &a.source).cmp(&(b.ts, &b.source)));
+        (self.latest.into_values().collect(), self.history)
     }
 }
 
@@ -137,7 +148,7 @@ mod tests {
     fn settings(records: &[Record]) -> Vec<ConfigSetting> {
         let mut s = Settings::default();
         records.iter().for_each(|r| s.add(r));
-        s.finish()
+        s.finish().0
     }
 
     #[test]

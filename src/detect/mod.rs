@@ -8,7 +8,7 @@ pub mod config_drift;
 mod duplicate;
 mod idempotency;
 pub mod overview;
-mod reconcile;
+pub mod reconcile;
 mod retry;
 pub mod shape;
 mod spill;
@@ -266,6 +266,9 @@ pub struct Analysis {
     /// Each instance's latest configuration fingerprint (config_drift's
     /// evidence, and the incident report's drift table).
     pub config_settings: Vec<config_drift::ConfigSetting>,
+    /// Every config line in time order (starts and reloads, the first
+    /// [`config_drift::MAX_HISTORY`]): the timeline of config changes.
+    pub config_history: Vec<config_drift::ConfigSetting>,
     /// The instances whose clock was off; event records are ordered on the
     /// corrected clock.
     pub clock: Clock,
@@ -378,7 +381,7 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
     }
     let total = graph.records() as u64;
     let mut histogram = times.histogram();
-    let config_settings = settings.finish();
+    let (config_settings, config_history) = settings.finish();
     let mut findings = config_drift::config_drift(&config_settings);
     let settings_ts: HashMap<&SourceRef, Micros> =
         config_settings.iter().map(|s| (&s.source, s.ts)).collect();
@@ -461,6 +464,7 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         records: total,
         histogram,
         config_settings,
+        config_history,
         clock,
         malformed: 0,
         malformed_lines: Vec::new(),

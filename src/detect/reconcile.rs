@@ -110,6 +110,18 @@ impl Decimal {
         }
     }
 
+    fn text(self) -> String {
+        let digits = self.mantissa.unsigned_abs().to_string();
+        let sign = if self.mantissa < 0 { "-" } else { "" };
+        let scale = self.scale as usize;
+        if scale == 0 {
+            return format!("{sign}{digits}");
+        }
+        let padded = format!("{digits:0>width$}", width = scale + 1);
+        let (whole, frac) = padded.split_at(padded.len() - scale);
+        format!("{sign}{whole}.{frac}")
+    }
+
     fn same(self, other: Decimal) -> bool {
         let s = self.scale.max(other.scale);
         let up = |d: Decimal| {
@@ -247,6 +259,88 @@ fn is_refund(record: &Record, fields: &[(String, String)]) -> bool {
             .any(|(k, _)| squashed(last_segment(k)).starts_with("refund"))
 }
 
+/// The amount one record states, as written: the money a charge moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Money {
+    /// The business object it is about (`charge_id = ch_…`), if named.
+    pub object: Option<(String, String)>,
+    pub field: String,
+    pub amount: String,
+    pub currency: Option<String>,
+    /// Whether the field name or a unit field says minor units.
+    pub minor: bool,
+}
+
+impl Money {
+    /// `self.amount` in major units when the unit is known to be minor (or
+    /// as written otherwise), exactly, as text.
+    pub fn major_text(&self) -> String {
+        let Some(d) = Decimal::parse(&self.amount) else {
+            return self.amount.clone();
+        };
+        let d = if self.minor {
+            d.shifted(exponent(self.currency.as_deref()))
+        } else {
+            d
+        };
+        d.text()
+    }
+}
+
+/// The first amount a record states, with its currency and the business
+/// object it names.
+pub fn money_of(record: &Record) -> Option<Money> {
+    let fields = fields(record);
+    let (k, v) = fields
+        .iter()
+        .find(|(k, v)| amount_field(k).is_some() && Decimal::parse(v).is_some())?;
+    let currency = fields
+        .iter()
+        .filter(|(f, _)| is_currency_field(f))
+        .min_by_key(|(f, _)| parent(f) != parent(k))
+        .map(|(_, v)| v.trim().to_ascii_uppercase())
+        .filter(|c| !c.is_empty());
+    let unit_said = fields
+        .iter()
+        .find(|(f, _)| is_unit_field(f))
+        .is_some_and(|(_, v)| {
+            matches!(
+                v.to_ascii_lowercase().as_str(),
+                "minor" | "cents" | "cent" | "minor_units" | "pence"
+            )
+        });
+    let object = fields
+        .iter()
+        .find(|(f, v)| !v.is_empty() && BUSINESS_ID_FIELDS.contains(&last_segment(f)))
+        .map(|(f, v)| (last_segment(f).to_string(), v.clone()));
+    Some(Money {
+        object,
+        field: k.clone(),
+        amount: v.trim().trim_matches('"').to_string(),
+        currency,
+        minor: amount_field(k) == Some(Unit::Minor) || unit_said,
+    })
+}
+
+/// Sums amounts written as decimal text, exactly; None if one is not a
+/// number.
+pub fn sum_amounts<'a>(amounts: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut total = Decimal {
+        mantissa: 0,
+        scale: 0,
+    };
+    for a in amounts {
+        let d = Decimal::parse(a)?;
+        let s = total.scale.max(d.scale);
+        let up = |x: Decimal| x.mantissa.checked_mul(10i128.checked_pow(s - x.scale)?);
+        total = Decimal {
+            mantissa: up(total)?.checked_add(up(d)?)?,
+            scale: s,
+        };
+    }
+    Some(total.text())
+}
+
 pub fn reconciliation_deltas(records: &[Record], config: &Config) -> Vec<Finding> {
     // business (field, value) -> what each record says of its amount.
     let mut by_object: BTreeMap<(String, String), Vec<Stated>> = BTreeMap::new();
@@ -382,6 +476,13 @@ mod tests {
         assert!(Decimal::parse("").is_none());
         assert!(Decimal::parse(".").is_none());
         assert_eq!(d("-5").mantissa, -5);
+        assert_eq!(d("1234").shifted(2).text(), "12.34");
+        assert_eq!(d("5").shifted(3).text(), "0.005");
+        assert_eq!(
+            sum_amounts(["12.34", "0.66", "100"]).as_deref(),
+            Some("113.00")
+        );
+        assert_eq!(sum_amounts(["12", "x"]), None);
     }
 
     #[test]

@@ -163,6 +163,23 @@ fn event_body(out: &mut String, e: &EventReport, depth: &str) {
         }
     }
 
+    if !e.ids.is_empty() {
+        let _ = writeln!(out, "{depth} IDs followed\n");
+        // By field, in the order the footprint reached them.
+        let mut fields: Vec<(&str, Vec<String>)> = Vec::new();
+        for id in &e.ids {
+            let value = format!("`{}`", code(&id.value));
+            match fields.iter_mut().find(|(f, _)| *f == id.field) {
+                Some((_, values)) => values.push(value),
+                None => fields.push((&id.field, vec![value])),
+            }
+        }
+        for (field, values) in fields {
+            let _ = writeln!(out, "- `{}`: {}", code(field), values.join(", "));
+        }
+        out.push('\n');
+    }
+
     let _ = writeln!(out, "{depth} Timeline\n");
     timeline_table(out, &e.timeline);
 
@@ -263,6 +280,8 @@ pub fn event_markdown(e: &EventReport) -> String {
 pub fn incident_markdown(i: &IncidentReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Incident report: {}\n", cell(&i.title));
+    triage(&mut out, i);
+    metrics(&mut out, &i.metrics);
     out.push_str("## Summary\n\n");
     for s in &i.summary {
         let _ = writeln!(out, "- {}", cell(s));
@@ -304,6 +323,8 @@ pub fn incident_markdown(i: &IncidentReport) -> String {
         out.push('\n');
     }
 
+    money(&mut out, i);
+
     if !i.config_drift.is_empty() {
         out.push_str("## Config drift\n\n");
         table(
@@ -323,6 +344,8 @@ pub fn incident_markdown(i: &IncidentReport) -> String {
         }
         out.push('\n');
     }
+
+    config_timeline(&mut out, &i.config_timeline);
 
     if !i.histogram.is_empty() {
         out.push_str(
@@ -367,6 +390,172 @@ pub fn incident_markdown(i: &IncidentReport) -> String {
         event_body(&mut out, e, "###");
     }
     marks(&mut out, &i.marks, "##");
+    out.push_str("## Action items\n\n| Action | Owner | Due |\n|---|---|---|\n| | | |\n\n");
     reproduce(&mut out, &i.reproduce, &i.redaction);
     out
+}
+
+fn triage(out: &mut String, i: &IncidentReport) {
+    if i.triage.is_empty() {
+        return;
+    }
+    out.push_str("## Triage checklist\n\n");
+    table(out, &["#", "Check", "Verdict", "Count", ""]);
+    for (n, t) in i.triage.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            n + 1,
+            cell(t.step),
+            cell(&t.verdict),
+            t.count,
+            if t.alarm { "**look**" } else { "ok" }
+        );
+    }
+    out.push('\n');
+}
+
+fn ms(p: &crate::analysis::metrics::Percentiles) -> String {
+    let v = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.0}"));
+    format!("{} / {}", v(p.p50), v(p.p99))
+}
+
+fn metrics(out: &mut String, m: &super::model::MetricsOut) {
+    if m.tasks.is_empty() && m.rows_by_status.is_empty() && m.workflows.is_empty() {
+        return;
+    }
+    out.push_str("## Metrics\n\n");
+    if !m.tasks.is_empty() {
+        let mut header = vec!["Task"];
+        header.extend(crate::analysis::metrics::STATES);
+        header.extend(["Queue wait p50 / p99 (ms)", "Runtime p50 / p99 (ms)"]);
+        table(out, &header);
+        for t in &m.tasks {
+            let counts: Vec<String> = t.counts.iter().map(|(_, n)| n.to_string()).collect();
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} |",
+                code(&t.task),
+                counts.join(" | "),
+                ms(&t.queue_wait_ms),
+                ms(&t.runtime_ms)
+            );
+        }
+        out.push('\n');
+    }
+    if !m.rows_by_status.is_empty() {
+        let rows: Vec<String> = m
+            .rows_by_status
+            .iter()
+            .map(|(s, n)| format!("{} {n}", if s.is_empty() { "(none)" } else { s }))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Idempotency rows by status: {}. Requests that arrived with an existing key: {}.\n",
+            cell(&rows.join(", ")),
+            m.existing_key_arrivals
+        );
+        for s in &m.spikes {
+            let _ = writeln!(
+                out,
+                "- Spike {} to {}: {} arrivals, {} in the busiest minute",
+                s.from, s.to, s.arrivals, s.peak
+            );
+        }
+        if !m.spikes.is_empty() {
+            out.push('\n');
+        }
+    }
+    if !m.workflows.is_empty() {
+        table(
+            out,
+            &[
+                "Workflow",
+                "Events",
+                "With a side effect",
+                "Duplicated",
+                "Accepted to completed p50 / p99 (ms)",
+            ],
+        );
+        for w in &m.workflows {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                cell(&w.workflow),
+                w.events,
+                w.with_side_effect,
+                w.with_duplicate_side_effect,
+                ms(&w.accepted_to_completed_ms)
+            );
+        }
+        out.push('\n');
+    }
+}
+
+fn money(out: &mut String, i: &IncidentReport) {
+    if i.extra_charges.is_empty() {
+        return;
+    }
+    out.push_str("## Money impact\n\nSide effects done once too often, each after the first of its event (the ones to refund):\n\n");
+    table(out, &["Event", "Object", "Amount", "Currency", "Source"]);
+    for c in &i.extra_charges {
+        let object = c
+            .object
+            .as_ref()
+            .map_or(String::new(), |(f, v)| format!("{} `{}`", cell(f), code(v)));
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | `{}` |",
+            code(&c.event),
+            object,
+            cell(c.amount.as_deref().unwrap_or("")),
+            cell(c.currency.as_deref().unwrap_or("")),
+            code(&c.source)
+        );
+    }
+    out.push('\n');
+    for t in &i.money_totals {
+        let _ = writeln!(
+            out,
+            "- {}: {} over {} charge{}",
+            cell(&t.currency),
+            cell(&t.total),
+            t.charges,
+            if t.charges == 1 { "" } else { "s" }
+        );
+    }
+    out.push_str("\nAmounts are in major units where a field name or unit says the unit (`amount_minor`, `amount_cents`), else as logged.\n\n");
+}
+
+fn config_timeline(out: &mut String, lines: &[super::model::ConfigLine]) {
+    if lines.is_empty() {
+        return;
+    }
+    out.push_str("## Config changes\n\nEvery start and reload that logged a config fingerprint, in time order; **changed** marks a new value for its instance (a deploy, a mitigation):\n\n");
+    table(
+        out,
+        &[
+            "Time (UTC)",
+            "Service",
+            "Instance",
+            "Setting",
+            "Value",
+            "",
+            "Source",
+        ],
+    );
+    for l in lines {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | `{}` | {} | `{}` |",
+            l.ts,
+            cell(&l.service),
+            cell(&l.instance),
+            cell(&l.setting),
+            code(&l.value),
+            if l.changed { "**changed**" } else { "" },
+            code(&l.source)
+        );
+    }
+    out.push('\n');
 }

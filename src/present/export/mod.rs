@@ -45,7 +45,11 @@ pub fn event_from_index(
     redact: bool,
     window: crate::parse::time::Window,
 ) -> Result<Option<model::EventReport>, IndexError> {
-    let reproduce = format!("hopline --index {} timeline {id}", index.dir().display());
+    let reproduce = format!(
+        "{} export {}",
+        reproduce_prefix(index, config)?,
+        shell_word(id)
+    );
     let mut fp = footprint(index, id, HubRule::from_config(config), config)?;
     if fp.records.is_empty() {
         return Ok(None);
@@ -123,10 +127,7 @@ pub fn incident_from_index(
     } else {
         title
     };
-    let mut reproduce = format!(
-        "hopline --index {} export --incident",
-        index.dir().display()
-    );
+    let mut reproduce = format!("{} export --incident", reproduce_prefix(index, config)?);
     if let Some(k) = only {
         reproduce.push_str(&format!(" --kind {}", k.as_str()));
     }
@@ -146,6 +147,20 @@ pub fn incident_from_index(
         .flat_map(|&e| analysis.findings_of(e).cloned())
         .collect();
     let cited = cited_records(index, &cited_by, event_records.values())?;
+    let metrics = crate::analysis::metrics::metrics(&index.snapshot(), analysis, config)?;
+    let triage = crate::analysis::triage::triage(analysis, &metrics);
+    let mut duplicated = HashMap::new();
+    for (e, _) in analysis.events.events.iter().enumerate() {
+        if analysis
+            .findings_of(e)
+            .any(|f| f.kind == FindingKind::DuplicateSideEffect)
+        {
+            duplicated.insert(
+                e,
+                event_records_of(index, &analysis.events.events[e], config)?,
+            );
+        }
+    }
     let mut scrub = scrub_for(config, redact);
     Ok(incident_report(
         &IncidentInput {
@@ -157,9 +172,46 @@ pub fn incident_from_index(
             only,
             marks: &marks.marks,
             reproduce,
+            metrics: &metrics,
+            triage: &triage,
+            duplicated: &duplicated,
+            config,
         },
         &mut scrub,
     ))
+}
+
+/// How to open this index again from the command line: by its bundle (and
+/// the configuration file used) when it holds one bundle, else by the
+/// index directory.
+fn reproduce_prefix(index: &RecordIndex, config: &Config) -> Result<String, IndexError> {
+    let roots = index.manifest()?.roots;
+    let mut out = match roots.as_slice() {
+        [one] => format!("hopline --bundle {}", shell_word(one)),
+        _ => format!(
+            "hopline --index {}",
+            shell_word(&index.dir().display().to_string())
+        ),
+    };
+    if let Some(path) = &config.origin {
+        out.push_str(&format!(
+            " --config {}",
+            shell_word(&path.display().to_string())
+        ));
+    }
+    Ok(out)
+}
+
+/// A word a POSIX shell reads back as it is.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@%=,".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// Either report in either format, as the bytes to write.

@@ -445,11 +445,89 @@ pub struct Impact {
     pub count: usize,
 }
 
+/// One step of the triage checklist, as the export shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TriageRow {
+    pub step: &'static str,
+    pub verdict: String,
+    pub count: u64,
+    pub alarm: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskRow {
+    pub task: String,
+    /// In [`crate::analysis::metrics::STATES`] order.
+    pub counts: Vec<(&'static str, u64)>,
+    pub queue_wait_ms: crate::analysis::metrics::Percentiles,
+    pub runtime_ms: crate::analysis::metrics::Percentiles,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkflowRow {
+    pub workflow: String,
+    pub events: usize,
+    pub with_side_effect: usize,
+    pub with_duplicate_side_effect: usize,
+    pub accepted_to_completed_ms: crate::analysis::metrics::Percentiles,
+}
+
+/// The metrics tables of the incident export.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MetricsOut {
+    pub tasks: Vec<TaskRow>,
+    pub rows_by_status: Vec<(String, u64)>,
+    pub existing_key_arrivals: u64,
+    pub spikes: Vec<crate::analysis::metrics::Spike>,
+    pub duplicate_side_effect_rate: Option<f64>,
+    pub workflows: Vec<WorkflowRow>,
+}
+
+/// A side effect done once too often: a charge to refund.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExtraCharge {
+    pub event: String,
+    /// The business object's field and value (`charge_id`), if logged.
+    pub object: Option<(String, String)>,
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    /// The amount field, which says the unit (`amount_minor`).
+    pub field: Option<String>,
+    pub source: String,
+}
+
+/// Extra charges summed per currency, in major units where the unit is
+/// known.
+#[derive(Debug, Clone, Serialize)]
+pub struct MoneyTotal {
+    pub currency: String,
+    pub total: String,
+    pub charges: usize,
+}
+
+/// A config line: a start or a reload, in time order.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigLine {
+    pub ts: String,
+    pub service: String,
+    pub instance: String,
+    pub setting: String,
+    pub value: String,
+    /// Whether the value differs from this instance's previous line.
+    pub changed: bool,
+    pub source: String,
+}
+
 /// `hopline export --incident`.
 #[derive(Debug, Clone, Serialize)]
 pub struct IncidentReport {
     pub title: String,
     pub summary: Vec<String>,
+    pub triage: Vec<TriageRow>,
+    pub metrics: MetricsOut,
+    pub extra_charges: Vec<ExtraCharge>,
+    pub money_totals: Vec<MoneyTotal>,
+    pub config_timeline: Vec<ConfigLine>,
     pub records: u64,
     pub events: usize,
     pub first_ts: Option<String>,
@@ -478,6 +556,12 @@ pub struct IncidentInput<'a> {
     pub only: Option<FindingKind>,
     pub marks: &'a [Mark],
     pub reproduce: String,
+    pub metrics: &'a crate::analysis::metrics::Metrics,
+    pub triage: &'a [crate::analysis::triage::Check],
+    /// The records of every event with a duplicate_side_effect finding,
+    /// for the money it cost.
+    pub duplicated: &'a HashMap<usize, Vec<Record>>,
+    pub config: &'a crate::config::Config,
 }
 
 const HISTOGRAM_BUCKETS: usize = 24;
@@ -492,11 +576,22 @@ pub fn representative_events(
 ) -> Vec<(FindingKind, usize)> {
     let mut out = Vec::new();
     let mut done: BTreeSet<FindingKind> = BTreeSet::new();
-    for (f, event) in analysis.findings.iter().zip(analysis.finding_events()) {
+    let mut shown: BTreeSet<usize> = BTreeSet::new();
+    // Most severe kind first; each kind by an event no earlier kind showed
+    // (a double charge's event also holds its key drift: shown once).
+    let mut ranked: Vec<(&Finding, Option<usize>)> = analysis
+        .findings
+        .iter()
+        .zip(analysis.finding_events())
+        .collect();
+    ranked.sort_by_key(|(f, _)| (f.severity, f.kind));
+    for (f, event) in ranked {
         if only.is_some_and(|k| k != f.kind) || done.contains(&f.kind) {
             continue;
         }
-        if let Some(e) = event {
+        if let Some(e) = event
+            && shown.insert(e)
+        {
             done.insert(f.kind);
             out.push((f.kind, e));
         }
@@ -665,9 +760,24 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
         .iter()
         .map(|m| mark_out(m, input.marked.iter().find(|r| r.source == m.source), scrub))
         .collect();
+    let extra_charges = extra_charges(input, scrub);
     IncidentReport {
         title: scrub.text(&input.title),
         summary,
+        triage: input
+            .triage
+            .iter()
+            .map(|c| TriageRow {
+                step: c.step,
+                verdict: scrub.text(&c.verdict),
+                count: c.count,
+                alarm: c.alarm,
+            })
+            .collect(),
+        metrics: metrics_out(input.metrics, scrub),
+        extra_charges: extra_charges.clone(),
+        money_totals: money_totals(&extra_charges),
+        config_timeline: config_timeline(analysis, scrub),
         records: analysis.records,
         events: events.len(),
         first_ts: span.map(|s| format_ts(s.0)),
@@ -701,6 +811,141 @@ fn drift_rows(analysis: &Analysis, scrub: &mut Scrub) -> Vec<DriftRow> {
             setting: s.setting.clone(),
             value: scrub.text(&s.value),
             source: s.source.to_string(),
+        })
+        .collect()
+}
+
+fn metrics_out(m: &crate::analysis::metrics::Metrics, scrub: &mut Scrub) -> MetricsOut {
+    use crate::analysis::metrics::STATES;
+    MetricsOut {
+        tasks: m
+            .tasks
+            .iter()
+            .map(|(name, t)| TaskRow {
+                task: scrub.text(name),
+                counts: STATES
+                    .iter()
+                    .map(|s| (*s, t.counts.get(s).copied().unwrap_or(0)))
+                    .collect(),
+                queue_wait_ms: t.queue_wait_ms,
+                runtime_ms: t.runtime_ms,
+            })
+            .collect(),
+        rows_by_status: m
+            .idempotency
+            .rows_by_status
+            .iter()
+            .map(|(s, n)| (s.clone(), *n))
+            .collect(),
+        existing_key_arrivals: m.idempotency.existing_key_arrivals,
+        spikes: m.idempotency.spikes.clone(),
+        duplicate_side_effect_rate: m.outcomes.duplicate_side_effect_rate,
+        workflows: m
+            .outcomes
+            .workflows
+            .iter()
+            .map(|(name, w)| WorkflowRow {
+                workflow: scrub.text(name),
+                events: w.events,
+                with_side_effect: w.with_side_effect,
+                with_duplicate_side_effect: w.with_duplicate_side_effect,
+                accepted_to_completed_ms: w.accepted_to_completed_ms,
+            })
+            .collect(),
+    }
+}
+
+/// Each duplicated event's once-only side effects beyond the first, per
+/// effect and service: what was done too often, with its amount.
+fn extra_charges(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Vec<ExtraCharge> {
+    let mut out = Vec::new();
+    let mut events: Vec<&usize> = input.duplicated.keys().collect();
+    events.sort();
+    for &e in events {
+        let records = &input.duplicated[&e];
+        let mut effects: BTreeMap<(&str, &str), Vec<&Record>> = BTreeMap::new();
+        for r in records
+            .iter()
+            .filter(|r| r.mutation && r.kind == crate::record::Kind::Log)
+        {
+            if let Some(rule) = input.config.mutation(&r.message).filter(|m| m.once) {
+                effects
+                    .entry((rule.name.as_str(), r.service.as_str()))
+                    .or_default()
+                    .push(r);
+            }
+        }
+        // One charge echoed by the ledger is one payment to refund: an
+        // object (`charge_id`) counts once per event, whichever effect
+        // logged it first.
+        let mut counted: BTreeSet<(String, String)> = BTreeSet::new();
+        for ((_, _), done) in effects.into_iter().filter(|(_, v)| v.len() > 1) {
+            let with_money: Vec<_> = done
+                .iter()
+                .map(|r| (r, crate::detect::reconcile::money_of(r)))
+                .collect();
+            if with_money.iter().all(|(_, m)| m.is_none()) {
+                continue;
+            }
+            for (i, (r, money)) in with_money.into_iter().enumerate() {
+                let object = money.as_ref().and_then(|m| m.object.clone());
+                let fresh = object.as_ref().is_none_or(|o| counted.insert(o.clone()));
+                if i == 0 || !fresh {
+                    continue;
+                }
+                out.push(ExtraCharge {
+                    event: scrub.text(&input.analysis.events.events[e].key.value),
+                    object: object.map(|(f, v)| (f, scrub.text(&v))),
+                    amount: money.as_ref().map(|m| m.major_text()),
+                    currency: money.as_ref().and_then(|m| m.currency.clone()),
+                    field: money.as_ref().map(|m| m.field.clone()),
+                    source: r.source.to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn money_totals(charges: &[ExtraCharge]) -> Vec<MoneyTotal> {
+    let mut by_currency: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for c in charges {
+        if let Some(a) = &c.amount {
+            by_currency
+                .entry(c.currency.clone().unwrap_or_else(|| "(no currency)".into()))
+                .or_default()
+                .push(a);
+        }
+    }
+    by_currency
+        .into_iter()
+        .map(|(currency, amounts)| MoneyTotal {
+            total: crate::detect::reconcile::sum_amounts(amounts.iter().copied())
+                .unwrap_or_else(|| "?".into()),
+            charges: amounts.len(),
+            currency,
+        })
+        .collect()
+}
+
+/// Every config line in time order, each marked when it changed its
+/// instance's value: starts, reloads and the changes made to mitigate.
+fn config_timeline(analysis: &Analysis, scrub: &mut Scrub) -> Vec<ConfigLine> {
+    let mut last: HashMap<(&str, &str), &str> = HashMap::new();
+    analysis
+        .config_history
+        .iter()
+        .map(|s| {
+            let before = last.insert((&s.service, &s.instance), &s.value);
+            ConfigLine {
+                ts: format_ts(s.ts),
+                service: s.service.clone(),
+                instance: s.instance.clone(),
+                setting: s.setting.clone(),
+                value: scrub.text(&s.value),
+                changed: before.is_some_and(|b| b != s.value),
+                source: s.source.to_string(),
+            }
         })
         .collect()
 }
