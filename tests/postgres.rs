@@ -581,6 +581,8 @@ fn the_tui_follows_a_row_changing_in_postgres() {
     ) else {
         return;
     };
+    tmux.wait_for("Triage");
+    tmux.send(&["Escape"]);
     let first = tmux.wait_for("Events (1)");
     assert!(
         first.contains("stuck_processing"),

@@ -9,7 +9,7 @@ use hopline::config::Config;
 use hopline::index::RecordIndex;
 use hopline::ingest::ingest;
 use hopline::present::tui::render::render;
-use hopline::present::tui::{Action, App, Message, Pane, Request, serve};
+use hopline::present::tui::{Action, App, Message, Pane, Request, Screen, serve};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -22,14 +22,25 @@ struct Tui {
 }
 
 impl Tui {
+    /// On the panes, past the triage checklist (Esc), as most tests want.
     fn on(bundle: PathBuf, label: &str) -> Tui {
+        let mut t = Tui::opened(bundle, label);
+        t.apply(Action::Back);
+        t
+    }
+
+    /// As it opens: on the triage checklist.
+    fn opened(bundle: PathBuf, label: &str) -> Tui {
         let dir = tempfile::tempdir().unwrap();
         let index = RecordIndex::open_or_create(&dir.path().join("ix")).unwrap();
         let config = Config::default();
         ingest(&index, &[bundle], &config, &mut |_| {}).unwrap();
         let analysis = hopline::analysis::analyse(&index, &config).unwrap();
+        let metrics =
+            hopline::analysis::metrics::metrics(&index.snapshot(), &analysis, &config).unwrap();
         let mut app = App::new(label.into(), false);
         app.on_message(Message::Ready(Box::new(analysis)));
+        app.on_message(Message::Metrics(Box::new(metrics)));
         let mut tui = Tui {
             app,
             index,
@@ -53,6 +64,10 @@ impl Tui {
 
 fn sample_app() -> Tui {
     Tui::on(common::sample(), "samples/payments-incident")
+}
+
+fn sample_triage() -> Tui {
+    Tui::opened(common::sample(), "samples/payments-incident")
 }
 
 fn screen(app: &App, w: u16, h: u16) -> String {
@@ -439,4 +454,66 @@ fn zeek_overview_covers_the_capture_not_the_strays() {
     assert!(overview.contains("far outside, not drawn"), "{overview}");
     assert!(overview.contains("2018-03-24T17:15"), "{overview}");
     insta::assert_snapshot!("zeek_overview", overview);
+}
+
+#[test]
+fn triage_is_the_first_screen_and_enter_goes_to_the_evidence() {
+    let mut t = sample_triage();
+    assert_eq!(t.app.screen, Screen::Triage);
+    let first = screen(&t.app, 120, 36);
+    insta::assert_snapshot!("sample_triage_120x36", first);
+    assert!(first.contains("1 partial write"), "{first}");
+    // Step 3, task timeouts: its evidence is the partial write.
+    t.apply(Action::Down);
+    t.apply(Action::Down);
+    t.apply(Action::Enter);
+    assert_eq!(t.app.screen, Screen::Main);
+    // On the findings of that kind, the first one's event beside them.
+    assert_eq!(t.app.focus, Pane::Findings);
+    let shown = screen(&t.app, 120, 36);
+    assert!(shown.contains("Findings (1)"), "{shown}");
+    assert!(shown.contains("Timeline evt_d2b379aa4282"), "{shown}");
+    // Esc in the findings lists every finding again.
+    t.apply(Action::Back);
+    assert!(screen(&t.app, 120, 36).contains("Findings (5)"));
+    // The last step opens the worst event's timeline at once.
+    t.apply(Action::Triage);
+    t.apply(Action::Bottom);
+    t.apply(Action::Enter);
+    assert!(screen(&t.app, 120, 36).contains("Timeline evt_39febed3e92d"));
+    // A step with nothing to show says so and stays.
+    t.apply(Action::Triage);
+    t.apply(Action::Top);
+    for _ in 0..3 {
+        t.apply(Action::Down);
+    }
+    t.apply(Action::Enter);
+    assert_eq!(t.app.screen, Screen::Triage);
+    assert!(
+        t.app
+            .flash
+            .as_deref()
+            .unwrap_or("")
+            .contains("no payload_shape_drift")
+    );
+}
+
+#[test]
+fn metrics_view_draws_a_sparkline_per_state_with_the_range_marked() {
+    let mut t = sample_triage();
+    t.apply(Action::Metrics);
+    assert_eq!(t.app.screen, Screen::Metrics);
+    let shown = screen(&t.app, 120, 36);
+    insta::assert_snapshot!("sample_metrics_120x36", shown);
+    for label in [
+        "task received (52)",
+        "task revoked (2)",
+        "duplicated (1)",
+        "key arrivals (2)",
+    ] {
+        assert!(shown.contains(label), "{label}:\n{shown}");
+    }
+    // Esc goes back to the triage checklist.
+    t.apply(Action::Back);
+    assert_eq!(t.app.screen, Screen::Triage);
 }

@@ -13,6 +13,10 @@ fn open_move_enter_quit_restores_the_terminal() {
         return;
     };
 
+    // The triage checklist comes first; Esc goes to the panes.
+    let triage = tmux.wait_for("timeouts, cancellations");
+    assert!(triage.contains("idempotency table"), "{triage}");
+    tmux.send(&["Escape"]);
     let first = tmux.wait_for("Events (51)");
     assert!(first.contains("51 events"), "{first}");
     assert!(first.contains("5 findings"), "{first}");
@@ -75,6 +79,8 @@ fn finding_to_timeline_search_follow_an_id_resize_export_quit() {
     let Some(tmux) = open_in_tmux("walk", &common::sample(), cache.path()) else {
         return;
     };
+    tmux.wait_for("Triage");
+    tmux.send(&["Escape"]);
     tmux.wait_for("Findings (5)");
     // The top finding opens the double-charged event.
     tmux.send(&["Enter"]);
@@ -140,6 +146,8 @@ fn follow_mode_shows_appended_lines() {
     let Some(tmux) = open_in_tmux("follow", &bundle, cache.path()) else {
         return;
     };
+    tmux.wait_for("Triage");
+    tmux.send(&["Escape"]);
     tmux.wait_for("Events (1)");
     tmux.send(&["f"]);
     tmux.wait_for("follow ●");
@@ -177,6 +185,8 @@ fn a_busy_index_opens_read_only_and_says_who_writes() {
     let screen = tmux.wait_for("read-only");
     assert!(screen.contains("is ingesting into this index"), "{screen}");
     // It stays said in the header after the footer line goes.
+    tmux.wait_for("Triage");
+    tmux.send(&["Escape"]);
     tmux.wait_for("Events (51)");
     tmux.send(&["j"]);
     let later = tmux.screen();
@@ -204,6 +214,8 @@ fn two_tuis_merge_their_marks() {
         return;
     };
     for tui in [&one, &two] {
+        tui.wait_for("Triage");
+        tui.send(&["Escape"]);
         tui.wait_for("Events (51)");
         tui.send(&["j", "j", "Enter"]);
         tui.wait_for("Timeline evt_");
@@ -236,4 +248,42 @@ fn two_tuis_merge_their_marks() {
             .any(|m| m["notes"] == serde_json::json!(["second"])),
         "{marks:?}"
     );
+}
+
+/// The seeds' triage order on the first screen, walked with the keys: the
+/// task step's evidence is the partial write, whose event opens in the
+/// timeline; `t` comes back to the checklist and `M` shows the metrics.
+#[test]
+fn triage_first_then_a_partial_writes_timeline() {
+    let cache = tempfile::tempdir().unwrap();
+    let Some(tmux) = open_in_tmux("triage", &common::sample(), cache.path()) else {
+        return;
+    };
+    let triage = tmux.wait_for("1 partial write");
+    let order = [
+        "idempotency table",
+        "config hash",
+        "timeouts, cancellations",
+        "payload shapes",
+        "outcome integrity",
+        "correlated events",
+        "one event's timeline",
+    ];
+    let at: Vec<usize> = order
+        .iter()
+        .map(|s| triage.find(s).unwrap_or_else(|| panic!("{s}:\n{triage}")))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{triage}");
+    tmux.send(&["j", "j", "Enter"]);
+    let timeline = tmux.wait_for("Timeline evt_d2b379aa4282");
+    assert!(timeline.contains("Findings (1)"), "{timeline}");
+    assert!(timeline.contains("partial_write"), "{timeline}");
+    tmux.send(&["t"]);
+    tmux.wait_for("OVER THE INCIDENT");
+    tmux.send(&["M"]);
+    let metrics = tmux.wait_for("task revoked (2)");
+    assert!(metrics.contains("duplicated (1)"), "{metrics}");
+    tmux.send(&["q"]);
+    let after = tmux.wait_for("TTY-MODE=");
+    assert_terminal_restored(&tmux, &after);
 }

@@ -423,13 +423,24 @@ pub fn metrics(
     analysis: &Analysis,
     config: &Config,
 ) -> Result<Metrics, IndexError> {
+    let mut out = record_metrics(snapshot, &analysis.clock, config)?;
+    out.outcomes = outcomes(analysis);
+    Ok(out)
+}
+
+/// Everything but the outcomes: one pass over the records, on `clock`.
+pub fn record_metrics(
+    snapshot: &Snapshot,
+    clock: &crate::correlate::Clock,
+    config: &Config,
+) -> Result<Metrics, IndexError> {
     let mut tasks: HashMap<String, Task> = HashMap::new();
     let mut out = Metrics::default();
     let mut rows_per_minute: BTreeMap<Micros, BTreeMap<String, u64>> = BTreeMap::new();
     let mut states_per_minute: BTreeMap<&'static str, BTreeMap<Micros, u64>> = BTreeMap::new();
     let mut key_sightings: Vec<(Micros, String, Option<String>)> = Vec::new();
     snapshot.for_each_record(&mut |mut r| {
-        analysis.clock.apply(&mut r);
+        clock.apply(&mut r);
         if r.kind != Kind::Metric {
             let of_kind = |kind: &str| {
                 r.ids
@@ -474,7 +485,6 @@ pub fn metrics(
         })
         .collect();
     key_arrivals(key_sightings, &mut out.idempotency);
-    out.outcomes = outcomes(analysis);
     finish_tasks(tasks, &mut out);
     Ok(out)
 }

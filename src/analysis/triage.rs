@@ -87,10 +87,10 @@ pub fn triage(analysis: &Analysis, metrics: &Metrics) -> Vec<Check> {
     checks.push(Check {
         step: "idempotency table",
         verdict: format!(
-            "{} with an existing key, {}; {}, {} still processing",
+            "{}; {} reused a key, {}, {} processing",
+            plural(key_findings, "key finding", "key findings"),
             plural(idem.existing_key_arrivals, "request", "requests"),
             plural(idem.spikes.len() as u64, "spike", "spikes"),
-            plural(key_findings, "key finding", "key findings"),
             plural(processing, "row", "rows"),
         ),
         count: key_findings,
@@ -141,9 +141,9 @@ pub fn triage(analysis: &Analysis, metrics: &Metrics) -> Vec<Check> {
         (state("timed_out"), state("revoked"), state("cancelled"));
     let stopped = ["timed_out", "revoked", "cancelled"];
     checks.push(Check {
-        step: "task timeouts and cancellations",
+        step: "timeouts, cancellations",
         verdict: format!(
-            "{timed_out} timed out, {revoked} revoked, {cancelled} cancelled; {}",
+            "{}; {timed_out} timed out, {revoked} revoked, {cancelled} cancelled",
             plural(partial, "partial write", "partial writes")
         ),
         count: partial,
@@ -190,10 +190,10 @@ pub fn triage(analysis: &Analysis, metrics: &Metrics) -> Vec<Check> {
     checks.push(Check {
         step: "outcome integrity",
         verdict: format!(
-            "{} of {} with a side effect done twice ({rate}); {}",
+            "{} of {} side effects done twice ({rate}); {}",
             o.with_duplicate_side_effect,
-            plural(o.with_side_effect as u64, "event", "events"),
-            plural(deltas, "reconciliation delta", "reconciliation deltas")
+            o.with_side_effect,
+            plural(deltas, "amount delta", "amount deltas")
         ),
         count: o.with_duplicate_side_effect as u64 + deltas,
         alarm: o.with_duplicate_side_effect > 0 || deltas > 0,
@@ -217,7 +217,7 @@ pub fn triage(analysis: &Analysis, metrics: &Metrics) -> Vec<Check> {
         .filter(|f| !f.is_empty())
         .count() as u64;
     checks.push(Check {
-        step: "events correlated by ID",
+        step: "correlated events",
         verdict: format!(
             "{}, {} with findings; {} in all",
             plural(events, "event", "events"),
@@ -244,7 +244,7 @@ pub fn triage(analysis: &Analysis, metrics: &Metrics) -> Vec<Check> {
         checks.push(Check {
             step: "one event's timeline",
             verdict: format!(
-                "{} ({}): {} records across {}",
+                "{} ({}): {} records, {}",
                 event.key.value,
                 f.kind.as_str(),
                 event.records,

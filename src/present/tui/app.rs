@@ -35,6 +35,15 @@ const PANES: [Pane; 5] = [
     Pane::Detail,
 ];
 
+/// What fills the screen: the triage checklist (first on open), the
+/// panes, or the metrics view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Triage,
+    Main,
+    Metrics,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Status {
     Ingesting(Progress),
@@ -97,6 +106,10 @@ pub enum Action {
     StartNote,
     Export,
     CopyId,
+    /// Back to the triage checklist.
+    Triage,
+    /// The metrics view.
+    Metrics,
     /// Space in the overview: start or end a time range.
     RangeAnchor,
     /// Text typed into a prompt; Enter and Esc close it.
@@ -119,6 +132,9 @@ pub enum Message {
     Progress(Progress),
     Analysing,
     Ready(Box<Analysis>),
+    /// The figures of the analysis just sent (they take a pass of their
+    /// own, so they come after it).
+    Metrics(Box<crate::analysis::metrics::Metrics>),
     Failed(String),
     /// The footprint of an ID the user chose to follow.
     Footprint {
@@ -208,10 +224,22 @@ pub struct Areas {
 
 pub const OVERVIEW_BUCKETS: usize = 60;
 
+/// The screen row of the triage screen's first step (header, title,
+/// blank line, column heads above it).
+pub const TRIAGE_FIRST_ROW: u16 = 4;
+
 pub struct App {
     pub bundle: String,
     pub status: Status,
     pub analysis: Option<Analysis>,
+    pub screen: Screen,
+    /// The analysis' figures, once computed.
+    pub metrics: Option<crate::analysis::metrics::Metrics>,
+    /// The triage checklist, from the analysis and its figures.
+    pub triage: Vec<crate::analysis::triage::Check>,
+    pub triage_sel: usize,
+    /// Only findings of these kinds are listed (a triage step's evidence).
+    pub finding_filter: Option<Vec<crate::detect::FindingKind>>,
     /// Event indices as listed: filtered by the time range, sorted.
     pub listed: Vec<usize>,
     pub event_sel: usize,
@@ -271,6 +299,11 @@ impl App {
             bundle,
             status: Status::Ingesting(Progress::default()),
             analysis: None,
+            screen: Screen::Triage,
+            metrics: None,
+            triage: Vec::new(),
+            triage_sel: 0,
+            finding_filter: None,
             listed: Vec::new(),
             event_sel: 0,
             sort: SortBy::Time,
@@ -400,6 +433,10 @@ impl App {
                 }
             }
             Message::Ready(a) => self.take_analysis(*a),
+            Message::Metrics(m) => {
+                self.metrics = Some(*m);
+                self.retriage();
+            }
             Message::Failed(e) => self.status = Status::Failed(e),
             Message::Footprint { query, records } => {
                 if records.is_empty() {
@@ -472,6 +509,7 @@ impl App {
         self.analysis = Some(a);
         self.status = Status::Ready;
         self.relist();
+        self.retriage();
         let find = |key: &crate::record::IdRef, a: &Analysis| {
             a.events.events.iter().position(|e| &e.key == key)
         };
@@ -491,6 +529,86 @@ impl App {
             let entry = self.entry_sel;
             self.open_event(i, keep_entry);
             self.entry_sel = entry;
+        }
+    }
+
+    /// The checklist again, from the analysis and the figures at hand (the
+    /// figures of an earlier analysis until this one's arrive).
+    fn retriage(&mut self) {
+        if let (Some(a), Some(m)) = (&self.analysis, &self.metrics) {
+            self.triage = crate::analysis::triage::triage(a, m);
+            self.triage_sel = self.triage_sel.min(self.triage.len().saturating_sub(1));
+        }
+    }
+
+    /// Enter on a triage step: to its evidence.
+    fn triage_enter(&mut self) {
+        use crate::analysis::triage::Evidence;
+        let Some(check) = self.triage.get(self.triage_sel) else {
+            return;
+        };
+        match check.evidence.clone() {
+            Evidence::Metrics => self.screen = Screen::Metrics,
+            Evidence::Event(e) => {
+                self.screen = Screen::Main;
+                if let Some(pos) = self.listed.iter().position(|&l| l == e) {
+                    self.event_sel = pos;
+                }
+                self.history.clear();
+                self.open_event(e, None);
+                self.focus = Pane::Timeline;
+            }
+            Evidence::Findings(kinds) => {
+                let all = kinds.len() == crate::detect::FindingKind::ALL.len();
+                let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+                let filter = (!all).then_some(kinds);
+                let found = self.analysis.as_ref().is_some_and(|a| {
+                    a.findings
+                        .iter()
+                        .any(|f| filter.as_ref().is_none_or(|k| k.contains(&f.kind)))
+                });
+                if !found {
+                    self.flash = Some(format!("no {} finding", names.join(" or ")));
+                    return;
+                }
+                self.finding_filter = filter;
+                self.finding_sel = 0;
+                self.relist();
+                self.screen = Screen::Main;
+                self.focus = Pane::Findings;
+                self.show_finding();
+                self.flash = Some(if all {
+                    "every finding · t triage".into()
+                } else {
+                    format!("findings: {} · Esc shows all · t triage", names.join(", "))
+                });
+            }
+        }
+    }
+
+    /// Keys on the triage screen: move, open the evidence, leave.
+    fn apply_triage(&mut self, action: Action) {
+        let last = self.triage.len().saturating_sub(1);
+        match action {
+            Action::Quit => self.quit = true,
+            Action::ToggleHelp => self.show_help = true,
+            Action::Up => self.triage_sel = self.triage_sel.saturating_sub(1),
+            Action::Down => self.triage_sel = (self.triage_sel + 1).min(last),
+            Action::Top => self.triage_sel = 0,
+            Action::Bottom => self.triage_sel = last,
+            Action::Enter | Action::Right => self.triage_enter(),
+            Action::Metrics => self.screen = Screen::Metrics,
+            Action::Back | Action::NextPane | Action::PrevPane | Action::Triage => {
+                self.screen = Screen::Main;
+            }
+            Action::Click { y, .. } => {
+                // Rows start under the header and the title (see render).
+                let row = y.saturating_sub(TRIAGE_FIRST_ROW) as usize;
+                if y >= TRIAGE_FIRST_ROW && row < self.triage.len() {
+                    self.triage_sel = row;
+                }
+            }
+            _ => {}
         }
     }
 
@@ -540,6 +658,11 @@ impl App {
         }
         let listed_findings: Vec<usize> = (0..a.findings.len())
             .filter(|&f| self.finding_events[f].is_none_or(|e| in_list[e]))
+            .filter(|&f| {
+                self.finding_filter
+                    .as_ref()
+                    .is_none_or(|k| k.contains(&a.findings[f].kind))
+            })
             .collect();
         self.listed = listed;
         self.listed_findings = listed_findings;
@@ -666,7 +789,25 @@ impl App {
             return;
         }
         self.flash = None;
+        match self.screen {
+            Screen::Triage => return self.apply_triage(action),
+            Screen::Metrics => {
+                match action {
+                    Action::Quit => self.quit = true,
+                    Action::ToggleHelp => self.show_help = true,
+                    Action::Back | Action::Triage | Action::Left => self.screen = Screen::Triage,
+                    Action::NextPane | Action::PrevPane | Action::Metrics => {
+                        self.screen = Screen::Main
+                    }
+                    _ => {}
+                }
+                return;
+            }
+            Screen::Main => {}
+        }
         match action {
+            Action::Triage => self.screen = Screen::Triage,
+            Action::Metrics => self.screen = Screen::Metrics,
             Action::Quit => self.quit = true,
             Action::ToggleHelp => self.show_help = true,
             Action::ToggleMalformed => match self.analysis.as_ref().map_or(0, |a| a.malformed) {
@@ -869,6 +1010,11 @@ impl App {
     fn back(&mut self) {
         match self.focus {
             Pane::Overview => self.clear_range(),
+            Pane::Findings if self.finding_filter.is_some() => {
+                self.finding_filter = None;
+                self.relist();
+                self.flash = Some("every finding listed".into());
+            }
             Pane::Detail => self.focus = Pane::Timeline,
             Pane::Timeline if !self.history.is_empty() => self.history_back(),
             Pane::Timeline => self.focus = Pane::Events,

@@ -30,7 +30,7 @@ use crate::index::{IndexError, RecordIndex};
 use crate::ingest::ingest;
 use crate::present::export;
 
-pub use app::{Action, App, Message, Pane, Prompt, Request, Status};
+pub use app::{Action, App, Message, Pane, Prompt, Request, Screen, Status};
 
 /// How often follow mode looks for new lines: well inside the 2 s promise.
 const FOLLOW_EVERY: Duration = Duration::from_millis(700);
@@ -76,6 +76,8 @@ pub fn action_for(code: KeyCode, mods: KeyModifiers, typing: bool) -> Option<Act
         KeyCode::Char('e') => Action::Export,
         KeyCode::Char('y') => Action::CopyId,
         KeyCode::Char(' ') => Action::RangeAnchor,
+        KeyCode::Char('t') => Action::Triage,
+        KeyCode::Char('M') => Action::Metrics,
         _ => return None,
     })
 }
@@ -197,11 +199,7 @@ fn background(
                 )));
                 if first {
                     let _ = index.refresh();
-                    let msg = match crate::analysis::analyse(index, config) {
-                        Ok(a) => Message::Ready(Box::new(a)),
-                        Err(e) => Message::Failed(format!("analysis failed: {e}")),
-                    };
-                    if tx.send(msg).is_err() {
+                    if !send_analysis(index, config, tx) {
                         return;
                     }
                 }
@@ -211,11 +209,7 @@ fn background(
             }
             Ok(report) if first || report.records_added + rows_added > 0 => {
                 let _ = tx.send(Message::Analysing);
-                let msg = match crate::analysis::analyse(index, config) {
-                    Ok(a) => Message::Ready(Box::new(a)),
-                    Err(e) => Message::Failed(format!("analysis failed: {e}")),
-                };
-                if tx.send(msg).is_err() {
+                if !send_analysis(index, config, tx) {
                     return;
                 }
             }
@@ -234,6 +228,34 @@ fn background(
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+/// The analysis, then its figures (a pass of their own, so the lists fill
+/// first); false when the UI is gone.
+fn send_analysis(index: &RecordIndex, config: &Config, tx: &mpsc::Sender<Message>) -> bool {
+    let analysis = match crate::analysis::analyse(index, config) {
+        Ok(a) => a,
+        Err(e) => {
+            return tx
+                .send(Message::Failed(format!("analysis failed: {e}")))
+                .is_ok();
+        }
+    };
+    let outcomes = crate::analysis::metrics::outcomes(&analysis);
+    let clock = analysis.clock.clone();
+    let snapshot = index.snapshot();
+    if tx.send(Message::Ready(Box::new(analysis))).is_err() {
+        return false;
+    }
+    match crate::analysis::metrics::record_metrics(&snapshot, &clock, config) {
+        Ok(mut m) => {
+            m.outcomes = outcomes;
+            tx.send(Message::Metrics(Box::new(m))).is_ok()
+        }
+        Err(e) => tx
+            .send(Message::Flash(format!("metrics failed: {e}")))
+            .is_ok(),
     }
 }
 

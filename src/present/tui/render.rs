@@ -5,12 +5,16 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{
+    Block, Cell, Clear, Paragraph, Row, Sparkline, SparklineBar, Table, TableState, Wrap,
+};
 
 use crate::detect::Severity;
 use crate::record::{Record, format_ts};
 
-use super::app::{App, Areas, OVERVIEW_BUCKETS, Pane, Prompt, Status, View};
+use super::app::{
+    App, Areas, OVERVIEW_BUCKETS, Pane, Prompt, Screen, Status, TRIAGE_FIRST_ROW, View,
+};
 use crate::present::sanitize::{for_terminal, truncate};
 use crate::present::step::{http_status, short_ids, step_text};
 use crate::present::text::clock;
@@ -60,6 +64,48 @@ const NARROW: u16 = 100;
 pub fn render(app: &App, frame: &mut Frame) {
     let theme = Theme { color: app.color };
     let area = frame.area();
+    // Before the analysis there is nothing to triage: the panes show the
+    // ingest's progress.
+    let screen = if app.analysis.is_none() {
+        Screen::Main
+    } else {
+        app.screen
+    };
+    if screen != Screen::Main {
+        let [header, body, footer] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(3),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        render_header(app, &theme, frame, header);
+        match screen {
+            Screen::Triage => render_triage(app, &theme, frame, body),
+            _ => render_metrics(app, &theme, frame, body),
+        }
+        let hint = match (&app.flash, screen) {
+            (Some(f), _) => for_terminal(f).into_owned(),
+            (None, Screen::Triage) => {
+                "↑↓ step  Enter evidence  Tab/Esc main screen  M metrics  ? help  q quit".into()
+            }
+            (None, _) => "Esc triage  Tab main screen  ? help  q quit".into(),
+        };
+        frame.render_widget(
+            Paragraph::new(Line::from(Span::styled(
+                hint,
+                theme.fg(if app.flash.is_some() {
+                    Color::Yellow
+                } else {
+                    Color::DarkGray
+                }),
+            ))),
+            footer,
+        );
+        if app.show_help {
+            render_help(&theme, frame);
+        }
+        return;
+    }
     // The overview earns its rows only when the lists keep enough of theirs.
     let overview_h = if area.height >= 22 { 5 } else { 0 };
     let [header, overview, body, footer] = Layout::vertical([
@@ -903,6 +949,7 @@ const HELP: &[(&str, &str)] = &[
     ("f", "follow: show new lines as files grow"),
     ("mouse", "wheel scrolls, click selects"),
     ("!", "the lines that could not be read, and why"),
+    ("t  M", "triage checklist (the first screen) / metrics view"),
     ("?", "this help (any of ? Esc q closes it)"),
     ("q  Ctrl-C", "quit"),
 ];
@@ -979,6 +1026,242 @@ fn render_help(theme: &Theme, frame: &mut Frame) {
         Paragraph::new(lines).block(block("Keys", true, theme)),
         popup,
     );
+}
+
+/// The triage checklist: one step a row, its verdict, its count and a
+/// sparkline over the incident window.
+fn render_triage(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let title = Line::from(vec![
+        Span::styled("Triage", theme.fg(Color::Cyan).add_modifier(Modifier::BOLD)),
+        Span::styled(
+            " · the checks in the incident guides' order; Enter shows the evidence",
+            theme.fg(Color::DarkGray),
+        ),
+    ]);
+    frame.render_widget(Paragraph::new(title), Rect { height: 1, ..area });
+    if app.triage.is_empty() {
+        let waiting = Rect {
+            y: area.y + 2,
+            height: 1,
+            ..area
+        };
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "counting task states, table rows and outcomes…",
+                theme.fg(Color::DarkGray),
+            )),
+            waiting,
+        );
+        return;
+    }
+    let spark_w: u16 = if area.width >= 100 { 24 } else { 0 };
+    let step_w: u16 = 25.min(area.width / 3);
+    let count_w: u16 = 6;
+    let verdict_w = area
+        .width
+        .saturating_sub(3 + 2 + step_w + count_w + 2 + spark_w + 1);
+    let heads = Rect {
+        y: area.y + 2,
+        height: 1,
+        ..area
+    };
+    let mut head = format!(
+        "{:<3}  {:<sw$}{:<vw$}{:>cw$}",
+        "#",
+        "CHECK",
+        "VERDICT",
+        "COUNT",
+        sw = step_w as usize,
+        vw = verdict_w as usize,
+        cw = count_w as usize
+    );
+    if spark_w > 0 {
+        head.push_str("  OVER THE INCIDENT");
+    }
+    frame.render_widget(
+        Paragraph::new(Span::styled(head, theme.fg(Color::DarkGray))),
+        heads,
+    );
+    for (i, check) in app.triage.iter().enumerate() {
+        let y = area.y + TRIAGE_FIRST_ROW - 1 + i as u16;
+        if y >= area.y + area.height {
+            break;
+        }
+        let row = Rect {
+            x: area.x,
+            y,
+            width: area.width,
+            height: 1,
+        };
+        let mark = if check.alarm {
+            Span::styled("● ", theme.fg(Color::Yellow))
+        } else {
+            Span::styled("✓ ", theme.fg(Color::Green))
+        };
+        let text = format!("{:<3}", i + 1);
+        let step = truncate(check.step, step_w.saturating_sub(1) as usize);
+        let clean = for_terminal(&check.verdict);
+        let verdict = truncate(&clean, verdict_w.saturating_sub(1) as usize);
+        let line = Line::from(vec![
+            Span::raw(text),
+            mark,
+            Span::raw(format!("{step:<w$}", w = step_w as usize)),
+            Span::raw(format!("{verdict:<w$}", w = verdict_w as usize)),
+            Span::raw(format!("{:>w$}", check.count, w = count_w as usize)),
+        ]);
+        let style = if i == app.triage_sel {
+            theme.selected()
+        } else {
+            Style::default()
+        };
+        frame.render_widget(Paragraph::new(line).style(style), row);
+        if spark_w > 0 && !check.series.is_empty() {
+            let spark = Rect {
+                x: area.x + area.width - spark_w - 1,
+                y,
+                width: spark_w,
+                height: 1,
+            };
+            frame.render_widget(
+                Sparkline::default()
+                    .data(&check.series)
+                    .style(theme.fg(if check.alarm {
+                        Color::Yellow
+                    } else {
+                        Color::Green
+                    })),
+                spark,
+            );
+        }
+    }
+}
+
+/// Counts per minute into `n` buckets over the analysis window.
+fn bucketed(app: &App, points: impl Iterator<Item = (i64, u64)>, n: usize) -> Vec<u64> {
+    let mut out = vec![0; n];
+    let Some(a) = app.analysis.as_ref() else {
+        return out;
+    };
+    let (start, end) = (
+        a.histogram.start,
+        a.histogram.end().max(a.histogram.start + 1),
+    );
+    let width = ((end - start) / n.max(1) as i64).max(1);
+    for (at, count) in points {
+        if at >= start && at < end {
+            out[(((at - start) / width) as usize).min(n - 1)] += count;
+        }
+    }
+    out
+}
+
+/// The metrics view: a sparkline per task state and per outcome figure,
+/// over the incident window, the time range chosen in the overview marked.
+fn render_metrics(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled("Metrics", theme.fg(Color::Cyan).add_modifier(Modifier::BOLD)),
+            Span::styled(
+                " · per state and outcome over the incident window (the range chosen in the overview is marked)",
+                theme.fg(Color::DarkGray),
+            ),
+        ])),
+        Rect { height: 1, ..area },
+    );
+    let Some(m) = app.metrics.as_ref() else {
+        return;
+    };
+    let label_w: u16 = 30;
+    let width = area.width.saturating_sub(label_w + 1).max(1);
+    let n = width as usize;
+    // Buckets inside the chosen range are drawn highlighted.
+    let marked: Vec<bool> = match (app.range, app.analysis.as_ref()) {
+        (Some((from, to)), Some(a)) => {
+            let (start, end) = (
+                a.histogram.start,
+                a.histogram.end().max(a.histogram.start + 1),
+            );
+            let w = ((end - start) / n as i64).max(1);
+            (0..n)
+                .map(|i| {
+                    let b = start + i as i64 * w;
+                    b + w > from && b < to
+                })
+                .collect()
+        }
+        _ => vec![false; n],
+    };
+    let mut rows: Vec<(String, Vec<u64>)> = Vec::new();
+    for state in crate::analysis::metrics::STATES {
+        let counts = m.task_states_per_minute.get(state);
+        let total: u64 = counts.map_or(0, |c| c.iter().map(|c| c.count).sum());
+        let series = bucketed(
+            app,
+            counts.into_iter().flatten().map(|c| (c.at, c.count)),
+            n,
+        );
+        rows.push((format!("task {state} ({total})"), series));
+    }
+    let o = &m.outcomes;
+    let per = |f: fn(&crate::analysis::metrics::OutcomeMinute) -> usize| {
+        bucketed(app, o.per_minute.iter().map(|p| (p.at, f(p) as u64)), n)
+    };
+    rows.push((format!("events ({})", o.events), per(|p| p.events)));
+    rows.push((
+        format!("with a side effect ({})", o.with_side_effect),
+        per(|p| p.with_side_effect),
+    ));
+    rows.push((
+        format!("duplicated ({})", o.with_duplicate_side_effect),
+        per(|p| p.with_duplicate_side_effect),
+    ));
+    rows.push((
+        format!("key arrivals ({})", m.idempotency.existing_key_arrivals),
+        bucketed(
+            app,
+            m.idempotency
+                .existing_key_arrivals_per_minute
+                .iter()
+                .map(|c| (c.at, c.count)),
+            n,
+        ),
+    ));
+    for (i, (label, series)) in rows.iter().enumerate() {
+        let y = area.y + 2 + i as u16;
+        if y >= area.y + area.height {
+            break;
+        }
+        frame.render_widget(
+            Paragraph::new(truncate(label, label_w as usize - 1)),
+            Rect {
+                x: area.x,
+                y,
+                width: label_w,
+                height: 1,
+            },
+        );
+        let bars: Vec<SparklineBar> = series
+            .iter()
+            .zip(&marked)
+            .map(|(v, on)| {
+                let bar = SparklineBar::from(*v);
+                if *on {
+                    bar.style(theme.fg(Color::Magenta).add_modifier(Modifier::BOLD))
+                } else {
+                    bar
+                }
+            })
+            .collect();
+        frame.render_widget(
+            Sparkline::default().data(bars).style(theme.fg(Color::Cyan)),
+            Rect {
+                x: area.x + label_w,
+                y,
+                width,
+                height: 1,
+            },
+        );
+    }
 }
 
 #[cfg(test)]
