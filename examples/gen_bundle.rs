@@ -835,22 +835,7 @@ impl Synth {
                 // Refunded after the fact: the worker says so, and the
                 // webhook reports the refund as a negative amount of the
                 // same charge. Neither is the charge's amount disagreeing.
-                let t_req = self.t;
-                let req = self.new_req();
-                let p = self.new_pay(evt, hash, amount);
-                self.front(req, evt, hash, 1);
-                self.reserve(p, false);
-                self.adv(2, 40);
-                self.celery_started(p.task);
-                let started = self.t;
-                self.adv(2, 10);
-                self.bw_charging(p.task);
-                self.adv(120, 400);
-                let ch = self.new_charge();
-                self.bw_charged(p.task, ch, amount);
-                self.finish_task(p, started, ch);
-                self.adv(2, 10);
-                self.gw_completed(req, 201, t_req);
+                let (p, ch) = self.charged_payment(evt, hash, amount);
                 self.adv(100, 400);
                 self.bw_refunded(p.task, ch, amount);
                 self.adv(5, 60);
@@ -901,15 +886,20 @@ impl Synth {
 
     /// Steps 1-13 of the normal flow (samples/README.md), ending with the gateway's 201.
     fn normal_payment(&mut self, evt: Evt, hash: Hash, amount: u64) -> Pay {
+        self.charged_payment(evt, hash, amount).0
+    }
+
+    /// [`Synth::normal_payment`], with the charge it made.
+    fn charged_payment(&mut self, evt: Evt, hash: Hash, amount: u64) -> (Pay, Charge) {
         let t_req = self.t;
         let req = self.new_req();
         let p = self.new_pay(evt, hash, amount);
         self.front(req, evt, hash, 1);
         self.reserve(p, false);
-        self.run_task(p, 700);
+        let ch = self.run_task(p, 700);
         self.adv(2, 10);
         self.gw_completed(req, 201, t_req);
-        p
+        (p, ch)
     }
 
     /// The gateway times out while the first task is still charging, and
@@ -1026,7 +1016,7 @@ impl Synth {
 
     /// Steps 6b-12 for a task already received; the card network takes
     /// 120..`charge_hi_ms` ms.
-    fn run_task(&mut self, p: Pay, charge_hi_ms: u64) {
+    fn run_task(&mut self, p: Pay, charge_hi_ms: u64) -> Charge {
         self.adv(2, 40);
         self.celery_started(p.task);
         let started = self.t;
@@ -1036,6 +1026,7 @@ impl Synth {
         let ch = self.new_charge();
         self.bw_charged(p.task, ch, p.amount);
         self.finish_task(p, started, ch);
+        ch
     }
 
     /// Steps 9-12: ledger, task succeeded, row completed, key completed,

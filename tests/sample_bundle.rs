@@ -717,3 +717,60 @@ fn metrics_put_prometheus_counters_beside_the_events() {
     );
     assert!(by_state("failed")["note"].is_null());
 }
+
+/// A second ingest does not open files that kept their size and
+/// modification time (follow mode looks at every file each tick); a file
+/// that grew is read on from where the first stopped.
+#[test]
+fn unchanged_files_are_not_opened_again_and_grown_ones_are_read_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let api = "payments-api-6c8d7b5f9-q4w8n.log";
+    for name in [api, "celery-events.jsonl"] {
+        std::fs::copy(sample().join(name), bundle.join(name)).unwrap();
+    }
+    let cache = tmp.path().join("cache");
+    let ingest = || -> Value {
+        let mut cmd = common::hopline(&cache);
+        cmd.args(["ingest", "--no-analysis", "--json"]).arg(&bundle);
+        serde_json::from_str(&run_ok(&mut cmd)).unwrap()
+    };
+    let status = |report: &Value, path: &str| {
+        let f = report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == path)
+            .unwrap_or_else(|| panic!("{path}: {report}"))
+            .clone();
+        (
+            f["status"].as_str().unwrap().to_string(),
+            f["why"].as_str().unwrap().to_string(),
+        )
+    };
+    let first = ingest();
+    assert_eq!(status(&first, api).0, "new");
+    let again = ingest();
+    for path in [api, "celery-events.jsonl"] {
+        let (s, why) = status(&again, path);
+        assert_eq!(s, "unchanged", "{again}");
+        assert!(why.contains("same size and modification time"), "{why}");
+    }
+    assert_eq!(again["records_added"], 0);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(bundle.join(api))
+        .unwrap();
+    use std::io::Write as _;
+    writeln!(
+        f,
+        r#"{{"event": "payment request received", "timestamp": "2026-11-20T09:40:01.000000Z", "level": "info", "request_id": "req_appended0001"}}"#
+    )
+    .unwrap();
+    drop(f);
+    let grown = ingest();
+    assert_eq!(status(&grown, api).0, "grown", "{grown}");
+    assert_eq!(grown["records_added"], 1, "{grown}");
+    assert_eq!(status(&grown, "celery-events.jsonl").0, "unchanged");
+}
