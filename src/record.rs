@@ -183,6 +183,14 @@ impl Record {
 /// becomes `<*>`. Short pieces such as the `v1` of a path stay.
 pub fn message_template(record: &Record) -> String {
     let mut out = String::new();
+    message_template_into(record, &mut out);
+    out
+}
+
+/// [`message_template`] into `out` (cleared first): no allocation once
+/// `out` has grown, for callers that template every record.
+pub fn message_template_into(record: &Record, out: &mut String) {
+    out.clear();
     for word in record.message.split_whitespace().take(16) {
         if !out.is_empty() {
             out.push(' ');
@@ -202,7 +210,6 @@ pub fn message_template(record: &Record) -> String {
             out.push_str(sep);
         }
     }
-    out
 }
 
 /// How a task's life ended, as far as the event says.

@@ -143,7 +143,7 @@ pub fn diff(a: &Side, b: &Side) -> Result<Diff, IndexError> {
     let mut shapes = Shapes::default();
     for (name, side) in [("a", a), ("b", b)] {
         side.snapshot
-            .for_each_record(&mut |r| shapes.add_as(&r, side.config, name.to_string()))?;
+            .for_each_record(&mut |r| shapes.add_as(&r, side.config, name))?;
     }
     let compared = shapes.compare("a", "b");
     let counts = |v: Vec<(String, String, u64)>| {

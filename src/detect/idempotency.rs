@@ -48,6 +48,12 @@ pub fn key_conflicts<'c>(conflicts: impl IntoIterator<Item = &'c Conflict>) -> V
                 summary,
                 c.evidence.iter().cloned(),
             )
+            .with_detail(serde_json::json!({
+                "key": c.key.value,
+                "first_fingerprint": c.first_fingerprint,
+                "other_fingerprint": c.other_fingerprint,
+                "context_event": c.context.as_ref().map(|ctx| &ctx.value),
+            }))
         })
         .collect()
 }

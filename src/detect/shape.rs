@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::record::{Kind, Micros, Record, SourceRef, format_ts, message_template};
+use crate::record::{Kind, Micros, Record, SourceRef, format_ts, message_template_into};
 
 use super::{Finding, FindingKind, event_ids};
 
@@ -66,12 +66,12 @@ fn type_names(mask: u8) -> String {
 
 /// A record's payload shape: its fields with their JSON types (text for
 /// the fields of text formats), version fields left out.
-fn shape(record: &Record) -> Vec<(&str, u8)> {
+fn shape(record: &Record) -> impl Iterator<Item = (&str, u8)> {
     let mut types = record.attr_types.bytes();
     record
         .attrs
         .iter()
-        .map(|(k, _)| {
+        .map(move |(k, _)| {
             let t = match types.next() {
                 Some(b's') => STRING,
                 Some(b'n') => NUMBER,
@@ -84,7 +84,6 @@ fn shape(record: &Record) -> Vec<(&str, u8)> {
             (k.as_str(), t)
         })
         .filter(|(k, _)| !VERSION_FIELDS.contains(k))
-        .collect()
 }
 
 /// The version a record states, if any.
@@ -136,36 +135,61 @@ struct Side {
 pub struct Shapes {
     /// (service, template) -> side (version or instance) -> what it wrote.
     templates: HashMap<(String, String), HashMap<String, Side>>,
+    /// The key and side of the record at hand, built in place: every event
+    /// record passes through here, and allocating both for each costs more
+    /// than the rest of the check.
+    key: (String, String),
+    side: String,
 }
 
 impl Shapes {
     pub fn add(&mut self, record: &Record, config: &Config) {
-        let side = stated_version(record)
-            .map(|v| format!("version {v}"))
-            .unwrap_or_else(|| format!("instance {}", record.instance));
-        self.add_as(record, config, side);
+        let mut side = std::mem::take(&mut self.side);
+        side.clear();
+        match stated_version(record) {
+            Some(v) => {
+                side.push_str("version ");
+                side.push_str(v);
+            }
+            None => {
+                side.push_str("instance ");
+                side.push_str(&record.instance);
+            }
+        }
+        self.add_as(record, config, &side);
+        self.side = side;
     }
 
     /// [`Shapes::add`] with the side named by the caller (`diff` puts each
     /// bundle on a side of its own).
-    pub fn add_as(&mut self, record: &Record, config: &Config, side_name: String) {
+    pub fn add_as(&mut self, record: &Record, config: &Config, side_name: &str) {
         if record.kind != Kind::Log || record.message.trim().is_empty() {
             return;
         }
-        let key = (record.service.clone(), message_template(record));
-        if !self.templates.contains_key(&key) && self.templates.len() >= MAX_TEMPLATES {
-            return;
-        }
-        let sides = self.templates.entry(key).or_default();
-        let side = sides.entry(side_name).or_insert_with(|| {
-            let seen = Seen::of(record, config);
-            Side {
-                records: 0,
-                first: seen.clone(),
-                last: seen,
-                fields: BTreeMap::new(),
+        self.key.0.clear();
+        self.key.0.push_str(&record.service);
+        message_template_into(record, &mut self.key.1);
+        if !self.templates.contains_key(&self.key) {
+            if self.templates.len() >= MAX_TEMPLATES {
+                return;
             }
-        });
+            self.templates.insert(self.key.clone(), HashMap::new());
+        }
+        let Some(sides) = self.templates.get_mut(&self.key) else {
+            return;
+        };
+        let side = match sides.get_mut(side_name) {
+            Some(side) => side,
+            None => sides.entry(side_name.to_string()).or_insert_with(|| {
+                let seen = Seen::of(record, config);
+                Side {
+                    records: 0,
+                    first: seen.clone(),
+                    last: seen,
+                    fields: BTreeMap::new(),
+                }
+            }),
+        };
         side.records += 1;
         let at = (record.ts, &record.source);
         if at < side.first.key() {
@@ -476,8 +500,14 @@ mod tests {
         r.attrs.push(("version".into(), "1".into()));
         r.attrs.push(("n".into(), "1".into()));
         r.attr_types = "ssn".into();
-        assert_eq!(shape(&r), vec![("request_id", STRING), ("n", NUMBER)]);
+        assert_eq!(
+            shape(&r).collect::<Vec<_>>(),
+            vec![("request_id", STRING), ("n", NUMBER)]
+        );
         r.attr_types.clear();
-        assert_eq!(shape(&r), vec![("request_id", TEXT), ("n", TEXT)]);
+        assert_eq!(
+            shape(&r).collect::<Vec<_>>(),
+            vec![("request_id", TEXT), ("n", TEXT)]
+        );
     }
 }
