@@ -345,34 +345,25 @@ pub fn sum_amounts<'a>(amounts: impl IntoIterator<Item = &'a str>) -> Option<Str
 /// fields are read (most records of most events state none).
 fn may_state_amount(record: &Record) -> bool {
     record.attrs.iter().any(|(k, v)| {
+        let k = k.as_bytes();
         v.starts_with('{')
-            || k.as_bytes()
-                .windows(6)
-                .any(|w| w.eq_ignore_ascii_case(b"amount"))
+            || (0..k.len().saturating_sub(5))
+                .any(|i| k[i] | 0x20 == b'a' && k[i..i + 6].eq_ignore_ascii_case(b"amount"))
     })
 }
 
 pub fn reconciliation_deltas(records: &[Record], config: &Config) -> Vec<Finding> {
+    let candidates: Vec<bool> = records.iter().map(may_state_amount).collect();
     // Two records must state amounts for two services to disagree.
-    if records
-        .iter()
-        .filter(|r| may_state_amount(r))
-        .nth(1)
-        .is_none()
-    {
+    if candidates.iter().filter(|c| **c).nth(1).is_none() {
         return Vec::new();
     }
     // business (field, value) -> what each record says of its amount.
     let mut by_object: BTreeMap<(String, String), Vec<Stated>> = BTreeMap::new();
     let all_fields: Vec<Vec<(String, String)>> = records
         .iter()
-        .map(|r| {
-            if may_state_amount(r) {
-                fields(r)
-            } else {
-                Vec::new()
-            }
-        })
+        .zip(&candidates)
+        .map(|(r, c)| if *c { fields(r) } else { Vec::new() })
         .collect();
     for (record, fields) in records.iter().zip(&all_fields) {
         if record.kind == Kind::Metric || is_refund(record, fields) {

@@ -121,12 +121,45 @@ struct FieldSeen {
     types: u8,
 }
 
+/// One shape (fields with their types, in order) and how many records
+/// had it.
+type ShapeCount = (Vec<(String, u8)>, u64);
+
 #[derive(Debug, Clone)]
 struct Side {
     records: u64,
     first: Seen,
     last: Seen,
-    fields: BTreeMap<String, FieldSeen>,
+    /// The distinct shapes, by a hash of each: a side writes a handful,
+    /// and counting whole shapes costs one hash per record where counting
+    /// fields cost a map lookup per field.
+    shapes: BTreeMap<u64, ShapeCount>,
+}
+
+impl Side {
+    /// Each field: in how many records, with which types.
+    fn fields(&self) -> BTreeMap<&str, FieldSeen> {
+        let mut out: BTreeMap<&str, FieldSeen> = BTreeMap::new();
+        for (shape, n) in self.shapes.values() {
+            for (field, t) in shape {
+                let f = out.entry(field).or_default();
+                f.records += n;
+                f.types |= t;
+            }
+        }
+        out
+    }
+}
+
+/// FNV-1a over the field names and types of a shape.
+fn shape_hash<'a>(shape: impl Iterator<Item = (&'a str, u8)>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (field, t) in shape {
+        for b in field.bytes().chain([0xff, t]) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
 }
 
 /// Shapes gathered over any number of records in any order (two threads
@@ -186,7 +219,7 @@ impl Shapes {
                     records: 0,
                     first: seen.clone(),
                     last: seen,
-                    fields: BTreeMap::new(),
+                    shapes: BTreeMap::new(),
                 }
             }),
         };
@@ -198,14 +231,13 @@ impl Shapes {
         if at > side.last.key() {
             side.last = Seen::of(record, config);
         }
-        for (field, t) in shape(record) {
-            let f = match side.fields.get_mut(field) {
-                Some(f) => f,
-                None => side.fields.entry(field.to_string()).or_default(),
-            };
-            f.records += 1;
-            f.types |= t;
-        }
+        side.shapes
+            .entry(shape_hash(shape(record)))
+            .or_insert_with(|| {
+                let fields = shape(record).map(|(f, t)| (f.to_string(), t)).collect();
+                (fields, 0)
+            })
+            .1 += 1;
     }
 
     pub fn merge(&mut self, other: Shapes) {
@@ -224,10 +256,8 @@ impl Shapes {
                         if side.last.key() > m.last.key() {
                             m.last = side.last;
                         }
-                        for (field, f) in side.fields {
-                            let e = m.fields.entry(field).or_default();
-                            e.records += f.records;
-                            e.types |= f.types;
+                        for (h, (shape, n)) in side.shapes {
+                            m.shapes.entry(h).or_insert((shape, 0)).1 += n;
                         }
                     }
                 }
@@ -306,8 +336,9 @@ fn drift(
     let mut added = Vec::new();
     let mut removed = Vec::new();
     let mut retyped = Vec::new();
-    for (name, f) in &new.fields {
-        match old.fields.get(name) {
+    let (old_fields, new_fields) = (old.fields(), new.fields());
+    for (name, f) in &new_fields {
+        match old_fields.get(name) {
             None if always(new, f) => {
                 added.push(json!({"field": name, "type": type_names(f.types)}))
             }
@@ -327,8 +358,8 @@ fn drift(
             _ => {}
         }
     }
-    for (name, o) in &old.fields {
-        if !new.fields.contains_key(name) && always(old, o) {
+    for (name, o) in &old_fields {
+        if !new_fields.contains_key(name) && always(old, o) {
             removed.push(json!({"field": name, "type": type_names(o.types)}));
         }
     }
