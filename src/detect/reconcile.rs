@@ -197,16 +197,24 @@ fn last_segment(key: &str) -> &str {
     key.rsplit('.').next().unwrap_or(key)
 }
 
-fn squashed(name: &str) -> String {
-    name.chars()
-        .filter(|c| !matches!(c, '_' | '-'))
-        .flat_map(char::to_lowercase)
-        .collect()
+/// A field name without `_` and `-`, in ASCII lower case, written into
+/// `buf` (no allocation: every field of every amount record passes here);
+/// empty for names too long or not ASCII, which are no amount field.
+fn squashed<'b>(name: &str, buf: &'b mut [u8; 32]) -> &'b str {
+    let mut n = 0;
+    for b in name.bytes().filter(|b| !matches!(b, b'_' | b'-')) {
+        if n == buf.len() || !b.is_ascii() {
+            return "";
+        }
+        buf[n] = b.to_ascii_lowercase();
+        n += 1;
+    }
+    std::str::from_utf8(&buf[..n]).unwrap_or("")
 }
 
 /// The unit an amount field's name states, or None when it is no amount.
 fn amount_field(name: &str) -> Option<Unit> {
-    match squashed(last_segment(name)).as_str() {
+    match squashed(last_segment(name), &mut [0; 32]) {
         "amount" => Some(Unit::Unstated),
         "amountminor" | "amountminorunits" | "amountcents" | "amountincents" => Some(Unit::Minor),
         "amountdecimal" | "amountmajor" => Some(Unit::Major),
@@ -216,13 +224,16 @@ fn amount_field(name: &str) -> Option<Unit> {
 
 fn is_currency_field(name: &str) -> bool {
     matches!(
-        squashed(last_segment(name)).as_str(),
+        squashed(last_segment(name), &mut [0; 32]),
         "currency" | "currencycode" | "amountcurrency"
     )
 }
 
 fn is_unit_field(name: &str) -> bool {
-    matches!(squashed(last_segment(name)).as_str(), "unit" | "amountunit")
+    matches!(
+        squashed(last_segment(name), &mut [0; 32]),
+        "unit" | "amountunit"
+    )
 }
 
 fn parent(key: &str) -> &str {
@@ -256,7 +267,7 @@ fn is_refund(record: &Record, fields: &[(String, String)]) -> bool {
     record.message.to_ascii_lowercase().contains("refund")
         || fields
             .iter()
-            .any(|(k, _)| squashed(last_segment(k)).starts_with("refund"))
+            .any(|(k, _)| squashed(last_segment(k), &mut [0; 32]).starts_with("refund"))
 }
 
 /// The amount one record states, as written: the money a charge moved.

@@ -228,8 +228,12 @@ impl Shapes {
         if at < side.first.key() {
             side.first = Seen::of(record, config);
         }
+        // Records mostly come in time order: the last one moves with nearly
+        // every record, so it is overwritten in place and keeps no IDs.
         if at > side.last.key() {
-            side.last = Seen::of(record, config);
+            side.last.ts = record.ts;
+            side.last.source.path.clone_from(&record.source.path);
+            side.last.source.line = record.source.line;
         }
         side.shapes
             .entry(shape_hash(shape(record)))
