@@ -147,6 +147,29 @@ fn check_seed(events: u32, seed: u32, skew_ms: i64) {
 
     check_metrics(&bundle, &truth, &hop);
 
+    // A payload drift belongs to the event where the new shape starts, so
+    // the event list, the TUI and the export can show it with that event.
+    let events = run_ok(hop().args(["events", "--json"]));
+    for (_, evt) in expected.iter().filter(|(k, _)| k == "payload_shape_drift") {
+        let listed: Value = events
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|e| {
+                e["ids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|i| i["value"] == evt.as_str())
+            })
+            .unwrap_or_else(|| panic!("seed {seed}: {evt} not listed"));
+        assert!(
+            listed["findings"]
+                .to_string()
+                .contains("payload_shape_drift"),
+            "seed {seed}: {listed}"
+        );
+    }
+
     // True order, for one event of each story.
     let mut seen_story = BTreeSet::new();
     for (evt, v) in &truth.events {

@@ -279,7 +279,7 @@ fn triage_first_then_a_partial_writes_timeline() {
     assert!(timeline.contains("Findings (1)"), "{timeline}");
     assert!(timeline.contains("partial_write"), "{timeline}");
     tmux.send(&["t"]);
-    tmux.wait_for("OVER THE INCIDENT");
+    tmux.wait_for("OVER TIME");
     tmux.send(&["M"]);
     let metrics = tmux.wait_for("task revoked (2)");
     assert!(metrics.contains("duplicated (1)"), "{metrics}");

@@ -34,6 +34,10 @@ pub struct Check {
     pub count: u64,
     /// Whether this step found something to look at.
     pub alarm: bool,
+    /// Whether the bundle holds what this step looks at (an idempotency
+    /// table, task events, config fingerprints): "ok" on nothing is no
+    /// all-clear.
+    pub applies: bool,
     /// Counts over the incident window, [`SERIES_BUCKETS`] buckets (empty
     /// when the step has nothing over time).
     pub series: Vec<u64>,
@@ -95,6 +99,9 @@ pub fn triage(analysis: &Analysis, metrics: &Metrics) -> Vec<Check> {
         ),
         count: key_findings,
         alarm: key_findings > 0 || !idem.spikes.is_empty(),
+        applies: !idem.rows_by_status.is_empty()
+            || idem.existing_key_arrivals > 0
+            || key_findings > 0,
         series: series(
             analysis,
             idem.existing_key_arrivals_per_minute
@@ -124,6 +131,7 @@ pub fn triage(analysis: &Analysis, metrics: &Metrics) -> Vec<Check> {
         },
         count: drift,
         alarm: drift > 0,
+        applies: instances > 0,
         series: series(analysis, analysis.config_settings.iter().map(|s| (s.ts, 1))),
         evidence: Evidence::Findings(vec![FindingKind::ConfigDrift]),
     });
@@ -148,6 +156,7 @@ pub fn triage(analysis: &Analysis, metrics: &Metrics) -> Vec<Check> {
         ),
         count: partial,
         alarm: partial > 0,
+        applies: !metrics.tasks.is_empty() || partial > 0,
         series: series(
             analysis,
             stopped
@@ -177,6 +186,7 @@ pub fn triage(analysis: &Analysis, metrics: &Metrics) -> Vec<Check> {
         },
         count: shapes,
         alarm: shapes > 0,
+        applies: true,
         series: Vec::new(),
         evidence: Evidence::Findings(vec![FindingKind::PayloadShapeDrift]),
     });
@@ -197,6 +207,7 @@ pub fn triage(analysis: &Analysis, metrics: &Metrics) -> Vec<Check> {
         ),
         count: o.with_duplicate_side_effect as u64 + deltas,
         alarm: o.with_duplicate_side_effect > 0 || deltas > 0,
+        applies: o.with_side_effect > 0 || deltas > 0,
         series: series(
             analysis,
             o.per_minute
@@ -226,6 +237,7 @@ pub fn triage(analysis: &Analysis, metrics: &Metrics) -> Vec<Check> {
         ),
         count: with,
         alarm: with > 0,
+        applies: events > 0,
         series: {
             let h = analysis.histogram.resample(SERIES_BUCKETS);
             h.buckets.iter().map(|b| b.findings).collect()
@@ -252,6 +264,7 @@ pub fn triage(analysis: &Analysis, metrics: &Metrics) -> Vec<Check> {
             ),
             count: event.records as u64,
             alarm: true,
+            applies: true,
             series: Vec::new(),
             evidence: Evidence::Event(e),
         });

@@ -49,6 +49,11 @@ const IDENTITY_FIELDS: &[&str] = &[
     "ip",
     "started_at",
     "uptime",
+    // The logger, not the program: `name` is python-json-logger's.
+    "name",
+    "logger",
+    "logger_name",
+    "caller",
 ];
 
 /// The latest setting of every instance that logs one, gathered record by

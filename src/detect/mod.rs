@@ -417,10 +417,12 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         findings.push(f);
         finding_ts.push(None);
     }
+    let shape_findings = findings.len();
     for (f, since) in shapes.findings() {
         findings.push(f);
         finding_ts.push(Some(since));
     }
+    let shape_findings = shape_findings..findings.len();
     // Events in time order of their first record.
     let mut events: Vec<(EventSummary, Vec<usize>)> = Vec::new();
     for (summary, timed) in checked.into_iter().flatten() {
@@ -430,6 +432,22 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
             finding_ts.push(ts);
         }
         events.push((summary, (start..findings.len()).collect()));
+    }
+    // A payload drift belongs to the event of the first record in the new
+    // shape (its IDs name it): that is where the TUI and the export show it.
+    for f in shape_findings {
+        let named: Vec<&str> = findings[f]
+            .ids
+            .iter()
+            .filter(|(k, _)| *k != "service")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if let Some((_, found)) = events
+            .iter_mut()
+            .find(|(s, _)| s.ids.iter().any(|id| named.contains(&id.value.as_str())))
+        {
+            found.push(f);
+        }
     }
     events.sort_by(|a, b| (a.0.first_ts, &a.0.key.value).cmp(&(b.0.first_ts, &b.0.key.value)));
 

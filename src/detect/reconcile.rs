@@ -170,14 +170,12 @@ impl Stated<'_> {
         }
     }
 
+    /// `32981 EUR (amount)`: as logged, with the field that says (or does
+    /// not say) the unit.
     fn describe(&self) -> String {
-        let unit = match self.unit {
-            Unit::Minor => " (minor units)",
-            _ => "",
-        };
         match &self.currency {
-            Some(c) => format!("{} {c}{unit}", self.text),
-            None => format!("{}{unit}", self.text),
+            Some(c) => format!("{} {c} ({})", self.text, self.field),
+            None => format!("{} ({})", self.text, self.field),
         }
     }
 
@@ -457,16 +455,36 @@ pub fn reconciliation_deltas(records: &[Record], config: &Config) -> Vec<Finding
         reported.push(key);
         let mut ids = event_ids(records, config, &["event", "idem"]);
         ids.insert(field.clone(), value.clone());
+        // The difference, when both are in one unit and no two currencies
+        // (one side often leaves its currency out).
+        let one_currency = match (&a.currency, &b.currency) {
+            (Some(x), Some(y)) => x == y,
+            _ => true,
+        };
+        let delta = (a.unit == b.unit && one_currency)
+            .then(|| {
+                let (x, y) = (a.amount, b.amount);
+                let s = x.scale.max(y.scale);
+                let up = |d: Decimal| d.mantissa.checked_mul(10i128.checked_pow(s - d.scale)?);
+                Some(Decimal {
+                    mantissa: up(y)?.checked_sub(up(x)?)?,
+                    scale: s,
+                })
+            })
+            .flatten()
+            .filter(|d| d.mantissa != 0);
         let summary = format!(
-            "{field} {value}: {} says {}, {} says {}",
+            "{field} {value}: {} says {}, {} says {}{}",
             a.record.service,
             a.describe(),
             b.record.service,
-            b.describe()
+            b.describe(),
+            delta.map_or(String::new(), |d| format!(" (off by {})", d.text()))
         );
         let detail = json!({
             "business_id": {"field": field, "value": value},
             "amounts": [a.detail(), b.detail()],
+            "delta": delta.map(|d| d.text()),
         });
         out.push(
             Finding::new(
@@ -542,7 +560,12 @@ mod tests {
         assert_eq!(f[0].ids["charge_id"], "ch_1");
         assert_eq!(f[0].ids["event_id"], "evt_1");
         assert_eq!(f[0].evidence.len(), 2);
-        assert!(f[0].summary.contains("1234 EUR"), "{}", f[0].summary);
+        assert!(
+            f[0].summary.contains("1234 EUR (amount)"),
+            "{}",
+            f[0].summary
+        );
+        assert!(f[0].summary.contains("off by 9"), "{}", f[0].summary);
         let detail = f[0].detail.as_ref().unwrap().value();
         assert_eq!(detail["amounts"][1]["amount"], "1243");
     }

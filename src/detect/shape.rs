@@ -370,18 +370,62 @@ fn drift(
     if added.is_empty() && removed.is_empty() && retyped.is_empty() {
         return None;
     }
-    let names = |v: &[serde_json::Value]| {
+    // Flattening turns a string that became an object into a field gone
+    // and its children new: said as one change.
+    let field_of = |v: &serde_json::Value| v["field"].as_str().unwrap_or("").to_string();
+    let mut reshaped = Vec::new();
+    for r in &removed {
+        let name = field_of(r);
+        let prefix = format!("{name}.");
+        let children: Vec<String> = added
+            .iter()
+            .map(field_of)
+            .filter(|a| a.starts_with(&prefix))
+            .collect();
+        if !children.is_empty() {
+            reshaped.push(json!({
+                "field": name,
+                "from": r["type"],
+                "to": "object",
+                "fields": children,
+            }));
+        }
+    }
+    let in_reshaped = |f: &str| {
+        reshaped.iter().any(|r| {
+            let name = r["field"].as_str().unwrap_or("");
+            f == name || f.starts_with(&format!("{name}."))
+        })
+    };
+    let plain = |v: &[serde_json::Value]| {
         v.iter()
-            .filter_map(|x| x["field"].as_str())
+            .map(field_of)
+            .filter(|f| !in_reshaped(f))
             .collect::<Vec<_>>()
             .join(", ")
     };
     let mut changes = Vec::new();
-    if !added.is_empty() {
-        changes.push(format!("added {}", names(&added)));
+    for r in &reshaped {
+        changes.push(format!(
+            "{} {}→object ({})",
+            r["field"].as_str().unwrap_or(""),
+            r["from"].as_str().unwrap_or(""),
+            r["fields"]
+                .as_array()
+                .map(|f| f
+                    .iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        ));
     }
-    if !removed.is_empty() {
-        changes.push(format!("removed {}", names(&removed)));
+    let (new_fields, gone_fields) = (plain(&added), plain(&removed));
+    if !new_fields.is_empty() {
+        changes.push(format!("added {new_fields}"));
+    }
+    if !gone_fields.is_empty() {
+        changes.push(format!("removed {gone_fields}"));
     }
     if !retyped.is_empty() {
         let what: Vec<String> = retyped
@@ -421,6 +465,7 @@ fn drift(
         "added": added,
         "removed": removed,
         "retyped": retyped,
+        "reshaped": reshaped,
     });
     Some(
         Finding::new(

@@ -378,7 +378,7 @@ pub fn metrics_table(m: &crate::analysis::metrics::Metrics) -> String {
         for s in STATES {
             let _ = write!(out, "  {:>9}", s.to_uppercase());
         }
-        let _ = writeln!(out, "  {:>14}  {:>14}", "WAIT p50/p99", "RUN p50/p99");
+        let _ = writeln!(out, "  {:>14}  {:>14}", "WAIT ms p50/p99", "RUN ms p50/p99");
         for (name, t) in &m.tasks {
             let _ = write!(out, "{:<name_w$}", for_terminal(name));
             for s in STATES {
@@ -410,14 +410,19 @@ pub fn metrics_table(m: &crate::analysis::metrics::Metrics) -> String {
     if idem.existing_key_arrivals > 0 {
         let _ = writeln!(
             out,
-            "requests with an existing key: {} (median minute {})",
+            "requests that arrived with a key already seen: {} (median per minute {})",
             idem.existing_key_arrivals, idem.median_minute
         );
         for s in &idem.spikes {
+            let when = if s.from == s.to {
+                format!("the minute from {}", s.from)
+            } else {
+                format!("{} to {}", s.from, s.to)
+            };
             let _ = writeln!(
                 out,
-                "  spike {} .. {}: {} arrivals, {} in the busiest minute",
-                s.from, s.to, s.arrivals, s.peak
+                "  spike, {when}: {} arrivals, {} in the busiest minute",
+                s.arrivals, s.peak
             );
         }
     }
@@ -441,16 +446,20 @@ pub fn metrics_table(m: &crate::analysis::metrics::Metrics) -> String {
             .clamp(8, 60);
         let _ = writeln!(
             out,
-            "{:<flow_w$}  {:>7}  {:>10}  {:>22}",
+            "{:<flow_w$}  {:>7}  {:>18}  {:>22}",
             "WORKFLOW", "EVENTS", "DUPLICATED", "ACCEPTED→DONE p50/p99"
         );
         for (name, w) in &o.workflows {
             let name: String = for_terminal(name).chars().take(flow_w).collect();
             let _ = writeln!(
                 out,
-                "{name:<flow_w$}  {:>7}  {:>10}  {:>22}",
+                "{name:<flow_w$}  {:>7}  {:>18}  {:>22}",
                 w.events,
-                pct(w.duplicate_side_effect_rate),
+                format!(
+                    "{} ({})",
+                    w.with_duplicate_side_effect,
+                    pct(w.duplicate_side_effect_rate)
+                ),
                 format!(
                     "{}/{} ms",
                     ms(w.accepted_to_completed_ms.p50),
@@ -473,7 +482,13 @@ pub fn diff_text(d: &crate::analysis::diff::Diff) -> String {
             for_terminal(&v.join(", ")).into_owned()
         }
     };
-    let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v}"));
+    // Three decimals at most: `463.74199999999996` says nothing more.
+    let num = |v: Option<f64>| {
+        v.map_or("-".to_string(), |v| {
+            let s = format!("{v:.3}");
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        })
+    };
     let _ = writeln!(
         out,
         "A {}: {} records, {} events, {} findings",
@@ -558,10 +573,11 @@ pub fn diff_text(d: &crate::analysis::diff::Diff) -> String {
             for t in v.iter() {
                 let _ = writeln!(
                     out,
-                    "  {} \"{}\" ({} records)",
+                    "  {} \"{}\" ({} record{})",
                     for_terminal(&t.service),
                     for_terminal(&t.template),
-                    t.records
+                    t.records,
+                    if t.records == 1 { "" } else { "s" }
                 );
             }
         }
@@ -579,14 +595,18 @@ pub fn diff_text(d: &crate::analysis::diff::Diff) -> String {
                     })
                     .unwrap_or_default()
             };
+            let changes: Vec<String> = ["added", "removed", "retyped"]
+                .iter()
+                .map(|k| (k, fields(k)))
+                .filter(|(_, f)| !f.is_empty())
+                .map(|(k, f)| format!("{k} {f}"))
+                .collect();
             let _ = writeln!(
                 out,
-                "  {} \"{}\": added [{}] removed [{}] retyped [{}]",
+                "  {} \"{}\": {}",
                 for_terminal(s["service"].as_str().unwrap_or("")),
                 for_terminal(s["template"].as_str().unwrap_or("")),
-                fields("added"),
-                fields("removed"),
-                fields("retyped")
+                for_terminal(&changes.join("; "))
             );
         }
     }

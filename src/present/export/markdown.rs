@@ -400,7 +400,7 @@ fn triage(out: &mut String, i: &IncidentReport) {
         return;
     }
     out.push_str("## Triage checklist\n\n");
-    table(out, &["#", "Check", "Verdict", "Count", ""]);
+    table(out, &["#", "Check", "Verdict", "Count", "Status"]);
     for (n, t) in i.triage.iter().enumerate() {
         let _ = writeln!(
             out,
@@ -409,7 +409,11 @@ fn triage(out: &mut String, i: &IncidentReport) {
             cell(t.step),
             cell(&t.verdict),
             t.count,
-            if t.alarm { "**look**" } else { "ok" }
+            match (t.applies, t.alarm) {
+                (false, _) => "n/a (no data)",
+                (_, true) => "**look**",
+                _ => "ok",
+            }
         );
     }
     out.push('\n');
@@ -497,7 +501,10 @@ fn money(out: &mut String, i: &IncidentReport) {
         return;
     }
     out.push_str("## Money impact\n\nSide effects done once too often, each after the first of its event (the ones to refund):\n\n");
-    table(out, &["Event", "Object", "Amount", "Currency", "Source"]);
+    table(
+        out,
+        &["Event", "Object", "Amount", "Field", "Currency", "Source"],
+    );
     for c in &i.extra_charges {
         let object = c
             .object
@@ -505,10 +512,11 @@ fn money(out: &mut String, i: &IncidentReport) {
             .map_or(String::new(), |(f, v)| format!("{} `{}`", cell(f), code(v)));
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | `{}` |",
+            "| `{}` | {} | {} | `{}` | {} | `{}` |",
             code(&c.event),
             object,
             cell(c.amount.as_deref().unwrap_or("")),
+            code(c.field.as_deref().unwrap_or("")),
             cell(c.currency.as_deref().unwrap_or("")),
             code(&c.source)
         );
@@ -524,7 +532,7 @@ fn money(out: &mut String, i: &IncidentReport) {
             if t.charges == 1 { "" } else { "s" }
         );
     }
-    out.push_str("\nAmounts are in major units where a field name or unit says the unit (`amount_minor`, `amount_cents`), else as logged.\n\n");
+    out.push_str("\nAmounts in fields named for minor units (`amount_minor`, `amount_cents`, or with a `unit` field) are shown in major units; any other amount is as the service logged it, in its own unit (payment APIs often log cents under `amount`).\n\n");
 }
 
 fn config_timeline(out: &mut String, lines: &[super::model::ConfigLine]) {
@@ -540,7 +548,7 @@ fn config_timeline(out: &mut String, lines: &[super::model::ConfigLine]) {
             "Instance",
             "Setting",
             "Value",
-            "",
+            "Changed",
             "Source",
         ],
     );

@@ -303,7 +303,13 @@ pub fn event_report(input: &EventInput<'_>, scrub: &mut Scrub) -> EventReport {
             })
             .count();
         summary.push(format!(
-            "The logs show {calls} calls between services, and it made {mutations} state mutations."
+            "The logs show {calls} {} between services, and it made {mutations} state {}.",
+            if calls == 1 { "call" } else { "calls" },
+            if mutations == 1 {
+                "mutation"
+            } else {
+                "mutations"
+            }
         ));
     }
     summary.push(impact_sentence(input.findings));
@@ -452,6 +458,8 @@ pub struct TriageRow {
     pub verdict: String,
     pub count: u64,
     pub alarm: bool,
+    /// False when the bundle holds nothing this step looks at.
+    pub applies: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -752,7 +760,8 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
             n => (n, "lines of the sources"),
         };
         summary.push(format!(
-            "{n} {lines} could not be read and are not in this report (`hopline ingest --report` lists them)."
+            "{n} {lines} could not be read and {} not in this report (hopline ingest --report lists them).",
+            if n == 1 { "is" } else { "are" }
         ));
     }
     let marks = input
@@ -772,6 +781,7 @@ pub fn incident_report(input: &IncidentInput<'_>, scrub: &mut Scrub) -> Incident
                 verdict: scrub.text(&c.verdict),
                 count: c.count,
                 alarm: c.alarm,
+                applies: c.applies,
             })
             .collect(),
         metrics: metrics_out(input.metrics, scrub),

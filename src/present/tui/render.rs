@@ -1054,7 +1054,12 @@ fn render_triage(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         );
         return;
     }
-    let spark_w: u16 = if area.width >= 100 { 24 } else { 0 };
+    // The verdict first: the sparkline gets what a wide screen spares.
+    let spark_w: u16 = match area.width {
+        140.. => 24,
+        100.. => 12,
+        _ => 0,
+    };
     let step_w: u16 = 25.min(area.width / 3);
     let count_w: u16 = 6;
     let verdict_w = area
@@ -1076,7 +1081,7 @@ fn render_triage(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         cw = count_w as usize
     );
     if spark_w > 0 {
-        head.push_str("  OVER THE INCIDENT");
+        head.push_str("  OVER TIME");
     }
     frame.render_widget(
         Paragraph::new(Span::styled(head, theme.fg(Color::DarkGray))),
@@ -1093,10 +1098,10 @@ fn render_triage(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             width: area.width,
             height: 1,
         };
-        let mark = if check.alarm {
-            Span::styled("● ", theme.fg(Color::Yellow))
-        } else {
-            Span::styled("✓ ", theme.fg(Color::Green))
+        let mark = match (check.applies, check.alarm) {
+            (false, _) => Span::styled("– ", theme.fg(Color::DarkGray)),
+            (_, true) => Span::styled("● ", theme.fg(Color::Yellow)),
+            _ => Span::styled("✓ ", theme.fg(Color::Green)),
         };
         let text = format!("{:<3}", i + 1);
         let step = truncate(check.step, step_w.saturating_sub(1) as usize);
@@ -1122,9 +1127,13 @@ fn render_triage(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 width: spark_w,
                 height: 1,
             };
+            // A sparkline draws from the left and cuts what does not fit:
+            // the series is summed down to the columns there are.
+            let per = check.series.len().div_ceil(spark_w as usize).max(1);
+            let series: Vec<u64> = check.series.chunks(per).map(|c| c.iter().sum()).collect();
             frame.render_widget(
                 Sparkline::default()
-                    .data(&check.series)
+                    .data(&series)
                     .style(theme.fg(if check.alarm {
                         Color::Yellow
                     } else {
