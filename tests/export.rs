@@ -188,6 +188,9 @@ fn incident_export_matches_its_golden_file_and_is_deterministic() {
         assert!(md.contains(section), "{section}");
     }
     assert!(md.find("## Triage checklist") < md.find("## Summary"));
+    // The gateway's 09:19 reload (no fingerprint logged, settings only) is
+    // the incident's mitigation: it shows with what it changed.
+    assert!(md.contains("**changed** retries: 1 → 0"), "config changes");
     let only = export(
         ix,
         &["--incident", "--kind", "partial_write", "--format", "json"],

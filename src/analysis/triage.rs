@@ -114,25 +114,34 @@ pub fn triage(analysis: &Analysis, metrics: &Metrics) -> Vec<Check> {
     // 2. Config across instances.
     let drift = count(&[FindingKind::ConfigDrift]);
     let instances = analysis.config_settings.len() as u64;
+    let reloads = crate::detect::config_drift::changed_lines(&analysis.config_history) as u64;
+    let reloaded = if reloads == 0 {
+        String::new()
+    } else {
+        format!(
+            "; {} changed settings",
+            plural(reloads, "reload", "reloads")
+        )
+    };
     checks.push(Check {
         step: "config hash",
         verdict: if instances == 0 {
-            "no instance logged a config fingerprint".to_string()
+            "no instance logged its config".to_string()
         } else if drift == 0 {
             format!(
-                "one config per service ({} logged one)",
+                "one config per service ({} logged one){reloaded}",
                 plural(instances, "instance", "instances")
             )
         } else {
             format!(
-                "{} with instances on different configs",
+                "{} with instances on different configs{reloaded}",
                 plural(drift, "service", "services")
             )
         },
-        count: drift,
-        alarm: drift > 0,
+        count: drift + reloads,
+        alarm: drift > 0 || reloads > 0,
         applies: instances > 0,
-        series: series(analysis, analysis.config_settings.iter().map(|s| (s.ts, 1))),
+        series: series(analysis, analysis.config_history.iter().map(|s| (s.ts, 1))),
         evidence: Evidence::Findings(vec![FindingKind::ConfigDrift]),
     });
 

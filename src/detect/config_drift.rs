@@ -70,30 +70,71 @@ pub struct Settings {
 /// config on every request would otherwise fill memory.
 pub const MAX_HISTORY: usize = 1000;
 
+/// The name a fingerprint hopline computed itself goes by (see
+/// [`is_config_line`]).
+pub const COMPUTED: &str = "settings (fingerprint by hopline)";
+
+/// A line that says it loaded its configuration, and nothing else
+/// (`config loaded`, `configuration reloaded`): its other fields are the
+/// settings. Not `Config loaded from …`, which names a file, not a value.
+pub fn is_config_line(message: &str) -> bool {
+    let m = message
+        .trim()
+        .trim_end_matches(['.', '!'])
+        .to_ascii_lowercase();
+    let rest = m
+        .strip_prefix("configuration")
+        .or_else(|| m.strip_prefix("config"));
+    matches!(
+        rest.map(str::trim),
+        Some("loaded" | "reloaded" | "applied" | "updated")
+    )
+}
+
 impl Settings {
     pub fn add(&mut self, r: &Record) {
         let found = r.attrs.iter().find(|(k, v)| {
             let last = k.rsplit('.').next().unwrap_or(k);
             CONFIG_FIELDS.contains(&last) && !v.is_empty()
         });
-        if let Some((k, v)) = found {
+        let settings = |skip: &str| -> Vec<(String, String)> {
+            r.attrs
+                .iter()
+                .filter(|(name, _)| {
+                    name != skip
+                        && !IDENTITY_FIELDS.contains(&name.as_str())
+                        && !r.ids.iter().any(|id| &id.field == name)
+                })
+                .cloned()
+                .collect()
+        };
+        let (setting, value, settings) = match found {
+            Some((k, v)) => (k.clone(), v.clone(), settings(k)),
+            // No fingerprint logged: one made from the settings themselves,
+            // so a reload that changed them shows as a change.
+            None if is_config_line(&r.message) => {
+                let settings = settings("");
+                let mut sorted: Vec<&(String, String)> = settings.iter().collect();
+                sorted.sort();
+                let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+                for (k, v) in sorted {
+                    for b in k.bytes().chain([0xff]).chain(v.bytes()).chain([0xfe]) {
+                        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+                    }
+                }
+                (COMPUTED.to_string(), format!("{:08x}", h >> 32), settings)
+            }
+            None => return,
+        };
+        {
             let setting = ConfigSetting {
                 service: r.service.clone(),
                 instance: r.instance.clone(),
-                setting: k.clone(),
-                value: v.clone(),
+                setting,
+                value,
                 source: r.source.clone(),
                 ts: r.ts,
-                settings: r
-                    .attrs
-                    .iter()
-                    .filter(|(name, _)| {
-                        name != k
-                            && !IDENTITY_FIELDS.contains(&name.as_str())
-                            && !r.ids.iter().any(|id| &id.field == name)
-                    })
-                    .cloned()
-                    .collect(),
+                settings,
             };
             if self.history.len() < MAX_HISTORY {
                 self.history.push(setting.clone());
@@ -109,6 +150,45 @@ impl Settings {
             .sort_by(|a, b| (a.ts, &a.source).cmp(&(b.ts, &b.source)));
         (self.latest.into_values().collect(), self.history)
     }
+}
+
+/// Settings that differ between two lines of one instance, in words:
+/// `retries: 1 → 0`, `pool_max: (none) → 20`.
+pub fn changes(before: &[(String, String)], after: &[(String, String)]) -> Vec<String> {
+    let get = |list: &[(String, String)], k: &str| {
+        list.iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.clone())
+    };
+    let mut names: Vec<&String> = before.iter().chain(after).map(|(k, _)| k).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter_map(|k| {
+            let (a, b) = (get(before, k), get(after, k));
+            (a != b).then(|| {
+                format!(
+                    "{k}: {} → {}",
+                    a.as_deref().unwrap_or("(none)"),
+                    b.as_deref().unwrap_or("(none)")
+                )
+            })
+        })
+        .collect()
+}
+
+/// How many config lines changed their instance's value: reloads and
+/// redeploys that did something.
+pub fn changed_lines(history: &[ConfigSetting]) -> usize {
+    let mut last: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+    history
+        .iter()
+        .filter(|s| {
+            last.insert((&s.service, &s.instance), &s.value)
+                .is_some_and(|before| before != s.value)
+        })
+        .count()
 }
 
 /// Services whose instances run different settings.
@@ -154,6 +234,16 @@ mod tests {
         let mut s = Settings::default();
         records.iter().for_each(|r| s.add(r));
         s.finish().0
+    }
+
+    #[test]
+    fn lines_that_say_they_loaded_their_config_are_config_lines() {
+        for yes in ["config loaded", "Config reloaded.", "configuration applied"] {
+            assert!(is_config_line(yes), "{yes}");
+        }
+        for no in ["Config loaded from", "loading config", "config"] {
+            assert!(!is_config_line(no), "{no}");
+        }
     }
 
     #[test]

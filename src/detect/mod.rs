@@ -346,6 +346,11 @@ struct SkimId<'a> {
 pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis, AnalysisError> {
     let store = |e: S::Error| AnalysisError::Store(Box::new(e));
     let config_finder = memchr::memmem::Finder::new(b"config_");
+    // `config loaded` lines with no fingerprint field (see
+    // config_drift::is_config_line).
+    let loaded_finder = memchr::memmem::Finder::new(b"onfig");
+    let loaded_words =
+        [b"loaded".as_slice(), b"applied", b"updated"].map(memchr::memmem::Finder::new);
     let mut graph = IdGraph::new(config);
     let mut times = overview::Times::default();
     let mut settings = config_drift::Settings::default();
@@ -369,7 +374,11 @@ pub fn analyse_scan<S: RecordScan>(scan: &S, config: &Config) -> Result<Analysis
         times.add(skim.ts, skim.kind, skim.level);
         // Startup lines that log a config fingerprint are rare: only they
         // are read in full here.
-        if config_finder.find(json).is_some()
+        let says_loaded = || {
+            loaded_finder.find(json).is_some()
+                && loaded_words.iter().any(|w| w.find(json).is_some())
+        };
+        if (config_finder.find(json).is_some() || says_loaded())
             && let Ok(r) = serde_json::from_slice::<Record>(json)
         {
             settings.add(&r);

@@ -539,7 +539,7 @@ fn config_timeline(out: &mut String, lines: &[super::model::ConfigLine]) {
     if lines.is_empty() {
         return;
     }
-    out.push_str("## Config changes\n\nEvery start and reload that logged a config fingerprint, in time order; **changed** marks a new value for its instance (a deploy, a mitigation):\n\n");
+    out.push_str("## Config changes\n\nEvery start and reload that logged its config (a fingerprint, or the settings themselves, which hopline fingerprints), in time order; **changed** marks a new value for its instance (a deploy, a mitigation) and what changed:\n\n");
     table(
         out,
         &[
@@ -561,7 +561,11 @@ fn config_timeline(out: &mut String, lines: &[super::model::ConfigLine]) {
             cell(&l.instance),
             cell(&l.setting),
             code(&l.value),
-            if l.changed { "**changed**" } else { "" },
+            if l.changed {
+                format!("**changed** {}", cell(&l.changes.join(", ")))
+            } else {
+                String::new()
+            },
             code(&l.source)
         );
     }

@@ -523,6 +523,8 @@ pub struct ConfigLine {
     pub value: String,
     /// Whether the value differs from this instance's previous line.
     pub changed: bool,
+    /// What changed since that line: `retries: 1 → 0`.
+    pub changes: Vec<String>,
     pub source: String,
 }
 
@@ -941,13 +943,22 @@ fn money_totals(charges: &[ExtraCharge]) -> Vec<MoneyTotal> {
 /// Every config line in time order, each marked when it changed its
 /// instance's value: starts, reloads and the changes made to mitigate.
 fn config_timeline(analysis: &Analysis, scrub: &mut Scrub) -> Vec<ConfigLine> {
-    let mut last: HashMap<(&str, &str), &str> = HashMap::new();
+    let mut last: HashMap<(&str, &str), &crate::detect::config_drift::ConfigSetting> =
+        HashMap::new();
     analysis
         .config_history
         .iter()
         .map(|s| {
-            let before = last.insert((&s.service, &s.instance), &s.value);
+            let previous = last.insert((&s.service, &s.instance), s);
+            let before = previous.map(|p| p.value.as_str());
+            let changes = previous
+                .map(|p| crate::detect::config_drift::changes(&p.settings, &s.settings))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| scrub.text(&c))
+                .collect();
             ConfigLine {
+                changes,
                 ts: format_ts(s.ts),
                 service: s.service.clone(),
                 instance: s.instance.clone(),
