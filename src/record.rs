@@ -191,11 +191,23 @@ pub fn message_template(record: &Record) -> String {
 /// `out` has grown, for callers that template every record.
 pub fn message_template_into(record: &Record, out: &mut String) {
     out.clear();
-    for word in record.message.split_whitespace().take(16) {
+    let words: Vec<&str> = record.message.split_whitespace().take(16).collect();
+    // `TraceID: 4bf9… SpanID: 00f0… Start PlaceOrder`: the ID pairs a
+    // logger puts first say nothing of the step (see present::step).
+    let is_id = |w: &str| record.ids.iter().any(|id| w.contains(id.value.as_str()));
+    let mut skip = 0;
+    while skip + 1 < words.len()
+        && words[skip].ends_with([':', '='])
+        && is_id(words[skip + 1])
+        && skip + 2 < words.len()
+    {
+        skip += 2;
+    }
+    for word in &words[skip..] {
         if !out.is_empty() {
             out.push(' ');
         }
-        if record.ids.iter().any(|id| word.contains(id.value.as_str())) {
+        if is_id(word) {
             out.push_str("<*>");
             continue;
         }
@@ -377,5 +389,14 @@ mod tests {
             message_template(&r),
             "GET /v1/orders/<*> took=<*> at <*>:<*>:<*>"
         );
+        // Leading ID pairs are no part of the step; an ID later on is.
+        r.ids.push(IdRef {
+            field: "trace".into(),
+            value: "4bf92f35".into(),
+        });
+        r.message = "TraceID: 4bf92f35 Start PlaceOrder for ord-x".into();
+        assert_eq!(message_template(&r), "Start PlaceOrder for <*>");
+        r.message = "TraceID: 4bf92f35".into();
+        assert_eq!(message_template(&r), "TraceID: <*>");
     }
 }

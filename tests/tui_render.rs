@@ -509,10 +509,20 @@ fn metrics_view_draws_a_sparkline_per_state_with_the_range_marked() {
         "task received (52)",
         "task revoked (2)",
         "duplicated (1)",
-        "key arrivals (2)",
+        "keys arriving again (2)",
     ] {
         assert!(shown.contains(label), "{label}:\n{shown}");
     }
+    // With a range chosen in the overview, labels count it first.
+    let start = t.app.analysis.as_ref().unwrap().histogram.start;
+    t.app.range = Some((start, start + 10 * 60_000_000));
+    let ranged = screen(&t.app, 120, 36);
+    let received = ranged
+        .lines()
+        .find(|l| l.starts_with("task received ("))
+        .unwrap_or_else(|| panic!("{ranged}"));
+    assert!(received.contains(" of 52)"), "{received}");
+    assert!(!received.contains("(52 of 52)"), "{received}");
     // Esc goes back to the triage checklist.
     t.apply(Action::Back);
     assert_eq!(t.app.screen, Screen::Triage);

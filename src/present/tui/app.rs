@@ -568,7 +568,12 @@ impl App {
                         .any(|f| filter.as_ref().is_none_or(|k| k.contains(&f.kind)))
                 });
                 if !found {
-                    self.flash = Some(format!("no {} finding", names.join(" or ")));
+                    // Say what the step did see: a reload is no finding.
+                    self.flash = Some(format!(
+                        "no {} finding: {}",
+                        names.join(" or "),
+                        check.verdict
+                    ));
                     return;
                 }
                 self.finding_filter = filter;

@@ -1200,32 +1200,72 @@ fn render_metrics(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         }
         _ => vec![false; n],
     };
+    // A label counts the whole window, and the chosen range first when
+    // there is one: `task received (14 of 52)`.
+    let label = |name: String, points: &mut dyn Iterator<Item = (i64, u64)>| {
+        let (mut all, mut within) = (0, 0);
+        for (at, n) in points {
+            all += n;
+            if app
+                .range
+                .is_some_and(|(from, to)| at + 60_000_000 > from && at < to)
+            {
+                within += n;
+            }
+        }
+        match app.range {
+            Some(_) => format!("{name} ({within} of {all})"),
+            None => format!("{name} ({all})"),
+        }
+    };
     let mut rows: Vec<(String, Vec<u64>)> = Vec::new();
     for state in crate::analysis::metrics::STATES {
         let counts = m.task_states_per_minute.get(state);
-        let total: u64 = counts.map_or(0, |c| c.iter().map(|c| c.count).sum());
         let series = bucketed(
             app,
             counts.into_iter().flatten().map(|c| (c.at, c.count)),
             n,
         );
-        rows.push((format!("task {state} ({total})"), series));
+        let name = label(
+            format!("task {state}"),
+            &mut counts.into_iter().flatten().map(|c| (c.at, c.count)),
+        );
+        rows.push((name, series));
     }
     let o = &m.outcomes;
     let per = |f: fn(&crate::analysis::metrics::OutcomeMinute) -> usize| {
         bucketed(app, o.per_minute.iter().map(|p| (p.at, f(p) as u64)), n)
     };
-    rows.push((format!("events ({})", o.events), per(|p| p.events)));
+    let outcome = |f: fn(&crate::analysis::metrics::OutcomeMinute) -> usize| {
+        o.per_minute.iter().map(move |p| (p.at, f(p) as u64))
+    };
     rows.push((
-        format!("with a side effect ({})", o.with_side_effect),
+        label("events".into(), &mut outcome(|p| p.events)),
+        per(|p| p.events),
+    ));
+    rows.push((
+        label(
+            "with a side effect".into(),
+            &mut outcome(|p| p.with_side_effect),
+        ),
         per(|p| p.with_side_effect),
     ));
     rows.push((
-        format!("duplicated ({})", o.with_duplicate_side_effect),
+        label(
+            "duplicated".into(),
+            &mut outcome(|p| p.with_duplicate_side_effect),
+        ),
         per(|p| p.with_duplicate_side_effect),
     ));
     rows.push((
-        format!("key arrivals ({})", m.idempotency.existing_key_arrivals),
+        label(
+            "keys arriving again".into(),
+            &mut m
+                .idempotency
+                .existing_key_arrivals_per_minute
+                .iter()
+                .map(|c| (c.at, c.count)),
+        ),
         bucketed(
             app,
             m.idempotency
