@@ -453,3 +453,85 @@ fn order_skew_and_arrows_do_not_hang_on_words() {
         "no arrows drawn at all"
     );
 }
+
+/// Amounts in a house style we did not write: the order service logs
+/// `order.id` and `order.total_minor`, the payment gateway `orderId` and a
+/// bare `amount`. As generated they agree (no finding); one gateway amount
+/// changed by a cent gives exactly one reconciliation_delta, on that order.
+#[test]
+fn a_changed_amount_in_the_foreign_bundle_is_one_reconciliation_delta() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("orders");
+    std::fs::create_dir_all(bundle.join("db")).unwrap();
+    for entry in walk(&foreign()) {
+        let rel = entry.strip_prefix(foreign()).unwrap();
+        std::fs::copy(&entry, bundle.join(rel)).unwrap();
+    }
+    let deltas = |hop: &Hop| -> Vec<Value> {
+        run_ok(
+            hop.cmd()
+                .args(["findings", "--json", "--kind", "reconciliation_delta"]),
+        )
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+    };
+    let before = Hop::new(tmp.path(), "before");
+    run_ok(before.cmd().arg("ingest").arg(&bundle));
+    assert!(deltas(&before).is_empty(), "{:?}", deltas(&before));
+
+    let gateway = std::fs::read_dir(&bundle)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("payment-gateway")
+        })
+        .unwrap();
+    let text = std::fs::read_to_string(&gateway).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("\"orderId\"") && l.contains("\"amount\":"))
+        .expect("a gateway line with an order and an amount");
+    let v: Value = serde_json::from_str(line).unwrap();
+    let order = v["orderId"].as_str().unwrap().to_string();
+    let amount = v["amount"].as_u64().unwrap();
+    let changed = line.replace(
+        &format!("\"amount\":{amount}"),
+        &format!("\"amount\":{}", amount + 1),
+    );
+    std::fs::write(&gateway, text.replacen(line, &changed, 1)).unwrap();
+    let after = Hop::new(tmp.path(), "after");
+    run_ok(after.cmd().arg("ingest").arg(&bundle));
+    let found = deltas(&after);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0]["ids"]
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|v| v == order.as_str()),
+        "{}",
+        found[0]
+    );
+    assert_eq!(
+        found[0]["detail"]["amounts"][1]["amount"],
+        (amount + 1).to_string()
+    );
+}
+
+/// Every file under `dir`, hidden ones (the truth) included.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -19,17 +19,83 @@ use crate::record::{Kind, Record};
 
 use super::{Finding, FindingKind, event_ids};
 
-/// Fields that name a business object, compared by their last segment.
-const BUSINESS_ID_FIELDS: &[&str] = &[
-    "charge_id",
-    "payment_id",
-    "payment_intent",
-    "order_id",
-    "invoice_id",
-    "ledger_entry_id",
-    "entry_id",
-    "transaction_id",
+/// Kinds of business object, as their ID fields are named without `_`,
+/// `-`, case and the `id` at the end: `order_id`, `orderId`, `OrderID` and
+/// an `id` inside an `order` object all name an order.
+const BUSINESS_OBJECTS: &[&str] = &[
+    "charge",
+    "payment",
+    "paymentintent",
+    "order",
+    "invoice",
+    "ledgerentry",
+    "entry",
+    "transaction",
 ];
+
+/// The business objects a record's fields name, as `(kind, value)`, each
+/// with the field as written (for the finding's IDs).
+fn business_objects(fields: &[(String, String)]) -> Vec<((String, String), String)> {
+    fields
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .filter_map(|(k, v)| {
+            let last = squashed(last_segment(k), &mut [0; 32]).to_string();
+            let kind = match last.strip_suffix("id") {
+                Some("") => squashed(last_segment(parent(k)), &mut [0; 32]).to_string(),
+                Some(kind) => kind.to_string(),
+                None if last == "paymentintent" => last,
+                None => return None,
+            };
+            BUSINESS_OBJECTS
+                .contains(&kind.as_str())
+                .then(|| ((kind, v.clone()), k.clone()))
+        })
+        .collect()
+}
+
+/// One amount a record states: the field, its text, its value, the unit
+/// the name or a `unit` field says, and the currency beside it (in the
+/// same object first: `price.currency`), else anywhere in the record.
+struct Amount<'f> {
+    field: &'f str,
+    text: &'f str,
+    value: Decimal,
+    unit: Unit,
+    currency: Option<String>,
+}
+
+/// Every amount a record's fields state, in field order.
+fn amounts(fields: &[(String, String)]) -> impl Iterator<Item = Amount<'_>> {
+    fields.iter().filter_map(move |(k, v)| {
+        let mut unit = amount_field(k)?;
+        let value = Decimal::parse(v)?;
+        let near = |pick: fn(&str) -> bool| {
+            fields
+                .iter()
+                .filter(|(f, _)| pick(f))
+                .min_by_key(|(f, _)| parent(f) != parent(k))
+                .map(|(_, v)| v.trim().to_ascii_uppercase())
+        };
+        let currency = near(is_currency_field).filter(|c| !c.is_empty());
+        if unit == Unit::Unstated
+            && let Some(said) = near(is_unit_field)
+        {
+            unit = match said.to_ascii_lowercase().as_str() {
+                "minor" | "cents" | "cent" | "minor_units" | "pence" => Unit::Minor,
+                "major" | "decimal" => Unit::Major,
+                _ => Unit::Unstated,
+            };
+        }
+        Some(Amount {
+            field: k,
+            text: v,
+            value,
+            unit,
+            currency,
+        })
+    })
+}
 
 /// Currencies whose minor unit is not a hundredth (ISO 4217 exponents).
 const ZERO_DECIMAL: &[&str] = &[
@@ -213,8 +279,11 @@ fn squashed<'b>(name: &str, buf: &'b mut [u8; 32]) -> &'b str {
 /// The unit an amount field's name states, or None when it is no amount.
 fn amount_field(name: &str) -> Option<Unit> {
     match squashed(last_segment(name), &mut [0; 32]) {
-        "amount" => Some(Unit::Unstated),
-        "amountminor" | "amountminorunits" | "amountcents" | "amountincents" => Some(Unit::Minor),
+        // An order's total is what its payment charges: shops log it as
+        // `total_minor` or `total_amount` (checked on tests/foreign).
+        "amount" | "totalamount" => Some(Unit::Unstated),
+        "amountminor" | "amountminorunits" | "amountcents" | "amountincents" | "totalminor"
+        | "totalcents" => Some(Unit::Minor),
         "amountdecimal" | "amountmajor" => Some(Unit::Major),
         _ => None,
     }
@@ -300,34 +369,16 @@ impl Money {
 /// object it names.
 pub fn money_of(record: &Record) -> Option<Money> {
     let fields = fields(record);
-    let (k, v) = fields
-        .iter()
-        .find(|(k, v)| amount_field(k).is_some() && Decimal::parse(v).is_some())?;
-    let currency = fields
-        .iter()
-        .filter(|(f, _)| is_currency_field(f))
-        .min_by_key(|(f, _)| parent(f) != parent(k))
-        .map(|(_, v)| v.trim().to_ascii_uppercase())
-        .filter(|c| !c.is_empty());
-    let unit_said = fields
-        .iter()
-        .find(|(f, _)| is_unit_field(f))
-        .is_some_and(|(_, v)| {
-            matches!(
-                v.to_ascii_lowercase().as_str(),
-                "minor" | "cents" | "cent" | "minor_units" | "pence"
-            )
-        });
-    let object = fields
-        .iter()
-        .find(|(f, v)| !v.is_empty() && BUSINESS_ID_FIELDS.contains(&last_segment(f)))
-        .map(|(f, v)| (last_segment(f).to_string(), v.clone()));
+    let a = amounts(&fields).next()?;
     Some(Money {
-        object,
-        field: k.clone(),
-        amount: v.trim().trim_matches('"').to_string(),
-        currency,
-        minor: amount_field(k) == Some(Unit::Minor) || unit_said,
+        object: business_objects(&fields)
+            .into_iter()
+            .next()
+            .map(|((_, value), field)| (last_segment(&field).to_string(), value)),
+        field: a.field.to_string(),
+        amount: a.text.trim().trim_matches('"').to_string(),
+        currency: a.currency,
+        minor: a.unit == Unit::Minor,
     })
 }
 
@@ -353,11 +404,13 @@ pub fn sum_amounts<'a>(amounts: impl IntoIterator<Item = &'a str>) -> Option<Str
 /// Whether a record may state an amount at all: a cheap look before the
 /// fields are read (most records of most events state none).
 fn may_state_amount(record: &Record) -> bool {
+    // `amount` or `total` anywhere in the name, by its first byte.
+    let holds = |k: &[u8], word: &[u8]| {
+        (0..(k.len() + 1).saturating_sub(word.len()))
+            .any(|i| k[i] | 0x20 == word[0] && k[i..i + word.len()].eq_ignore_ascii_case(word))
+    };
     record.attrs.iter().any(|(k, v)| {
-        let k = k.as_bytes();
-        v.starts_with('{')
-            || (0..k.len().saturating_sub(5))
-                .any(|i| k[i] | 0x20 == b'a' && k[i..i + 6].eq_ignore_ascii_case(b"amount"))
+        v.starts_with('{') || holds(k.as_bytes(), b"amount") || holds(k.as_bytes(), b"total")
     })
 }
 
@@ -367,8 +420,9 @@ pub fn reconciliation_deltas(records: &[Record], config: &Config) -> Vec<Finding
     if candidates.iter().filter(|c| **c).nth(1).is_none() {
         return Vec::new();
     }
-    // business (field, value) -> what each record says of its amount.
-    let mut by_object: BTreeMap<(String, String), Vec<Stated>> = BTreeMap::new();
+    // business (kind, value) -> the field that first named it, and what
+    // each record says of its amount.
+    let mut by_object: BTreeMap<(String, String), (String, Vec<Stated>)> = BTreeMap::new();
     let all_fields: Vec<Vec<(String, String)>> = records
         .iter()
         .zip(&candidates)
@@ -378,57 +432,34 @@ pub fn reconciliation_deltas(records: &[Record], config: &Config) -> Vec<Finding
         if record.kind == Kind::Metric || is_refund(record, fields) {
             continue;
         }
-        let mut objects: Vec<(String, String)> = fields
-            .iter()
-            .filter(|(k, v)| !v.is_empty() && BUSINESS_ID_FIELDS.contains(&last_segment(k)))
-            .map(|(k, v)| (last_segment(k).to_string(), v.clone()))
-            .collect();
+        let mut objects = business_objects(fields);
         for id in &record.ids {
             if config.id_kind(&id.field) == Some("event") {
-                objects.push((last_segment(&id.field).to_string(), id.value.clone()));
+                objects.push((("event".into(), id.value.clone()), id.field.clone()));
             }
         }
         objects.sort();
-        objects.dedup();
+        objects.dedup_by(|a, b| a.0 == b.0);
         if objects.is_empty() {
             continue;
         }
-        for (k, v) in fields {
-            let Some(mut unit) = amount_field(k) else {
-                continue;
-            };
-            let Some(amount) = Decimal::parse(v) else {
-                continue;
-            };
-            if amount.mantissa < 0 {
-                continue;
-            }
-            // Beside the amount first (`price.currency`), then anywhere.
-            let near = |pick: fn(&str) -> bool| {
-                fields
-                    .iter()
-                    .filter(|(f, _)| pick(f))
-                    .min_by_key(|(f, _)| parent(f) != parent(k))
-                    .map(|(_, v)| v.trim().to_ascii_uppercase())
-            };
-            let currency = near(is_currency_field).filter(|c| !c.is_empty());
-            if unit == Unit::Unstated
-                && let Some(said) = near(is_unit_field)
-            {
-                unit = match said.to_ascii_lowercase().as_str() {
-                    "minor" | "cents" | "cent" | "minor_units" | "pence" => Unit::Minor,
-                    "major" | "decimal" => Unit::Major,
-                    _ => Unit::Unstated,
+        for a in amounts(fields).filter(|a| a.value.mantissa >= 0) {
+            for (object, field) in &objects {
+                // `order.id` says more than `id`.
+                let named = match field.rsplit('.').collect::<Vec<_>>().as_slice() {
+                    [id, object, ..] if id.eq_ignore_ascii_case("id") => format!("{object}.{id}"),
+                    _ => last_segment(field).to_string(),
                 };
-            }
-            for object in &objects {
-                by_object.entry(object.clone()).or_default().push(Stated {
+                let entry = by_object
+                    .entry(object.clone())
+                    .or_insert_with(|| (named, Vec::new()));
+                entry.1.push(Stated {
                     record,
-                    field: k,
-                    text: v,
-                    amount,
-                    unit,
-                    currency: currency.clone(),
+                    field: a.field,
+                    text: a.text,
+                    amount: a.value,
+                    unit: a.unit,
+                    currency: a.currency.clone(),
                 });
             }
         }
@@ -436,7 +467,7 @@ pub fn reconciliation_deltas(records: &[Record], config: &Config) -> Vec<Finding
 
     let mut out = Vec::new();
     let mut reported: Vec<(&crate::record::SourceRef, &crate::record::SourceRef)> = Vec::new();
-    for ((field, value), stated) in &by_object {
+    for ((_, value), (field, stated)) in &by_object {
         let pair = stated.iter().enumerate().find_map(|(j, later)| {
             stated[..j]
                 .iter()
