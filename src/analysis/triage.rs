@@ -48,19 +48,29 @@ pub const SERIES_BUCKETS: usize = 24;
 
 /// `(time, count)` points into buckets over the analysis' window.
 fn series(analysis: &Analysis, points: impl Iterator<Item = (Micros, u64)>) -> Vec<u64> {
+    bucketed(analysis, points, SERIES_BUCKETS)
+}
+
+/// `(time, count)` points summed into `n` buckets over the analysis'
+/// window (the metrics view draws its sparklines with it too); empty when
+/// the window is.
+pub fn bucketed(
+    analysis: &Analysis,
+    points: impl Iterator<Item = (Micros, u64)>,
+    n: usize,
+) -> Vec<u64> {
     let h = &analysis.histogram;
-    let Some((start, _)) = h.span() else {
+    let Some((start, _)) = h.span().filter(|_| n > 0) else {
         return Vec::new();
     };
     let end = h.end().max(start + 1);
-    let width = ((end - start) / SERIES_BUCKETS as Micros).max(1);
-    let mut out = vec![0; SERIES_BUCKETS];
-    for (at, n) in points {
+    let width = ((end - start) / n as Micros).max(1);
+    let mut out = vec![0; n];
+    for (at, count) in points {
         if at < start || at >= end {
             continue;
         }
-        let i = (((at - start) / width) as usize).min(SERIES_BUCKETS - 1);
-        out[i] += n;
+        out[(((at - start) / width) as usize).min(n - 1)] += count;
     }
     out
 }

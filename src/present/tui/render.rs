@@ -1147,21 +1147,10 @@ fn render_triage(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 
 /// Counts per minute into `n` buckets over the analysis window.
 fn bucketed(app: &App, points: impl Iterator<Item = (i64, u64)>, n: usize) -> Vec<u64> {
-    let mut out = vec![0; n];
-    let Some(a) = app.analysis.as_ref() else {
-        return out;
-    };
-    let (start, end) = (
-        a.histogram.start,
-        a.histogram.end().max(a.histogram.start + 1),
-    );
-    let width = ((end - start) / n.max(1) as i64).max(1);
-    for (at, count) in points {
-        if at >= start && at < end {
-            out[(((at - start) / width) as usize).min(n - 1)] += count;
-        }
+    match app.analysis.as_ref() {
+        Some(a) => crate::analysis::triage::bucketed(a, points, n),
+        None => vec![0; n],
     }
-    out
 }
 
 /// The metrics view: a sparkline per task state and per outcome figure,
