@@ -18,6 +18,8 @@ use super::metrics::Metrics;
 pub enum Evidence {
     /// The findings of these kinds.
     Findings(Vec<FindingKind>),
+    /// Every finding.
+    AllFindings,
     /// The metrics view.
     Metrics,
     /// One event (a position in the analysis' events).
@@ -261,7 +263,7 @@ pub fn triage(analysis: &Analysis, metrics: &Metrics) -> Vec<Check> {
             let h = analysis.histogram.resample(SERIES_BUCKETS);
             h.buckets.iter().map(|b| b.findings).collect()
         },
-        evidence: Evidence::Findings(FindingKind::ALL.to_vec()),
+        evidence: Evidence::AllFindings,
     });
 
     // 7. One event's timeline: the most severe finding's.

@@ -558,10 +558,13 @@ impl App {
                 self.open_event(e, None);
                 self.focus = Pane::Timeline;
             }
-            Evidence::Findings(kinds) => {
-                let all = kinds.len() == crate::detect::FindingKind::ALL.len();
-                let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-                let filter = (!all).then_some(kinds);
+            Evidence::Findings(_) | Evidence::AllFindings => {
+                let filter = match check.evidence.clone() {
+                    Evidence::Findings(kinds) => Some(kinds),
+                    _ => None,
+                };
+                let all = filter.is_none();
+                let names: Vec<&str> = filter.iter().flatten().map(|k| k.as_str()).collect();
                 let found = self.analysis.as_ref().is_some_and(|a| {
                     a.findings
                         .iter()
